@@ -1,0 +1,58 @@
+"""The records that flow from extraction to storage.
+
+They are plain frozen dataclasses so that page parsing, topic matching and storage can be tested
+without Scrapy: a spider yields them, a pipeline stores them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TopicMatch:
+    """One topic an article matched, with how strongly and on which query terms."""
+
+    topic: str
+    score: float
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractedArticle:
+    """An article as extraction recovered it from one fetched page.
+
+    `published_at` is an aware datetime in the offset the publisher gave (None when the page and its
+    feed give no date: the fetch time is never a stand-in). `url` is the canonicalised URL that was
+    fetched; `canonical_url` is the page's own canonical link (canonicalised), or `url` without one.
+    """
+
+    url: str
+    canonical_url: str
+    source: str
+    title: str
+    text: str
+    authors: tuple[str, ...] = ()
+    published_at: datetime | None = None
+    language: str | None = None
+    content_sha256: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.content_sha256:
+            object.__setattr__(self, "content_sha256", text_sha256(self.text))
+
+
+def text_sha256(text: str) -> str:
+    """Fingerprint of an article body, insensitive to whitespace layout, for duplicate detection."""
+    normalised = " ".join(text.split())
+    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class CrawledArticle:
+    """The item a spider yields: an extracted article and every URL that led to it (redirects)."""
+
+    article: ExtractedArticle
+    seen_urls: tuple[str, ...] = ()

@@ -1,0 +1,158 @@
+"""One spider per configured source: discover article links, fetch the new ones, extract them.
+
+Discovery runs every style the source configures — feeds, sitemaps (and those its domains'
+robots.txt names), listing pages — and funnels every link through one gate (`_follow`) that
+canonicalises it and skips what the store already knows, so a second crawl of an unchanged site
+fetches no article page again. Every failure is logged with its URL and kept in `errors` for the
+run record; the crawl goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator, Iterable, Iterator
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from crawler.article import CrawledArticle
+from crawler.discover import DiscoveredLink, DiscoveryError, listing_links, parse_feed, parse_sitemap, robots_sitemaps
+from crawler.extract import NoArticleError, extract_article
+from crawler.publishers import PUBLISHERS
+from crawler.urls import canonicalize_url
+from scheduler.config import SourceConfig
+
+logger = logging.getLogger(__name__)
+
+MAX_ERRORS_KEPT = 200
+MAX_SITEMAP_DEPTH = 3
+
+
+class SourceSpider(scrapy.Spider):
+    """Crawls one source; its results are read by the runner from `errors` and the stats."""
+
+    name = "source"
+
+    def __init__(self, *, source: SourceConfig, known_urls: set[str], **kwargs: Any) -> None:
+        super().__init__(name=source.name, **kwargs)
+        self.source = source
+        self.allowed_domains = list(source.domains)
+        self.known_urls = known_urls
+        self.article_pattern = re.compile(source.article_url_pattern) if source.article_url_pattern else None
+        self.publisher = PUBLISHERS.get(source.publisher) if source.publisher else None
+        self.errors: list[dict[str, str]] = []
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for url in self.source.feeds:
+            yield self._discovery_request(url, self.parse_feed)
+        for url in self.source.sitemaps:
+            yield self._discovery_request(url, self.parse_sitemap)
+        for url in self.source.listing_pages:
+            yield self._discovery_request(url, self.parse_listing)
+        if self.source.robots_sitemaps:
+            for url in self._robots_urls():
+                yield self._discovery_request(url, self.parse_robots)
+
+    def _robots_urls(self) -> Iterator[str]:
+        """robots.txt of each allowed domain, on the scheme the source's own URLs use there."""
+        schemes = {urlsplit(url).hostname: urlsplit(url).scheme for url in self.source.discovery_urls}
+        fallback = urlsplit(self.source.discovery_urls[0]).scheme
+        for domain in self.allowed_domains:
+            yield f"{schemes.get(domain, fallback)}://{domain}/robots.txt"
+
+    def _discovery_request(self, url: str, callback: Any, **meta: Any) -> scrapy.Request:
+        # Configured discovery documents may live off the article domains (a feed on FeedBurner).
+        return scrapy.Request(url, callback=callback, errback=self.on_error, meta={"allow_offsite": True, **meta})
+
+    def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
+        yield from self._follow_all(response, lambda: parse_feed(response.body, url=response.url))
+
+    def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
+        try:
+            sitemap = parse_sitemap(response.body, url=response.url)
+        except DiscoveryError as error:
+            self.record_error(response.url, str(error))
+            return
+        depth = response.meta.get("sitemap_depth", 0)
+        for url in sitemap.sitemaps:
+            if depth < MAX_SITEMAP_DEPTH:
+                yield self._discovery_request(url, self.parse_sitemap, sitemap_depth=depth + 1)
+        yield from self._follow_all(response, lambda: sitemap.links)
+
+    def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
+        for url in robots_sitemaps(response.body, url=response.url):
+            yield self._discovery_request(url, self.parse_sitemap, sitemap_depth=1)
+
+    def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
+        pattern = self.article_pattern
+        if pattern is None:
+            return
+        yield from self._follow_all(response, lambda: listing_links(response.body, url=response.url, pattern=pattern))
+
+    def _follow_all(self, response: Response, links: Any) -> Iterator[scrapy.Request]:
+        """Follow each link a discovery document yields; a document that does not parse is an error."""
+        try:
+            discovered: Iterable[DiscoveredLink] = links()
+        except DiscoveryError as error:
+            self.record_error(response.url, str(error))
+            return
+        for link in discovered:
+            self.crawler.stats.inc_value("kuroshio/links_discovered")
+            if request := self._follow(link):
+                yield request
+
+    def _follow(self, link: DiscoveredLink) -> scrapy.Request | None:
+        """A request for an article link not yet known, or None (known, or not an article URL)."""
+        url = canonicalize_url(link.url)
+        if self.article_pattern and not self.article_pattern.search(url):
+            return None
+        if url in self.known_urls:
+            self.crawler.stats.inc_value("kuroshio/known_skipped")
+            return None
+        self.known_urls.add(url)
+        return scrapy.Request(
+            url,
+            callback=self.parse_article,
+            errback=self.on_error,
+            cb_kwargs={"feed_published_at": link.published_at},
+        )
+
+    def parse_article(self, response: Response, feed_published_at: datetime | None) -> Iterator[CrawledArticle]:
+        if not isinstance(response, TextResponse):
+            self.record_error(response.url, f"not an HTML page ({response.headers.get('Content-Type', b'?').decode()})")
+            return
+        try:
+            article = extract_article(
+                response.text,
+                url=response.url,
+                source=self.source.name,
+                publisher=self.publisher,
+                feed_published_at=feed_published_at,
+            )
+        except NoArticleError as error:
+            self.crawler.stats.inc_value("kuroshio/no_content")
+            self.record_error(response.url, f"no content: {error}")
+            return
+        redirects = tuple(canonicalize_url(url) for url in response.meta.get("redirect_urls", ()))
+        yield CrawledArticle(article, seen_urls=redirects)
+
+    def on_error(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        if failure.check(HttpError):
+            reason = f"HTTP {failure.value.response.status}"
+        else:
+            reason = f"{failure.type.__name__}: {failure.getErrorMessage()}"
+        self.record_error(request.url, reason)
+
+    def record_error(self, url: str, reason: str) -> None:
+        """Log a failure against its URL and keep it for the run record."""
+        logger.warning("%s: %s: %s", self.source.name, url, reason)
+        self.crawler.stats.inc_value("kuroshio/errors")
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append({"url": url, "reason": reason})

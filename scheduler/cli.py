@@ -1,0 +1,282 @@
+"""The `kuroshio` command: one-off crawls, reading the archive, the offline demo, schema upgrades.
+
+Exit codes: 0 when the command did its job (a crawl with some failed pages included), 1 when a
+crawl could not do its job (every source failed), 2 for a bad config or bad arguments.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import sys
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+
+from scheduler.config import Config, ConfigError, load_config
+from scheduler.render import render_table
+
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+FORMATS = ("table", "json", "jsonl", "csv")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="kuroshio")
+
+
+@click.group()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), envvar="KUROSHIO_CONFIG",
+              help="TOML config file (default: built-in sources and topic).")
+@click.option("--log-level", default="WARNING", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, log_level: str) -> None:
+    """Kuroshio: a scheduled news monitor."""
+    logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+    ctx.obj = {"config_path": config_path, "log_level": log_level.upper()}
+
+
+def _config(ctx: click.Context) -> Config:
+    try:
+        return load_config(ctx.obj["config_path"])
+    except ConfigError as error:
+        click.echo(f"kuroshio: config error: {error}", err=True)
+        ctx.exit(2)
+        raise  # unreachable: ctx.exit raises
+
+
+def _sessions(config: Config):
+    from storage.engine import create_engine_for, session_factory, upgrade_schema
+
+    engine = create_engine_for(config.storage_url)
+    upgrade_schema(engine)
+    return session_factory(engine)
+
+
+@cli.command()
+@click.option("--source", "source_names", multiple=True, metavar="NAME", help="Crawl only this source (repeatable).")
+@click.pass_context
+def crawl(ctx: click.Context, source_names: tuple[str, ...]) -> None:
+    """Crawl now: discover, fetch, extract, filter and store new articles."""
+    config = _config(ctx)
+    try:
+        sources = config.select_sources(source_names)
+    except ConfigError as error:
+        raise click.BadParameter(str(error), param_hint="--source") from None
+    from crawler.run import crawl as run_crawl, progress_stream
+
+    results = run_crawl(config, sources, log_level=ctx.obj["log_level"], progress=progress_stream())
+    click.echo(_crawl_summary(results))
+    if all(result.status == "failed" for result in results):
+        ctx.exit(1)
+
+
+def _crawl_summary(results: list) -> str:
+    rows = [
+        (r.source, r.status, r.pages_fetched, r.articles_new, r.articles_relevant, r.duplicates_skipped, len(r.errors))
+        for r in results
+    ]
+    lines = [render_table(["source", "status", "pages", "new", "relevant", "duplicates", "errors"], rows)]
+    for result in results:
+        if result.message:
+            lines.append(f"{result.source}: {result.message}")
+        for error in result.errors:
+            lines.append(f"  {result.source}: {error['url']}: {error['reason']}")
+    return "\n".join(lines)
+
+
+@cli.group()
+def articles() -> None:
+    """List, show and search stored articles."""
+
+
+def _parse_since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        since = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected an ISO date like 2025-12-01 or 2025-12-01T08:00+08:00, got {value!r}",
+                                 param_hint="--since") from None
+    return since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+
+
+@articles.command("list")
+@click.option("--topic", help="Only articles matching this topic.")
+@click.option("--since", help="Only articles published (or first seen) since this ISO date.")
+@click.option("--source", help="Only articles from this source.")
+@click.option("--all", "include_unmatched", is_flag=True, help="Include articles that matched no topic.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.pass_context
+def articles_list(ctx: click.Context, topic: str | None, since: str | None, source: str | None,
+                  include_unmatched: bool, limit: int, output_format: str) -> None:
+    """List articles, newest first (by default only those matching a topic)."""
+    from storage.repo import article_record, list_articles
+
+    config = _config(ctx)
+    since_at = _parse_since(since)
+    with _sessions(config)() as session:
+        records = [
+            article_record(article)
+            for article in list_articles(session, topic=topic, since=since_at, source=source,
+                                         include_unmatched=include_unmatched, limit=limit)
+        ]
+    click.echo(_format_records(records, output_format), nl=False)
+
+
+@articles.command("show")
+@click.argument("ref")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def articles_show(ctx: click.Context, ref: str, output_format: str) -> None:
+    """Show one article by id or by any URL it was seen under."""
+    from storage.repo import article_record, get_article
+
+    config = _config(ctx)
+    with _sessions(config)() as session:
+        article = get_article(session, ref)
+        record = article_record(article) if article else None
+    if record is None:
+        click.echo(f"kuroshio: no article with id or URL {ref!r}", err=True)
+        ctx.exit(1)
+    if output_format == "json":
+        click.echo(json.dumps(record, ensure_ascii=False, indent=2))
+        return
+    topics = ", ".join(f"{t['name']} ({t['score']:g}: {', '.join(t['terms'])})" for t in record["topics"]) or "none"
+    click.echo(
+        f"{record['title']}\n"
+        f"source:    {record['source']}\nurl:       {record['url']}\ncanonical: {record['canonical_url']}\n"
+        f"published: {record['published'] or 'unknown'}\nauthors:   {', '.join(record['authors']) or 'unknown'}\n"
+        f"language:  {record['language'] or 'unknown'}\ntopics:    {topics}\n\n{record['text']}"
+    )
+
+
+@articles.command("search")
+@click.argument("words")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.pass_context
+def articles_search(ctx: click.Context, words: str, limit: int, output_format: str) -> None:
+    """Full-text search over titles and texts of every stored article."""
+    from storage.repo import article_record, search_articles
+
+    config = _config(ctx)
+    with _sessions(config)() as session:
+        records = [article_record(article) for article in search_articles(session, words, limit=limit)]
+    click.echo(_format_records(records, output_format), nl=False)
+
+
+def _format_records(records: list[dict[str, Any]], output_format: str) -> str:
+    if output_format == "json":
+        return json.dumps(records, ensure_ascii=False, indent=2) + "\n"
+    if output_format == "jsonl":
+        return "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    if output_format == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["id", "published", "source", "title", "url", "topics"])
+        for r in records:
+            writer.writerow([r["id"], r["published"] or "", r["source"], r["title"], r["url"],
+                             ";".join(t["name"] for t in r["topics"])])
+        return buffer.getvalue()
+    rows = [(r["id"], (r["published"] or "")[:16], r["source"], r["title"][:70],
+             ",".join(t["name"] for t in r["topics"])) for r in records]
+    return render_table(["id", "published", "source", "title", "topics"], rows) + "\n"
+
+
+@cli.command()
+@click.pass_context
+def sources(ctx: click.Context) -> None:
+    """List configured sources with their last crawl."""
+    from storage.repo import last_runs
+
+    config = _config(ctx)
+    with _sessions(config)() as session:
+        runs = last_runs(session)
+        rows = []
+        for source in config.sources:
+            run = runs.get(source.name)
+            rows.append((
+                source.name,
+                ", ".join(source.domains),
+                run.status if run else "never run",
+                run.started_at.isoformat(timespec="seconds") if run else "",
+                run.articles_new if run else "",
+            ))
+    click.echo(render_table(["source", "domains", "last run", "started", "new"], rows))
+
+
+@cli.command()
+@click.option("--source", help="Only runs of this source.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.pass_context
+def runs(ctx: click.Context, source: str | None, limit: int) -> None:
+    """Crawl history, newest first, with counts, duration and errors."""
+    from storage.repo import list_runs
+
+    config = _config(ctx)
+    with _sessions(config)() as session:
+        rows = []
+        for run in list_runs(session, source=source, limit=limit):
+            duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
+            rows.append((run.id, run.source.name, run.status, run.started_at.isoformat(timespec="seconds"),
+                         f"{duration:.1f}s" if duration is not None else "", run.pages_fetched, run.articles_new,
+                         run.articles_relevant, run.duplicates_skipped, run.errors_count, run.message or ""))
+    click.echo(render_table(["run", "source", "status", "started", "took", "pages", "new", "relevant",
+                             "duplicates", "errors", "message"], rows))
+
+
+@cli.group()
+def db() -> None:
+    """Database schema management."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Create or upgrade the schema to the latest migration."""
+    from storage.engine import create_engine_for, upgrade_schema
+
+    config = _config(ctx)
+    upgrade_schema(create_engine_for(config.storage_url))
+    click.echo(f"schema is up to date: {config.storage_url}")
+
+
+@cli.command()
+@click.option("--database", type=click.Path(dir_okay=False, path_type=Path), default=Path("kuroshio-demo.db"),
+              show_default=True, help="SQLite file to (re)create for the demo.")
+@click.pass_context
+def demo(ctx: click.Context, database: Path) -> None:
+    """Crawl the bundled offline fixture web into a fresh SQLite database and show what was found."""
+    from crawler.run import crawl as run_crawl, progress_stream
+    from fixtures.server import FixtureWeb
+    from storage.repo import article_record, list_articles
+
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    database_url = f"sqlite:///{database.resolve()}"
+    try:
+        config = load_config(DEMO_CONFIG)
+    except ConfigError as error:
+        click.echo(f"kuroshio: config error: {error}", err=True)
+        ctx.exit(2)
+    with FixtureWeb() as web:
+        click.echo(f"Fixture web serving on {web.proxy_url}; crawling into {database}")
+        config = replace(config, storage_url=database_url, crawl=replace(config.crawl, proxy=web.proxy_url))
+        results = run_crawl(config, config.sources, log_level=ctx.obj["log_level"], progress=progress_stream())
+    click.echo(_crawl_summary(results))
+    with _sessions(config)() as session:
+        records = [article_record(a) for a in list_articles(session, include_unmatched=False, limit=None)]
+    click.echo(f"\nRelevant articles ({len(records)}):")
+    click.echo(_format_records(records, "table"), nl=False)
+    click.echo(f"\nBrowse the archive: KUROSHIO_DATABASE_URL={database_url} kuroshio articles list --all")
+
+
+DEMO_CONFIG = Path(__file__).resolve().parent.parent / "fixtures" / "demo.toml"

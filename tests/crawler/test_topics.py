@@ -1,0 +1,331 @@
+"""Topic query parsing and matching: the default Taiwan–Japan topic, scoring, normalisation, syntax."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crawler.topics import (
+    DEFAULT_MIN_SCORE,
+    DEFAULT_TOPIC_NAME,
+    TITLE_WEIGHT,
+    And,
+    Not,
+    Or,
+    Phrase,
+    QuerySyntaxError,
+    Term,
+    Topic,
+    default_topics,
+    match_topic,
+    match_topics,
+    normalize,
+    parse_query,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SEEDS = sorted((REPO_ROOT.parent / "shared" / "seeds").glob("*.txt"))
+
+
+def default_topic() -> Topic:
+    (topic,) = default_topics()
+    return topic
+
+
+def topic(query: str, min_score: float = DEFAULT_MIN_SCORE) -> Topic:
+    return Topic.from_config("test", query, min_score)
+
+
+# The default topic
+
+
+def test_three_seeds_are_found():
+    assert len(SEEDS) == 3
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=lambda path: path.stem)
+def test_every_seed_article_matches_the_default_topic_on_taiwan_and_japan(seed: Path):
+    match = match_topic(default_topic(), title="", text=seed.read_text(encoding="utf-8"))
+
+    assert match is not None
+    assert match.topic == DEFAULT_TOPIC_NAME == "taiwan-japan"
+    assert match.score >= DEFAULT_MIN_SCORE
+    assert {"Taiwan", "Japan"} <= set(match.terms)
+
+
+TAIWAN_STORY_PASSING_JAPAN = (
+    "Taiwan's legislature passed the budget on Friday after weeks of debate. "
+    "Taiwan's premier said the spending would fund new rail lines across Taiwan, "
+    "similar to projects Japan completed decades ago. Lawmakers in Taiwan will review it again in May."
+)
+
+
+def test_taiwan_story_mentioning_japan_once_in_passing_does_not_match():
+    assert match_topic(default_topic(), title="Taiwan passes budget", text=TAIWAN_STORY_PASSING_JAPAN) is None
+
+
+def test_taiwan_story_with_a_second_japan_mention_matches():
+    # Proves the passing-mention case above fails on its score, not on a broken Japan term.
+    text = TAIWAN_STORY_PASSING_JAPAN + " Japan's transport ministry offered advice."
+
+    match = match_topic(default_topic(), title="Taiwan passes budget", text=text)
+
+    assert match is not None
+    assert match.score == 2.0
+
+
+def test_japan_only_story_does_not_match():
+    text = (
+        "Japan's central bank held rates steady on Tuesday. The Bank of Japan said inflation in Tokyo "
+        "had slowed, and Japanese exporters welcomed the weaker yen."
+    )
+
+    assert match_topic(default_topic(), title="Bank of Japan holds rates", text=text) is None
+
+
+def test_traditional_chinese_story_on_taiwan_japan_relations_matches():
+    text = "外交部表示，台日關係持續深化。台灣與日本在半導體領域合作密切，日本企業持續擴大在台投資。"
+
+    match = match_topic(default_topic(), title="", text=text)
+
+    assert match is not None
+    assert {"台灣", "台日", "日本"} <= set(match.terms)
+
+
+def test_japanese_story_on_japan_taiwan_relations_matches():
+    text = "日台関係の強化について、日本政府は台湾との経済対話を続ける方針を示した。"
+
+    match = match_topic(default_topic(), title="日本と台湾の関係", text=text)
+
+    assert match is not None
+    assert {"日台", "日本", "台灣"} <= set(match.terms)
+
+
+def test_chinese_taiwan_story_mentioning_japan_once_does_not_match():
+    text = "台灣立法院週五通過總預算。行政院長表示，台灣將興建新的鐵路，參考日本的經驗。"
+
+    assert match_topic(default_topic(), title="立法院通過總預算", text=text) is None
+
+
+def test_japanese_phrase_nihon_to_taiwan_no_kankei_matches():
+    text = "日本と台湾の関係は深い。日本の観光客は台湾を訪れ、台湾の企業は日本に進出している。"
+
+    assert match_topic(default_topic(), title="", text=text) is not None
+
+
+def test_simplified_chinese_story_matches_through_the_variant_fold():
+    text = "日台关系持续升温。台湾代表团访问东京，与日本官员会谈。"
+
+    match = match_topic(default_topic(), title="", text=text)
+
+    assert match is not None
+    assert "東京" in match.terms
+
+
+# Scoring
+
+
+def test_a_title_mention_weighs_title_weight_body_mentions():
+    match = match_topic(topic("Japan", min_score=0), title="Japan today", text="Japan and Japan")
+
+    assert match is not None
+    assert match.score == TITLE_WEIGHT + 2
+
+
+def test_and_scores_its_weakest_side_and_or_sums_its_children():
+    text = "Taiwan Taiwan Taiwan Japan Tokyo"
+
+    match = match_topic(topic("Taiwan AND (Japan OR Tokyo)", min_score=0), title="", text=text)
+
+    assert match is not None
+    assert match.score == 2.0
+
+
+def test_terms_are_sorted_by_score_then_name_and_include_only_those_that_occurred():
+    text = "Tokyo Japan Taiwan Taiwan"
+
+    match = match_topic(topic("(Taiwan OR Taipei) AND (Tokyo OR Japan)", min_score=0), title="", text=text)
+
+    assert match is not None
+    assert match.terms == ("Taiwan", "Japan", "Tokyo")
+
+
+def test_variant_spellings_of_one_term_are_reported_once_as_first_written():
+    match = match_topic(topic("台灣 OR 臺灣 OR 台湾", min_score=0), title="", text="台湾と臺灣")
+
+    assert match is not None
+    assert match.terms == ("台灣",)
+    assert match.score == 6.0  # each spelling finds both occurrences; OR sums them
+
+
+def test_match_topics_returns_every_matching_topic_in_order():
+    topics = [topic("Korea"), Topic.from_config("japan", "Japan"), Topic.from_config("taiwan", "Taiwan")]
+
+    matches = match_topics(topics, title="Taiwan and Japan", text="")
+
+    assert [match.topic for match in matches] == ["japan", "taiwan"]
+
+
+# Normalisation and word boundaries
+
+
+def test_full_width_text_matches_a_half_width_query():
+    assert match_topic(topic("Taiwan"), title="ＴＡＩＷＡＮ", text="") is not None
+
+
+def test_full_width_query_matches_half_width_text():
+    assert match_topic(topic("ＪＡＰＡＮ"), title="Japan", text="") is not None
+
+
+def test_half_width_katakana_matches_full_width():
+    assert match_topic(topic("タイワン"), title="ﾀｲﾜﾝ", text="") is not None
+
+
+def test_matching_ignores_case():
+    assert match_topic(topic("taiwan"), title="TAIWAN", text="") is not None
+    assert match_topic(topic("TAIWAN"), title="taiwan", text="") is not None
+
+
+def test_latin_term_matches_whole_words_only():
+    japan = topic("Japan", min_score=1)
+
+    assert match_topic(japan, title="", text="Japanese firms") is None
+    assert match_topic(japan, title="", text="Japan's firms") is not None
+
+
+def test_trailing_star_matches_a_prefix():
+    assert match_topic(topic("Japan*", min_score=1), title="", text="Japanese firms") is not None
+
+
+def test_taiwan_matches_possessive_and_hyphenated_but_not_taiwanese():
+    taiwan = topic("Taiwan", min_score=1)
+
+    assert match_topic(taiwan, title="", text="Taiwan’s exports") is not None
+    assert match_topic(taiwan, title="", text="a Taiwan-Japan forum") is not None
+    assert match_topic(taiwan, title="", text="Taiwanese exports") is None
+
+
+def test_latin_term_is_found_between_cjk_characters():
+    assert match_topic(topic("TSMC", min_score=1), title="", text="在TSMC的工廠") is not None
+
+
+def test_curly_apostrophe_in_text_matches_straight_apostrophe_in_query():
+    assert match_topic(topic("Taiwan's", min_score=1), title="", text="Taiwan’s exports") is not None
+
+
+def test_cjk_term_matches_inside_a_longer_word():
+    assert match_topic(topic("日台", min_score=1), title="", text="日台関係の強化") is not None
+
+
+@pytest.mark.parametrize("spelling", ["台灣", "臺灣", "台湾"])
+def test_taiwan_spellings_are_one_form(spelling: str):
+    assert normalize(spelling) == "台湾"
+    assert match_topic(topic("臺灣", min_score=1), title="", text=f"{spelling}的經濟") is not None
+
+
+@pytest.mark.parametrize("spelling", ["日台關係", "日台关系", "日台関係"])
+def test_relations_spellings_match_each_other(spelling: str):
+    for query in ("日台關係", "日台关系", "日台関係"):
+        assert match_topic(topic(query, min_score=1), title="", text=f"{spelling}が深まる") is not None
+
+
+# Phrases, NOT, precedence
+
+
+def test_phrase_matches_its_words_in_order_across_any_whitespace():
+    strait = topic('"Taiwan Strait"', min_score=1)
+
+    assert match_topic(strait, title="", text="ships in the Taiwan\nStrait") is not None
+    assert match_topic(strait, title="", text="the Strait of Taiwan") is None
+    assert match_topic(strait, title="", text="Taiwan Straits") is None
+
+
+def test_not_excludes_an_article_containing_the_term():
+    no_baseball = topic("Taiwan AND Japan NOT baseball")
+
+    assert match_topic(no_baseball, title="Taiwan beats Japan", text="") is not None
+    assert match_topic(no_baseball, title="Taiwan beats Japan", text="a baseball final") is None
+
+
+def test_not_adds_no_score_and_its_terms_are_not_reported():
+    match = match_topic(topic("Taiwan NOT (Korea AND baseball)", min_score=0), title="", text="Taiwan Korea")
+
+    assert match is not None
+    assert match.score == 1.0
+    assert match.terms == ("Taiwan",)
+
+
+def test_and_binds_tighter_than_or_and_not_tighter_than_and():
+    assert parse_query("a OR b AND c") == Or((Term("a"), And((Term("b"), Term("c")))))
+    assert parse_query("NOT a AND b") == And((Not(Term("a")), Term("b")))
+    assert parse_query("a b") == parse_query("a AND b")
+
+
+def test_parentheses_override_precedence():
+    assert parse_query("(a OR b) AND c") == And((Or((Term("a"), Term("b"))), Term("c")))
+
+    text = "Taiwan Taiwan"
+    assert match_topic(topic("Taiwan OR Korea AND Japan"), title="", text=text) is not None
+    assert match_topic(topic("(Taiwan OR Korea) AND Japan"), title="", text=text) is None
+
+
+def test_parsed_query_renders_with_the_parentheses_it_needs():
+    assert str(parse_query("a OR b c")) == "a OR b AND c"
+    assert str(parse_query('(a OR "b c") NOT (d OR e*)')) == '(a OR "b c") AND NOT (d OR e*)'
+
+
+def test_lowercase_operators_are_ordinary_terms():
+    assert parse_query("Taiwan and Japan") == And((Term("Taiwan"), Term("and"), Term("Japan")))
+
+
+def test_full_width_parentheses_and_quotes_are_syntax():
+    assert parse_query("（台灣 OR ＂日本 東京＂）") == Or((Term("台灣"), Phrase("日本 東京")))
+
+
+def test_wildcard_and_phrase_nodes():
+    assert parse_query('Japan* "Taiwan Strait"') == And((Term("Japan", prefix=True), Phrase("Taiwan Strait")))
+
+
+def test_default_query_parses_to_two_required_sides():
+    query = default_topic().query
+
+    assert isinstance(query, And)
+    assert all(isinstance(side, Or) for side in query.children)
+    assert len(query.children) == 2
+
+
+# Syntax errors
+
+
+@pytest.mark.parametrize(
+    ("query", "position", "message"),
+    [
+        ("", 0, "empty query"),
+        ("   ", 0, "empty query"),
+        ("(Taiwan AND Japan", 0, "unbalanced parenthesis at position 0"),
+        ("Taiwan AND Japan)", 16, "unbalanced parenthesis at position 16"),
+        ("(Taiwan OR (Japan)", 0, "unbalanced parenthesis at position 0"),
+        ("Taiwan AND", 10, "expected a term after AND at position 10, found end of query"),
+        ("Taiwan OR OR Japan", 10, "expected a term after OR at position 10, found OR"),
+        ("Taiwan AND NOT", 14, "expected a term after NOT at position 14"),
+        ("AND Japan", 0, "expected a term at position 0, found AND"),
+        ("Taiwan AND ()", 12, "expected a term after '(' at position 12, found ')'"),
+        ('Taiwan "Japan', 7, "unterminated phrase at position 7"),
+        ('Taiwan ""', 7, "empty phrase at position 7"),
+        ("Taiwan Ja*pan", 9, "'*' is only allowed at the end of a term at position 9"),
+        ("Taiwan *", 7, "'*' needs a term before it at position 7"),
+        ("Taiwan -China", 7, "a leading '-' does not negate at position 7: write NOT China"),
+    ],
+)
+def test_syntax_error_names_the_position_and_what_was_expected(query: str, position: int, message: str):
+    with pytest.raises(QuerySyntaxError) as error:
+        parse_query(query)
+
+    assert message in str(error.value)
+    assert error.value.position == position
+
+
+def test_query_syntax_error_is_a_value_error():
+    with pytest.raises(ValueError):
+        Topic.from_config("broken", "Taiwan AND")
