@@ -66,12 +66,12 @@ def extract_article(
     )
     if document is None or not document.text:
         raise NoArticleError("extraction found no article text")
-    text, byline_authors = _clean_text(document.text, publisher)
-    if len(text) < MIN_TEXT_CHARS:
-        raise NoArticleError(f"article text too short ({len(text)} characters)")
     title = (document.title or "").strip()
     if not title:
         raise NoArticleError("page has no title")
+    text, byline_authors = _clean_text(document.text, publisher, title=title)
+    if len(text) < MIN_TEXT_CHARS:
+        raise NoArticleError(f"article text too short ({len(text)} characters)")
     return ExtractedArticle(
         url=canonicalize_url(url),
         canonical_url=canonical_url,
@@ -84,18 +84,23 @@ def extract_article(
     )
 
 
-def _clean_text(text: str, publisher: Publisher) -> tuple[str, tuple[str, ...]]:
-    """The text without the publisher's furniture lines, and the authors its byline names."""
+def _clean_text(text: str, publisher: Publisher, *, title: str) -> tuple[str, tuple[str, ...]]:
+    """Paragraphs without furniture lines, and the authors a byline names.
+
+    A first line repeating the title is the page's headline caught inside the article container;
+    it is metadata, not body.
+    """
     kept: list[str] = []
     authors: tuple[str, ...] = ()
     for line in text.splitlines():
-        if not line.strip() or publisher.is_furniture(line):
+        line = line.strip()
+        if not line or publisher.is_furniture(line) or (not kept and line == title):
             continue
         if (named := publisher.byline_authors(line)) is not None:
             authors = named
             continue
-        kept.append(line.strip())
-    return "\n".join(kept), authors
+        kept.append(line)
+    return "\n\n".join(kept), authors
 
 
 def _split_authors(author: str | None) -> tuple[str, ...]:

@@ -46,7 +46,7 @@ class StorePipeline:
                 result = store_article(
                     session, article, matches=matches, crawl_run_id=self.run_id, seen_urls=item.seen_urls
                 )
-        except SQLAlchemyError as error:
+        except (SQLAlchemyError, ValueError) as error:
             # Not stored, so not known: the next crawl fetches this URL again.
             self.crawler.spider.record_error(article.url, f"store failed: {error.__class__.__name__}: {error}")
             return item

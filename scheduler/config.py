@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from crawler.topics import DEFAULT_MIN_SCORE, DEFAULT_TOPIC_QUERY, QuerySyntaxError, Topic
 from storage.engine import default_database_url
 
-DEFAULT_USER_AGENT = "Kuroshio/0.1 (news monitor; +https://github.com/kuroshio-news/kuroshio)"
+DEFAULT_USER_AGENT = "Kuroshio/0.1 (scheduled news monitor; set crawl.user_agent to add your contact)"
 
 
 class ConfigError(Exception):
@@ -155,14 +155,14 @@ BUILTIN_SOURCES = (
     SourceConfig(
         name="kyodo",
         listing_pages=("https://english.kyodonews.net/", "https://english.kyodonews.net/news/asia"),
-        article_url_pattern=r"/articles/-/\d+$",
+        article_url_pattern=r"/articles/-/\d+",
         allowed_domains=("english.kyodonews.net",),
         publisher="kyodo",
     ),
     SourceConfig(
         name="taiwan-news",
         listing_pages=("https://www.taiwannews.com.tw/en/", "https://www.taiwannews.com.tw/en/politics"),
-        article_url_pattern=r"/en/news/\d+$",
+        article_url_pattern=r"/(en/)?news/\d+$",
         allowed_domains=("www.taiwannews.com.tw",),
         publisher="taiwan-news",
     ),
@@ -250,7 +250,8 @@ class _Reader:
                 if setting.required:
                     self.fail(key, "required key is missing")
                 if fill_defaults:
-                    values[setting.name] = setting.default
+                    default = setting.default
+                    values[setting.name] = tuple(default) if isinstance(default, list) else default
                 continue
             values[setting.name] = self.typed(key, table[setting.name], setting)
         return values
@@ -328,7 +329,8 @@ class _Reader:
 def settings_reference() -> str:
     """The settings table for the README, derived from the declarations above."""
     lines = ["| key | type | default | what it does |", "| --- | --- | --- | --- |"]
-    for section, settings in {**SECTIONS, **LIST_SECTIONS}.items():
+    tables = {**SECTIONS, **{f"{name}[]": settings for name, settings in LIST_SECTIONS.items()}}
+    for section, settings in tables.items():
         for setting in settings:
             kinds = setting.type if isinstance(setting.type, tuple) else (setting.type,)
             type_name = "/".join(kind.__name__ for kind in kinds)

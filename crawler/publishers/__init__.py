@@ -41,6 +41,11 @@ class Publisher:
         return tuple(name for name in AUTHOR_SEPARATORS.split(match.group("authors")) if name)
 
 
+def by_class(*names: str) -> tuple[str, ...]:
+    """XPaths selecting elements that carry any of the CSS class `names`."""
+    return tuple(f"//*[contains(concat(' ', normalize-space(@class), ' '), ' {name} ')]" for name in names)
+
+
 def _registry() -> dict[str, Publisher]:
     from crawler.publishers import focus_taiwan, kyodo, taiwan_news
 

@@ -1,0 +1,128 @@
+"""Where the archive lives and how connections to it behave.
+
+`default_database_url()` picks the per-user SQLite file; `create_engine_for()` opens any SQLAlchemy URL
+(SQLite or PostgreSQL); `upgrade_schema()` brings the schema to the newest migration; every write goes
+through `write_transaction()`.
+
+SQLite is tuned for several processes sharing one file (a scheduled crawl, a manual crawl, the CLI):
+WAL journal so readers never block the writer, a 30 s busy timeout, foreign keys enforced, and write
+transactions opened with ``BEGIN IMMEDIATE`` so that concurrent writers queue on the busy timeout
+instead of failing with "database is locked" when a read lock cannot be upgraded.
+
+Environment: ``KUROSHIO_DATA_DIR`` (folder of ``kuroshio.db``), else ``$XDG_DATA_HOME/kuroshio``, else
+``~/.local/share/kuroshio``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+logger = logging.getLogger(__name__)
+
+DATABASE_FILENAME = "kuroshio.db"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+
+# Execution option read by the SQLite "begin" hook below; other dialects ignore it.
+_SQLITE_BEGIN_OPTION = "kuroshio_sqlite_begin"
+# Any fixed 64-bit key: PostgreSQL advisory lock that serialises concurrent schema upgrades.
+_PG_SCHEMA_LOCK_KEY = 0x6B75726F7368696F  # "kuroshio"
+
+
+def default_database_url() -> str:
+    """The per-user SQLite database URL (the folder is created when the engine opens)."""
+    data_dir = os.environ.get("KUROSHIO_DATA_DIR")
+    if data_dir:
+        folder = Path(data_dir).expanduser()
+    else:
+        xdg_data_home = os.environ.get("XDG_DATA_HOME")
+        base = Path(xdg_data_home).expanduser() if xdg_data_home else Path.home() / ".local" / "share"
+        folder = base / "kuroshio"
+    return f"sqlite:///{(folder / DATABASE_FILENAME).resolve()}"
+
+
+def create_engine_for(url: str) -> Engine:
+    """An engine for `url`; SQLite engines get the concurrency settings described in the module docstring."""
+    sa_url = make_url(url)
+    if sa_url.get_backend_name() != "sqlite":
+        return create_engine(sa_url, pool_pre_ping=True)
+    database = sa_url.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+    _install_sqlite_transaction_control(engine)
+    return engine
+
+
+def _install_sqlite_transaction_control(engine: Engine) -> None:
+    # SQLAlchemy's documented recipe for taking BEGIN away from the sqlite3 driver
+    # (https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#sqlite-transactions), extended so that
+    # write transactions can ask for BEGIN IMMEDIATE.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # busy_timeout first, so that switching to WAL waits for other connections too.
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get(_SQLITE_BEGIN_OPTION, "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions whose loaded objects stay readable after commit (the CLI prints them afterwards)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def write_transaction(session: Session) -> Iterator[Session]:
+    """Run the block as one write transaction: committed on success, rolled back on any exception.
+
+    A read transaction that earlier queries left open is ended first; staged but unflushed changes
+    are refused, since committing them here would be a surprise. On SQLite the transaction starts
+    with BEGIN IMMEDIATE, so it waits its turn behind other writers instead of failing midway.
+    """
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("session has uncommitted changes; commit or roll back before a repository write")
+    if session.in_transaction():
+        session.commit()
+    with session.begin():
+        session.connection(execution_options={_SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        yield session
+
+
+def upgrade_schema(engine: Engine) -> None:
+    """Apply every pending migration in `storage/migrations` (Alembic ``upgrade head``)."""
+    config = Config()
+    # Config values go through ConfigParser interpolation, hence the doubled percent signs.
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    with engine.connect() as connection:
+        connection.execution_options(**{_SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        with connection.begin():
+            _lock_schema(connection)
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+
+def _lock_schema(connection: Connection) -> None:
+    """Serialise concurrent upgrades: SQLite already holds the write lock (BEGIN IMMEDIATE)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SCHEMA_LOCK_KEY})

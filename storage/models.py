@@ -1,0 +1,168 @@
+"""The archive's tables as SQLAlchemy models.
+
+The schema itself is created by the hand-written migrations in `storage/migrations/`; these models must
+match them (`tests/storage/test_schema.py` compares the two). Every timestamp is stored in UTC and comes
+back as an aware datetime on every backend; `Article.published_utc_offset` keeps the publisher's own
+offset so output can show the date the way the publisher did.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+RUN_STATUSES = ("running", "ok", "failed", "interrupted")
+
+# Deterministic constraint names, so that migrations can refer to them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC; refuses naive datetimes and always returns aware UTC ones.
+
+    SQLite keeps no offset, so values are normalised to UTC on the way in and tagged UTC on the way out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} refused: timestamps must carry an offset")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Declarative base carrying the shared metadata and naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), list[Any]: JSON(), list[str]: JSON()}
+
+
+class Source(Base):
+    """A publisher, by the name the crawler knows it by."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class Article(Base):
+    """One article, however many URLs it was seen under."""
+
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    canonical_url: Mapped[str] = mapped_column(String(2048))
+    title: Mapped[str] = mapped_column(Text)
+    authors: Mapped[list[str]] = mapped_column(default=list)
+    published_at: Mapped[datetime | None] = mapped_column(index=True)
+    published_utc_offset: Mapped[int | None] = mapped_column(Integer)
+    language: Mapped[str | None] = mapped_column(String(35))
+    text: Mapped[str] = mapped_column(Text)
+    content_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    first_seen_at: Mapped[datetime] = mapped_column(index=True)
+    crawl_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("crawl_runs.id", ondelete="SET NULL"), index=True
+    )
+
+    source: Mapped[Source] = relationship(lazy="joined", innerjoin=True)
+    urls: Mapped[list[ArticleURL]] = relationship(
+        back_populates="article", cascade="all, delete-orphan", passive_deletes=True, lazy="selectin"
+    )
+    topic_matches: Mapped[list[ArticleTopic]] = relationship(
+        back_populates="article",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="selectin",
+        order_by=lambda: (ArticleTopic.score.desc(), ArticleTopic.topic),
+    )
+
+
+class ArticleURL(Base):
+    """A URL under which an article was seen (its primary URL included)."""
+
+    __tablename__ = "article_urls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2048), unique=True)
+
+    article: Mapped[Article] = relationship(back_populates="urls")
+
+
+class ArticleTopic(Base):
+    """One topic an article matched (the stored form of `crawler.article.TopicMatch`)."""
+
+    __tablename__ = "topic_matches"
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic: Mapped[str] = mapped_column(String(200), primary_key=True, index=True)
+    score: Mapped[float] = mapped_column(Float)
+    terms: Mapped[list[str]] = mapped_column(default=list)
+
+    article: Mapped[Article] = relationship(back_populates="topic_matches")
+
+
+class CrawlRun(Base):
+    """One crawl of one source: when, how it ended, and what it found."""
+
+    __tablename__ = "crawl_runs"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('running', 'ok', 'failed', 'interrupted')", name="status"
+        ),
+        Index("ix_crawl_runs_source_id_started_at", "source_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    pages_fetched: Mapped[int] = mapped_column(default=0)
+    articles_new: Mapped[int] = mapped_column(default=0)
+    articles_relevant: Mapped[int] = mapped_column(default=0)
+    duplicates_skipped: Mapped[int] = mapped_column(default=0)
+    errors_count: Mapped[int] = mapped_column(default=0)
+    errors: Mapped[list[Any]] = mapped_column(default=list)
+    message: Mapped[str | None] = mapped_column(Text)
+    pid: Mapped[int | None]
+
+    source: Mapped[Source] = relationship(lazy="joined", innerjoin=True)

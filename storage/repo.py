@@ -1,0 +1,448 @@
+"""Queries and upserts over the archive: the only module that writes to it.
+
+Transactions: every write function here (`ensure_source`, `store_article`, `start_run`, `finish_run`,
+`mark_interrupted_runs`) is one transaction of its own: it commits before returning and rolls back
+entirely if it raises. Callers never commit for it; they pass a session with no staged changes (a read
+transaction left open by earlier queries is ended first). Read functions just query.
+
+Duplicates: an article is the same as a stored one when any of its URLs (fetched, canonical, or
+redirects seen on the way) is already known, or when its body has the same `content_sha256`. The new
+URLs are then kept as aliases, so the crawler never fetches them again (`known_urls`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from crawler.article import ExtractedArticle, TopicMatch
+from storage.engine import write_transaction
+from storage.models import Article, ArticleTopic, ArticleURL, CrawlRun, Source
+
+logger = logging.getLogger(__name__)
+
+FINISHED_STATUSES = ("ok", "failed", "interrupted")
+MAX_RECORDED_ERRORS = 100
+MAX_ERROR_REASON_CHARS = 500
+MAX_URL_LENGTH = 2048  # the size of the URL columns: PostgreSQL enforces it, SQLite would not
+
+# Scripts written without spaces between words: FTS5's unicode61 tokenizer would index a whole run of
+# them as one token, so words in them are searched as substrings (LIKE) instead.
+_UNSPACED_SCRIPT = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f]"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    """Which stored article an extracted article ended up as, and whether it was new."""
+
+    article_id: int
+    created: bool
+
+
+# --- sources -------------------------------------------------------------------------------------
+
+
+def ensure_source(session: Session, name: str) -> Source:
+    """The source called `name`, created if it does not exist yet."""
+    with write_transaction(session):
+        return _ensure_source(session, name)
+
+
+def _ensure_source(session: Session, name: str) -> Source:
+    source = session.scalar(select(Source).where(Source.name == name))
+    if source is not None:
+        return source
+    try:
+        with session.begin_nested():
+            source = Source(name=name)
+            session.add(source)
+        return source
+    except IntegrityError:  # another writer created it since our SELECT
+        return session.scalars(select(Source).where(Source.name == name)).one()
+
+
+# --- articles ------------------------------------------------------------------------------------
+
+
+def known_urls(session: Session) -> set[str]:
+    """Every URL any stored article was seen under."""
+    return set(session.scalars(select(ArticleURL.url)))
+
+
+def store_article(
+    session: Session,
+    article: ExtractedArticle,
+    *,
+    matches: Sequence[TopicMatch],
+    crawl_run_id: int | None,
+    seen_urls: Sequence[str] = (),
+    now: datetime | None = None,
+) -> StoreResult:
+    """Store `article` with its topic matches, or record its URLs as aliases of the article it duplicates.
+
+    `seen_urls` are further URLs the page was reached under (redirect chain, feed link). `now` is the
+    first-seen time to record (default: the current time). Runs in its own transaction. Raises
+    ValueError for a naive `published_at` or a URL longer than `MAX_URL_LENGTH`, storing nothing.
+    """
+    _require_aware(article.published_at, "published_at")
+    seen_at = _aware_or_now(now)
+    urls = _unique(url for url in (article.url, article.canonical_url, *seen_urls) if url)
+    for url in urls:
+        if len(url) > MAX_URL_LENGTH:
+            raise ValueError(f"URL longer than {MAX_URL_LENGTH} characters refused: {url[:80]}...")
+    with write_transaction(session):
+        _lock_content_hash(session, article.content_sha256)
+        duplicate_id = _find_duplicate(session, urls, article)
+        if duplicate_id is None:
+            try:
+                with session.begin_nested():
+                    row = _insert_article(
+                        session, article, urls=urls, crawl_run_id=crawl_run_id, seen_at=seen_at
+                    )
+                    _add_topic_matches(session, row, matches)
+                return StoreResult(article_id=row.id, created=True)
+            except IntegrityError:
+                # A concurrent writer stored one of these URLs after our lookup: this is its duplicate.
+                duplicate_id = _find_duplicate(session, urls, article)
+                if duplicate_id is None:
+                    raise
+                logger.info("%s was stored concurrently as article %d", article.url, duplicate_id)
+        _add_aliases(session, duplicate_id, urls)
+        return StoreResult(article_id=duplicate_id, created=False)
+
+
+def _find_duplicate(session: Session, urls: Sequence[str], article: ExtractedArticle) -> int | None:
+    """The id of the stored article this one duplicates: by URL first, then by body fingerprint."""
+    rows = session.execute(select(ArticleURL.url, ArticleURL.article_id).where(ArticleURL.url.in_(urls)))
+    article_id_by_url = {url: article_id for url, article_id in rows}
+    for url in urls:
+        if url in article_id_by_url:
+            return article_id_by_url[url]
+    if not article.text.strip():
+        return None  # every empty body has the same fingerprint; it identifies nothing
+    same_body = select(Article.id).where(Article.content_sha256 == article.content_sha256)
+    return session.scalar(same_body.order_by(Article.id).limit(1))
+
+
+def _insert_article(
+    session: Session,
+    article: ExtractedArticle,
+    *,
+    urls: Sequence[str],
+    crawl_run_id: int | None,
+    seen_at: datetime,
+) -> Article:
+    row = Article(
+        source=_ensure_source(session, article.source),
+        url=article.url,
+        canonical_url=article.canonical_url or article.url,
+        title=article.title,
+        authors=list(article.authors),
+        published_at=article.published_at.astimezone(timezone.utc) if article.published_at else None,
+        published_utc_offset=_utc_offset_minutes(article.published_at),
+        language=article.language,
+        text=article.text,
+        content_sha256=article.content_sha256,
+        first_seen_at=seen_at,
+        crawl_run_id=crawl_run_id,
+        urls=[ArticleURL(url=url) for url in urls],
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _add_topic_matches(session: Session, row: Article, matches: Sequence[TopicMatch]) -> None:
+    best_by_topic: dict[str, TopicMatch] = {}
+    for match in matches:
+        if match.topic not in best_by_topic or match.score > best_by_topic[match.topic].score:
+            best_by_topic[match.topic] = match
+    row.topic_matches = [
+        ArticleTopic(topic=match.topic, score=match.score, terms=list(match.terms))
+        for match in best_by_topic.values()
+    ]
+    session.flush()
+
+
+def _add_aliases(session: Session, article_id: int, urls: Sequence[str]) -> None:
+    known = set(session.scalars(select(ArticleURL.url).where(ArticleURL.url.in_(urls))))
+    for url in urls:
+        if url in known:
+            continue
+        try:
+            with session.begin_nested():
+                session.add(ArticleURL(article_id=article_id, url=url))
+        except IntegrityError:  # recorded concurrently; whichever article holds it, it is known now
+            logger.debug("alias %s was recorded concurrently", url)
+
+
+def _lock_content_hash(session: Session, content_sha256: str) -> None:
+    """Serialise writers of the same body. SQLite needs nothing: its writers already take turns."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(bytes.fromhex(content_sha256[:16]), "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+# --- crawl runs ----------------------------------------------------------------------------------
+
+
+def start_run(
+    session: Session, source_name: str, *, pid: int | None = None, now: datetime | None = None
+) -> int:
+    """Record that a crawl of `source_name` started (status 'running'); returns the run id."""
+    with write_transaction(session):
+        run = CrawlRun(
+            source=_ensure_source(session, source_name),
+            started_at=_aware_or_now(now),
+            status="running",
+            pid=pid,
+        )
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def finish_run(
+    session: Session,
+    run_id: int,
+    *,
+    status: str,
+    pages_fetched: int,
+    articles_new: int,
+    articles_relevant: int,
+    duplicates_skipped: int,
+    errors: Sequence[dict[str, Any]],
+    message: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Record how run `run_id` ended. `errors` are {"url", "reason"} dicts: all are counted, the first
+    `MAX_RECORDED_ERRORS` kept."""
+    if status not in FINISHED_STATUSES:
+        raise ValueError(f"run status {status!r} is not one of {', '.join(FINISHED_STATUSES)}")
+    with write_transaction(session):
+        run = session.get(CrawlRun, run_id)
+        if run is None:
+            raise LookupError(f"no crawl run with id {run_id}")
+        run.status = status
+        run.finished_at = _aware_or_now(now)
+        run.pages_fetched = pages_fetched
+        run.articles_new = articles_new
+        run.articles_relevant = articles_relevant
+        run.duplicates_skipped = duplicates_skipped
+        run.errors_count = len(errors)
+        run.errors = [_error_record(error) for error in errors[:MAX_RECORDED_ERRORS]]
+        run.message = message
+
+
+def _error_record(error: dict[str, Any]) -> dict[str, str | None]:
+    url = error.get("url")
+    return {"url": str(url) if url else None, "reason": str(error.get("reason", ""))[:MAX_ERROR_REASON_CHARS]}
+
+
+def mark_interrupted_runs(
+    session: Session, *, alive: Callable[[int], bool], now: datetime | None = None
+) -> int:
+    """Mark 'interrupted' every 'running' run whose process is gone; returns how many.
+
+    Runs without a pid are left alone: nothing tells whether they are still going.
+    """
+    finished_at = _aware_or_now(now)
+    with write_transaction(session):
+        running = session.scalars(
+            select(CrawlRun).where(CrawlRun.status == "running", CrawlRun.pid.is_not(None))
+        ).all()
+        orphaned = [run for run in running if run.pid is not None and not alive(run.pid)]
+        for run in orphaned:
+            run.status = "interrupted"
+            run.finished_at = finished_at
+            run.message = f"process {run.pid} ended before finishing the run"
+            logger.warning(
+                "crawl run %d of %s was interrupted (pid %d is gone)", run.id, run.source.name, run.pid
+            )
+        return len(orphaned)
+
+
+def last_runs(session: Session) -> dict[str, CrawlRun]:
+    """The most recently started run of each source, by source name."""
+    ranked = select(
+        CrawlRun.id,
+        func.row_number()
+        .over(partition_by=CrawlRun.source_id, order_by=(CrawlRun.started_at.desc(), CrawlRun.id.desc()))
+        .label("recency"),
+    ).subquery()
+    runs = session.scalars(
+        select(CrawlRun).join(ranked, ranked.c.id == CrawlRun.id).where(ranked.c.recency == 1)
+    ).all()
+    return {run.source.name: run for run in sorted(runs, key=lambda run: run.source.name)}
+
+
+def list_runs(session: Session, *, source: str | None = None, limit: int | None = 20) -> list[CrawlRun]:
+    """Runs newest first, optionally of one source only."""
+    query = select(CrawlRun).order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc()).limit(limit)
+    if source is not None:
+        query = query.where(CrawlRun.source.has(Source.name == source))
+    return list(session.scalars(query))
+
+
+# --- reading articles ----------------------------------------------------------------------------
+
+
+def _effective_date() -> ColumnElement[datetime]:
+    """When an article dates from: its publication time, or when we first saw it if it has none."""
+    return func.coalesce(Article.published_at, Article.first_seen_at)
+
+
+def list_articles(
+    session: Session,
+    *,
+    topic: str | None = None,
+    since: datetime | None = None,
+    include_unmatched: bool = False,
+    source: str | None = None,
+    limit: int | None = None,
+) -> list[Article]:
+    """Articles newest first (by publication time, else first-seen time).
+
+    By default only articles that matched at least one topic; `topic` narrows to one topic, `since`
+    (aware) to articles dated at or after it, `source` to one source name.
+    """
+    conditions: list[ColumnElement[bool]] = []
+    if topic is not None:
+        conditions.append(Article.topic_matches.any(ArticleTopic.topic == topic))
+    elif not include_unmatched:
+        conditions.append(Article.topic_matches.any())
+    if since is not None:
+        _require_aware(since, "since")
+        conditions.append(_effective_date() >= since)
+    if source is not None:
+        conditions.append(Article.source.has(Source.name == source))
+    query = (
+        select(Article).where(*conditions).order_by(_effective_date().desc(), Article.id.desc())
+    )
+    return list(session.scalars(query.limit(limit)))
+
+
+def get_article(session: Session, ref: str) -> Article | None:
+    """The article with numeric id `ref`, or seen under URL `ref`."""
+    ref = ref.strip()
+    if ref.isdigit():
+        return session.get(Article, int(ref))
+    seen_under = select(ArticleURL.article_id).where(ArticleURL.url == ref).scalar_subquery()
+    return session.scalar(select(Article).where(Article.id == seen_under))
+
+
+def search_articles(session: Session, words: str, *, limit: int = 50) -> list[Article]:
+    """Articles containing every word of `words` in title or text, best match first.
+
+    Uses the SQLite FTS5 index (ranked by bm25, title hits weighing more) when there is one and the
+    words are space-delimited; otherwise a case-insensitive substring match, newest first. User input
+    is always quoted, never interpreted as query syntax.
+    """
+    terms = [word for word in words.split() if any(char.isalnum() for char in word)]
+    if not terms:
+        return []
+    if _has_fulltext_index(session) and not any(_UNSPACED_SCRIPT.search(term) for term in terms):
+        return _search_fulltext(session, terms, limit=limit)
+    return _search_substrings(session, terms, limit=limit)
+
+
+def _has_fulltext_index(session: Session) -> bool:
+    if session.get_bind().dialect.name != "sqlite":
+        return False
+    found = session.scalar(text("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'articles_fts'"))
+    return bool(found)
+
+
+def _search_fulltext(session: Session, terms: Sequence[str], *, limit: int) -> list[Article]:
+    # Each word becomes an FTS5 string ("..." with inner quotes doubled): no operator, column filter
+    # or prefix syntax from the user survives. Space-separated strings must all match.
+    fts_query = " ".join('"' + term.replace('"', '""') + '"' for term in terms)
+    ranked_ids = session.scalars(
+        text(
+            "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :query "
+            "ORDER BY bm25(articles_fts, 10.0, 1.0) LIMIT :limit"
+        ),
+        {"query": fts_query, "limit": limit},
+    ).all()
+    articles = session.scalars(select(Article).where(Article.id.in_(ranked_ids)))
+    by_id = {article.id: article for article in articles}
+    return [by_id[article_id] for article_id in ranked_ids if article_id in by_id]
+
+
+def _search_substrings(session: Session, terms: Sequence[str], *, limit: int) -> list[Article]:
+    conditions = []
+    for term in terms:
+        pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(
+            or_(Article.title.ilike(pattern, escape="\\"), Article.text.ilike(pattern, escape="\\"))
+        )
+    newest_first = (_effective_date().desc(), Article.id.desc())
+    return list(session.scalars(select(Article).where(*conditions).order_by(*newest_first).limit(limit)))
+
+
+# --- output --------------------------------------------------------------------------------------
+
+
+def published_local(article: Article) -> datetime | None:
+    """The publication time in the publisher's own UTC offset (as the page gave it), or None."""
+    if article.published_at is None:
+        return None
+    offset = timedelta(minutes=article.published_utc_offset or 0)
+    return article.published_at.astimezone(timezone(offset))
+
+
+def article_record(article: Article) -> dict[str, Any]:
+    """`article` as a JSON-ready dict (publication time in the publisher's offset, first-seen in UTC)."""
+    published = published_local(article)
+    return {
+        "id": article.id,
+        "url": article.url,
+        "canonical_url": article.canonical_url,
+        "source": article.source.name,
+        "title": article.title,
+        "authors": list(article.authors),
+        "published": published.isoformat() if published else None,
+        "language": article.language,
+        "text": article.text,
+        "first_seen_at": article.first_seen_at.isoformat(),
+        "topics": [
+            {"name": match.topic, "score": match.score, "terms": list(match.terms)}
+            for match in article.topic_matches
+        ],
+    }
+
+
+# --- small pieces --------------------------------------------------------------------------------
+
+
+def _require_aware(value: datetime | None, name: str) -> None:
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
+
+
+def _aware_or_now(value: datetime | None) -> datetime:
+    """`value` (or the current time) in UTC, as the store keeps it."""
+    if value is None:
+        return datetime.now(timezone.utc)
+    _require_aware(value, "now")
+    return value.astimezone(timezone.utc)
+
+
+def _utc_offset_minutes(value: datetime | None) -> int | None:
+    offset = value.utcoffset() if value is not None else None
+    return None if offset is None else round(offset.total_seconds() / 60)
+
+
+def _unique(urls: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(urls))

@@ -1,0 +1,79 @@
+"""The hand-written migrations build the schema the models describe."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, inspect
+
+from storage.engine import MIGRATIONS_DIR, create_engine_for, upgrade_schema
+from storage.models import Base
+
+TABLES = {"sources", "crawl_runs", "articles", "article_urls", "topic_matches"}
+
+
+def _is_fulltext_table(name: str | None) -> bool:
+    return bool(name) and name.startswith("articles_fts")
+
+
+def test_upgrade_creates_schema_on_fresh_database(database_url: str) -> None:
+    engine = create_engine_for(database_url)
+    try:
+        upgrade_schema(engine)
+        assert TABLES <= set(inspect(engine).get_table_names())
+        with engine.connect() as connection:
+            assert MigrationContext.configure(connection).get_current_revision() == "0001"
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_twice_is_a_no_op(engine: Engine) -> None:
+    upgrade_schema(engine)
+    with engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_revision() == "0001"
+
+
+def test_migrations_match_models(engine: Engine) -> None:
+    def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+        return not (type_ == "table" and _is_fulltext_table(name))
+
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"include_name": include_name, "compare_type": True}
+        )
+        differences = compare_metadata(context, Base.metadata)
+    assert differences == []
+
+
+def test_sqlite_gets_fulltext_index_with_triggers(tmp_path) -> None:
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'kuroshio.db'}")
+    try:
+        upgrade_schema(engine)
+        with engine.connect() as connection:
+            has_fts5 = connection.exec_driver_sql("SELECT sqlite_compileoption_used('ENABLE_FTS5')").scalar()
+            rows = connection.exec_driver_sql("SELECT name, type FROM sqlite_master")
+            objects = {name: type_ for name, type_ in rows}
+    finally:
+        engine.dispose()
+    if has_fts5:
+        assert objects["articles_fts"] == "table"
+        assert {"articles_fts_after_insert", "articles_fts_after_update", "articles_fts_after_delete"} <= {
+            name for name, type_ in objects.items() if type_ == "trigger"
+        }
+    else:
+        assert "articles_fts" not in objects
+
+
+def test_downgrade_to_base_removes_everything_and_upgrade_restores_it(engine: Engine) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "base")
+    remaining = {name for name in inspect(engine).get_table_names() if name != "alembic_version"}
+    assert remaining == set()
+
+    upgrade_schema(engine)
+    assert TABLES <= set(inspect(engine).get_table_names())
