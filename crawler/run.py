@@ -49,13 +49,13 @@ def crawl(
     upgrade_schema(engine)
     sessions = session_factory(engine)
     with sessions() as session:
-        known = known_urls(session)
+        known = frozenset(known_urls(session))
         run_ids = [start_run(session, source.name, pid=os.getpid()) for source in sources]
 
     base_settings = scrapy_settings(config.crawl, log_level=log_level)
-    process = CrawlerProcess(settings=base_settings, install_root_handler=False)
+    process = CrawlerProcess(settings=base_settings)
     crawlers = []
-    for source, run_id in zip(sources, run_ids):
+    for position, (source, run_id) in enumerate(zip(sources, run_ids)):
         settings = Settings(base_settings)
         settings.setdict(
             {
@@ -64,7 +64,9 @@ def crawl(
                 "KUROSHIO_TOPICS": list(config.topics),
             }
         )
-        crawler = Crawler(SourceSpider, settings)
+        # Per-source settings need our own Crawler; the first one installs the reactor, as
+        # CrawlerProcess.create_crawler would.
+        crawler = Crawler(SourceSpider, settings, init_reactor=position == 0)
         crawlers.append(crawler)
         process.crawl(crawler, source=source, known_urls=known)
     if progress is not None:

@@ -38,8 +38,16 @@ def main() -> None:
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None, log_level: str) -> None:
     """Kuroshio: a scheduled news monitor."""
-    logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+    _configure_logging(log_level.upper())
     ctx.obj = {"config_path": config_path, "log_level": log_level.upper()}
+
+
+def _configure_logging(level: str) -> None:
+    """One stderr handler whose level filters every logger, Scrapy's own (set to DEBUG) included."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
 def _config(ctx: click.Context) -> Config:

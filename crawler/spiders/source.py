@@ -39,11 +39,12 @@ class SourceSpider(scrapy.Spider):
 
     name = "source"
 
-    def __init__(self, *, source: SourceConfig, known_urls: set[str], **kwargs: Any) -> None:
+    def __init__(self, *, source: SourceConfig, known_urls: frozenset[str], **kwargs: Any) -> None:
         super().__init__(name=source.name, **kwargs)
         self.source = source
         self.allowed_domains = list(source.domains)
         self.known_urls = known_urls
+        self.requested_urls: set[str] = set()
         self.article_pattern = re.compile(source.article_url_pattern) if source.article_url_pattern else None
         self.publisher = PUBLISHERS.get(source.publisher) if source.publisher else None
         self.errors: list[dict[str, str]] = []
@@ -115,7 +116,9 @@ class SourceSpider(scrapy.Spider):
         if url in self.known_urls:
             self.crawler.stats.inc_value("kuroshio/known_skipped")
             return None
-        self.known_urls.add(url)
+        if url in self.requested_urls:
+            return None
+        self.requested_urls.add(url)
         return scrapy.Request(
             url,
             callback=self.parse_article,
