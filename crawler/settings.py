@@ -37,7 +37,8 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[s
         "LOG_INSTALL_ROOT_HANDLER": False,  # the CLI configures logging once, for every logger
         "LOGSTATS_INTERVAL": 0,
         "ITEM_PIPELINES": {"crawler.pipelines.StorePipeline": 300},
-        "DOWNLOADER_MIDDLEWARES": {},
+        # Before Scrapy's OffsiteMiddleware (50).
+        "DOWNLOADER_MIDDLEWARES": {"crawler.middlewares.RobotsTxtOffsiteMiddleware": 45},
     }
     if crawl.proxy:
         settings["KUROSHIO_PROXY"] = crawl.proxy

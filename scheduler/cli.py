@@ -147,9 +147,12 @@ def articles_show(ctx: click.Context, ref: str, output_format: str) -> None:
     """Show one article by id or by any URL it was seen under."""
     from storage.repo import article_record, get_article
 
+    from crawler.urls import canonicalize_url
+
     config = _config(ctx)
     with _sessions(config)() as session:
-        article = get_article(session, ref)
+        # URLs are stored canonical: a pasted link with tracking parameters still finds its article.
+        article = get_article(session, ref if ref.isdigit() else canonicalize_url(ref))
         record = article_record(article) if article else None
     if record is None:
         click.echo(f"kuroshio: no article with id or URL {ref!r}", err=True)

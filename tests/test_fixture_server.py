@@ -219,6 +219,7 @@ def test_first_root_that_has_the_file_wins_and_others_fill_in(tmp_path: Path) ->
 
 
 def test_request_log_records_each_answer_in_order(tmp_path: Path) -> None:
+    UA = f"Python-urllib/{sys.version_info.major}.{sys.version_info.minor}"
     with FixtureWeb() as web:
         fetch(web, FT_SEED + "?utm_source=x")
         fetch(web, "http://focustaiwan.test/nowhere", method="HEAD")
@@ -229,9 +230,9 @@ def test_request_log_records_each_answer_in_order(tmp_path: Path) -> None:
         cleared = web.requests
 
     assert answered == [
-        ServedRequest("GET", FT_SEED + "?utm_source=x", "focustaiwan.test", "/business/202512020023", "utm_source=x", 200),
-        ServedRequest("HEAD", "http://focustaiwan.test/nowhere", "focustaiwan.test", "/nowhere", "", 404),
-        ServedRequest("GET", "http://www.example.test/", "www.example.test", "/", "", 502),
+        ServedRequest("GET", FT_SEED + "?utm_source=x", "focustaiwan.test", "/business/202512020023", "utm_source=x", 200, UA),
+        ServedRequest("HEAD", "http://focustaiwan.test/nowhere", "focustaiwan.test", "/nowhere", "", 404, UA),
+        ServedRequest("GET", "http://www.example.test/", "www.example.test", "/", "", 502, UA),
     ]
     assert urls == [served.url for served in answered]
     assert cleared == []

@@ -1,0 +1,235 @@
+"""The whole spine through real HTTP on 127.0.0.1: `kuroshio crawl` against the fixture web, twice.
+
+The crawl runs as the real command in a subprocess (Scrapy's reactor runs once per process), and
+the store is read back through the real `kuroshio articles` commands.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from databases import BACKENDS, POSTGRES_URL, reset_postgres_schema
+from fixture_web import REPO, SEED_CASES, expected, normalise_space, site_inventory
+from fixtures.server import FixtureWeb, ServedRequest
+
+KUROSHIO = Path(sys.executable).parent / "kuroshio"
+DEMO_CONFIG = REPO / "fixtures" / "demo.toml"
+
+
+def write_config(path: Path, *, database_url: str, proxy: str, sources: str | None = None) -> Path:
+    """The demo config (or `sources` instead of its sources) pointed at a database and the fixture proxy."""
+    text = DEMO_CONFIG.read_text(encoding="utf-8")
+    if sources is not None:
+        text = text[: text.index("[[sources]]")] + sources
+    text = text.replace("[crawl]\n", f'[crawl]\nproxy = "{proxy}"\n', 1)
+    path.write_text(f'[storage]\nurl = "{database_url}"\n\n{text}', encoding="utf-8")
+    return path
+
+
+def kuroshio(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed `kuroshio` command with `config`."""
+    return subprocess.run(
+        [str(KUROSHIO), "--config", str(config), *args], capture_output=True, text=True, timeout=180, check=False
+    )
+
+
+def stored_articles(config: Path) -> list[dict]:
+    listing = kuroshio(config, "articles", "list", "--all", "--limit", "1000", "--format", "jsonl")
+    assert listing.returncode == 0, listing.stderr
+    return [json.loads(line) for line in listing.stdout.splitlines()]
+
+
+@dataclass
+class TwoCrawls:
+    """What the first and the second crawl of the unchanged fixture web did."""
+
+    config: Path
+    first: subprocess.CompletedProcess[str]
+    first_requests: list[ServedRequest]
+    second: subprocess.CompletedProcess[str]
+    second_requests: list[ServedRequest]
+    articles_after_first: list[dict]
+    articles_after_second: list[dict]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def two_crawls(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoCrawls]:
+    folder = tmp_path_factory.mktemp("crawl")
+    if request.param == "sqlite":
+        database_url = f"sqlite:///{folder / 'kuroshio.db'}"
+    else:
+        reset_postgres_schema(POSTGRES_URL)
+        database_url = POSTGRES_URL
+    with FixtureWeb() as web:
+        config = write_config(folder / "kuroshio.toml", database_url=database_url, proxy=web.proxy_url)
+        first = kuroshio(config, "crawl")
+        first_requests = web.requests
+        articles_after_first = stored_articles(config)
+        web.clear_log()
+        second = kuroshio(config, "crawl")
+        second_requests = web.requests
+        articles_after_second = stored_articles(config)
+    yield TwoCrawls(config, first, first_requests, second, second_requests, articles_after_first,
+                    articles_after_second)
+
+
+def article_urls(kind_filter) -> set[str]:
+    return {url for url, page in site_inventory().items() if kind_filter(page)}
+
+
+def test_first_crawl_exits_zero_with_a_summary_per_source(two_crawls):
+    assert two_crawls.first.returncode == 0, two_crawls.first.stderr
+    summary = two_crawls.first.stdout
+    for source in ("focus-taiwan", "kyodo", "taiwan-news"):
+        assert any(line.startswith(source) and " ok " in line for line in summary.splitlines()), summary
+
+
+@pytest.mark.parametrize("case", SEED_CASES)
+def test_seed_articles_are_stored_exactly(two_crawls, case):
+    fields = expected(case)
+    [article] = [a for a in two_crawls.articles_after_first if a["canonical_url"] == fields["canonical_url"]]
+    assert normalise_space(article["text"]) == normalise_space(fields["body"])
+    assert article["title"] == fields["title"]
+    assert article["authors"] == fields["authors"]
+    assert article["published"] == fields["published"]
+    assert article["language"] == fields["language"]
+    assert article["source"] == fields["source"]
+    assert [topic["name"] for topic in article["topics"]] == fields["topics"]
+    for snippet in fields["without"]:
+        assert snippet not in article["text"]
+
+
+def test_off_topic_articles_are_stored_but_match_no_topic(two_crawls):
+    off_topic = article_urls(lambda page: page["kind"].startswith("off-topic"))
+    stored = {a["canonical_url"]: a for a in two_crawls.articles_after_first}
+    assert off_topic <= set(stored)
+    assert all(stored[url]["topics"] == [] for url in off_topic)
+
+
+def test_only_the_seed_articles_are_listed_as_relevant(two_crawls):
+    relevant = kuroshio(two_crawls.config, "articles", "list", "--format", "jsonl")
+    urls = {json.loads(line)["canonical_url"] for line in relevant.stdout.splitlines()}
+    assert urls == {expected(case)["canonical_url"] for case in SEED_CASES}
+
+
+def test_a_story_under_two_urls_is_one_article(two_crawls):
+    distinct = article_urls(lambda page: page["kind"] in ("seed",) or page["kind"].startswith("off-topic"))
+    stored = [a["canonical_url"] for a in two_crawls.articles_after_first]
+    assert sorted(stored) == sorted(distinct)
+    duplicates = {url: page["kind"].split(":", 1)[1] for url, page in site_inventory().items()
+                  if page["kind"].startswith("duplicate-of:")}
+    assert duplicates
+    for alias, original in duplicates.items():
+        shown = kuroshio(two_crawls.config, "articles", "show", alias, "--format", "json")
+        assert shown.returncode == 0, shown.stderr
+        assert json.loads(shown.stdout)["canonical_url"] == original
+
+
+def test_bad_pages_are_counted_and_listed_and_the_crawl_goes_on(two_crawls):
+    gone = article_urls(lambda page: page["kind"] == "gone")
+    no_article = article_urls(lambda page: page["kind"] == "no-article")
+    summary = two_crawls.first.stdout
+    for url in gone:
+        assert f"{url}: HTTP 404" in summary
+    for url in no_article:
+        assert f"{url}: no content" in summary
+    runs = kuroshio(two_crawls.config, "runs", "--source", "focus-taiwan")
+    assert "ok" in runs.stdout and str(len(gone) + len(no_article)) in runs.stdout
+
+
+def test_second_crawl_fetches_no_article_page_again_and_stores_nothing(two_crawls):
+    assert two_crawls.second.returncode == 0, two_crawls.second.stderr
+    fetched_again = {request.url.split("?")[0] for request in two_crawls.second_requests}
+    articles = article_urls(lambda page: page["kind"] != "gone")
+    assert two_crawls.second_requests, "the second crawl must still read feeds and listings"
+    assert not (fetched_again & {url.split("?")[0] for url in articles})
+    assert two_crawls.articles_after_second == two_crawls.articles_after_first
+
+
+def test_first_crawl_fetched_every_article_page_once(two_crawls):
+    fetched = [request.url for request in two_crawls.first_requests]
+    for url in article_urls(lambda page: page["kind"] in ("seed", "no-article", "gone")
+                            or page["kind"].startswith("off-topic")):
+        assert fetched.count(url) == 1, url
+
+
+def test_every_request_names_kuroshio_and_stays_on_configured_hosts(two_crawls):
+    hosts = {"focustaiwan.test", "feeds.feedburner.test", "english.kyodonews.test", "www.taiwannews.test"}
+    for request in two_crawls.first_requests:
+        assert request.user_agent.startswith("Kuroshio/"), request
+        assert request.host in hosts, request
+
+
+def test_robots_txt_is_read_before_any_page_of_its_host(two_crawls):
+    seen_robots: set[str] = set()
+    for request in two_crawls.first_requests:
+        if request.path == "/robots.txt":
+            seen_robots.add(request.host)
+        else:
+            assert request.host in seen_robots, f"{request.url} fetched before {request.host}/robots.txt"
+
+
+def test_articles_search_finds_stored_text(two_crawls):
+    found = kuroshio(two_crawls.config, "articles", "search", "Kumamoto", "--format", "jsonl")
+    assert found.returncode == 0, found.stderr
+    titles = [json.loads(line)["title"] for line in found.stdout.splitlines()]
+    assert titles == [expected("focus-taiwan-kung")["title"]]
+
+
+def test_sources_shows_each_source_with_its_last_run(two_crawls):
+    listing = kuroshio(two_crawls.config, "sources")
+    assert listing.returncode == 0
+    for source in ("focus-taiwan", "kyodo", "taiwan-news"):
+        assert any(line.startswith(source) and " ok " in line for line in listing.stdout.splitlines())
+
+
+def test_a_source_with_only_an_atom_feed_gets_generic_extraction(tmp_path):
+    sources = '[[sources]]\nname = "tn-atom"\nfeeds = ["http://www.taiwannews.test/en/atom.xml"]\n' \
+              'allowed_domains = ["www.taiwannews.test"]\nrobots_sitemaps = false\n'
+    with FixtureWeb() as web:
+        config = write_config(tmp_path / "k.toml", database_url=f"sqlite:///{tmp_path / 'k.db'}",
+                              proxy=web.proxy_url, sources=sources)
+        result = kuroshio(config, "crawl")
+    assert result.returncode == 0, result.stderr
+    lai = expected("taiwan-news-lai")
+    [article] = [a for a in stored_articles(config) if a["canonical_url"] == lai["canonical_url"]]
+    assert normalise_space(article["text"]) == normalise_space(lai["body"])
+    assert article["source"] == "tn-atom"
+
+
+def test_a_crawl_where_every_source_fails_exits_nonzero_and_records_why(tmp_path):
+    sources = '[[sources]]\nname = "dead-rss"\nfeeds = ["http://english.kyodonews.test/rss/news.xml"]\n' \
+              'robots_sitemaps = false\n'
+    with FixtureWeb() as web:
+        config = write_config(tmp_path / "k.toml", database_url=f"sqlite:///{tmp_path / 'k.db'}",
+                              proxy=web.proxy_url, sources=sources)
+        result = kuroshio(config, "crawl")
+        assert [r.status for r in web.requests if r.path == "/rss/news.xml"] == [404]
+    assert result.returncode == 1
+    assert "dead-rss: discovered no article links" in result.stdout
+    runs = kuroshio(config, "runs")
+    assert "failed" in runs.stdout and "HTTP 404" in runs.stdout
+
+
+def test_a_bad_config_exits_2_naming_file_and_key_and_touches_nothing(tmp_path):
+    database = tmp_path / "never.db"
+    config = tmp_path / "bad.toml"
+    config.write_text(f'[storage]\nurl = "sqlite:///{database}"\n[crawl]\ntimeout = "soon"\n', encoding="utf-8")
+    result = kuroshio(config, "crawl")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"kuroshio: config error: {config}: crawl.timeout: expected int or float, got str 'soon'"
+    assert not database.exists()
+
+
+def test_an_unknown_source_name_is_refused(tmp_path):
+    config = write_config(tmp_path / "k.toml", database_url=f"sqlite:///{tmp_path / 'k.db'}", proxy="http://127.0.0.1:9")
+    result = kuroshio(config, "crawl", "--source", "nhk")
+    assert result.returncode == 2
+    assert "unknown source 'nhk'" in result.stderr
