@@ -56,3 +56,16 @@ class CrawledArticle:
 
     article: ExtractedArticle
     seen_urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PageFailure:
+    """An article page that could not be stored, and whether fetching it again soon is pointless.
+
+    Permanent failures (gone: 404/410; no article text) are remembered so the next crawls do not
+    fetch the page again; transient ones (5xx, timeouts) are retried by the next crawl.
+    """
+
+    url: str
+    reason: str
+    permanent: bool

@@ -17,11 +17,12 @@ from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 from twisted.internet import task
 
+from crawler.article import PageFailure
 from crawler.settings import scrapy_settings
 from crawler.spiders.source import SourceSpider
 from scheduler.config import Config, SourceConfig
 from storage.engine import create_engine_for, session_factory, upgrade_schema
-from storage.repo import finish_run, known_urls, start_run
+from storage.repo import finish_run, known_urls, record_page_failures, start_run
 
 PROGRESS_INTERVAL = 0.5
 
@@ -39,6 +40,7 @@ class SourceRun:
     duplicates_skipped: int
     errors: tuple[dict[str, str], ...]
     message: str | None
+    failed_pages: tuple[PageFailure, ...] = ()
 
 
 def crawl(
@@ -91,6 +93,7 @@ def crawl(
                 errors=list(result.errors),
                 message=result.message,
             )
+            record_page_failures(session, result.source, result.failed_pages)
     engine.dispose()
     return results
 
@@ -99,6 +102,7 @@ def _result(source: SourceConfig, run_id: int, crawler: Crawler) -> SourceRun:
     stats = crawler.stats.get_stats() if crawler.stats else {}
     spider = crawler.spider
     errors = tuple(spider.errors) if isinstance(spider, SourceSpider) else ()
+    failed_pages = tuple(spider.failed_pages) if isinstance(spider, SourceSpider) else ()
     status, message = _verdict(stats, errors)
     return SourceRun(
         source=source.name,
@@ -110,6 +114,7 @@ def _result(source: SourceConfig, run_id: int, crawler: Crawler) -> SourceRun:
         duplicates_skipped=stats.get("kuroshio/known_skipped", 0) + stats.get("kuroshio/duplicates_stored_as_alias", 0),
         errors=errors,
         message=message,
+        failed_pages=failed_pages,
     )
 
 

@@ -166,3 +166,22 @@ class CrawlRun(Base):
     pid: Mapped[int | None]
 
     source: Mapped[Source] = relationship(lazy="joined", innerjoin=True)
+
+
+class PageFailure(Base):
+    """An article page that could not be stored: why, how often, and whether to skip it for a while.
+
+    Permanent failures (gone, no article text) keep the page out of the next crawls until
+    `storage.repo.FAILED_PAGE_RECHECK` has passed; transient ones are only a record, and retried next crawl.
+    """
+
+    __tablename__ = "page_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    permanent: Mapped[bool]
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    first_failed_at: Mapped[datetime]
+    last_failed_at: Mapped[datetime] = mapped_column(index=True)

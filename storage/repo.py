@@ -12,6 +12,7 @@ URLs are then kept as aliases, so the crawler never fetches them again (`known_u
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -24,8 +25,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crawler.article import ExtractedArticle, TopicMatch
+from crawler.article import PageFailure as CrawledPageFailure
 from storage.engine import write_transaction
-from storage.models import Article, ArticleTopic, ArticleURL, CrawlRun, Source
+from storage.models import Article, ArticleTopic, ArticleURL, CrawlRun, PageFailure, Source
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,8 @@ FINISHED_STATUSES = ("ok", "failed", "interrupted")
 MAX_RECORDED_ERRORS = 100
 MAX_ERROR_REASON_CHARS = 500
 MAX_URL_LENGTH = 2048  # the size of the URL columns: PostgreSQL enforces it, SQLite would not
+# A page that was gone or held no article is fetched again after this long (it may have come back).
+FAILED_PAGE_RECHECK = timedelta(days=7)
 
 # Scripts written without spaces between words: FTS5's unicode61 tokenizer would index a whole run of
 # them as one token, so words in them are searched as substrings (LIKE) instead.
@@ -40,6 +44,9 @@ _UNSPACED_SCRIPT = re.compile(
     "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
     "\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f]"
 )
+# Runs of letters and digits: how FTS5's unicode61 tokenizer splits text into tokens, so that both search
+# paths see the same words in user input (quotes, operators and other punctuation only separate them).
+_WORD_PIECE = re.compile(r"[^\W_]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +82,34 @@ def _ensure_source(session: Session, name: str) -> Source:
 # --- articles ------------------------------------------------------------------------------------
 
 
-def known_urls(session: Session) -> set[str]:
-    """Every URL any stored article was seen under."""
-    return set(session.scalars(select(ArticleURL.url)))
+def known_urls(session: Session, *, now: datetime | None = None) -> set[str]:
+    """URLs a crawl need not fetch: every URL a stored article was seen under, and the pages that
+    failed for good (gone, no article) within the last `FAILED_PAGE_RECHECK`."""
+    recheck_from = _aware_or_now(now) - FAILED_PAGE_RECHECK
+    failed = select(PageFailure.url).where(PageFailure.permanent, PageFailure.last_failed_at >= recheck_from)
+    return set(session.scalars(select(ArticleURL.url))) | set(session.scalars(failed))
+
+
+def record_page_failures(
+    session: Session, source_name: str, failures: Sequence[CrawledPageFailure], *, now: datetime | None = None
+) -> None:
+    """Remember article pages that could not be stored (one row per URL, attempts counted)."""
+    if not failures:
+        return
+    failed_at = _aware_or_now(now)
+    with write_transaction(session):
+        source = _ensure_source(session, source_name)
+        for failure in failures:
+            row = session.scalar(select(PageFailure).where(PageFailure.url == failure.url))
+            if row is None:
+                session.add(PageFailure(source_id=source.id, url=failure.url[:MAX_URL_LENGTH],
+                                        reason=failure.reason[:MAX_ERROR_REASON_CHARS], permanent=failure.permanent,
+                                        attempts=1, first_failed_at=failed_at, last_failed_at=failed_at))
+            else:
+                row.reason = failure.reason[:MAX_ERROR_REASON_CHARS]
+                row.permanent = failure.permanent
+                row.attempts += 1
+                row.last_failed_at = failed_at
 
 
 def store_article(
@@ -102,7 +134,7 @@ def store_article(
         if len(url) > MAX_URL_LENGTH:
             raise ValueError(f"URL longer than {MAX_URL_LENGTH} characters refused: {url[:80]}...")
     with write_transaction(session):
-        _lock_content_hash(session, article.content_sha256)
+        _lock_article(session, article.content_sha256, urls)
         duplicate_id = _find_duplicate(session, urls, article)
         if duplicate_id is None:
             try:
@@ -187,10 +219,17 @@ def _add_aliases(session: Session, article_id: int, urls: Sequence[str]) -> None
             logger.debug("alias %s was recorded concurrently", url)
 
 
-def _lock_content_hash(session: Session, content_sha256: str) -> None:
-    """Serialise writers of the same body. SQLite needs nothing: its writers already take turns."""
-    if session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(bytes.fromhex(content_sha256[:16]), "big", signed=True)
+def _lock_article(session: Session, content_sha256: str, urls: Sequence[str]) -> None:
+    """Make writers of the same article take turns. SQLite needs nothing: its writers already do.
+
+    On PostgreSQL: a transaction-level advisory lock on the body fingerprint (no unique constraint would
+    catch a body stored twice) and one on each URL, taken in key order. Writers that share a URL then
+    never hold each other's rows: two writers adding the same aliases in opposite orders deadlocked.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digests = {hashlib.sha256(name.encode()).digest() for name in (content_sha256, *urls)}
+    for key in sorted(int.from_bytes(digest[:8], "big", signed=True) for digest in digests):
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
@@ -346,10 +385,11 @@ def search_articles(session: Session, words: str, *, limit: int = 50) -> list[Ar
     """Articles containing every word of `words` in title or text, best match first.
 
     Uses the SQLite FTS5 index (ranked by bm25, title hits weighing more) when there is one and the
-    words are space-delimited; otherwise a case-insensitive substring match, newest first. User input
-    is always quoted, never interpreted as query syntax.
+    words are space-delimited; otherwise a case-insensitive substring match, newest first. Either way
+    a word is its runs of letters and digits, in order (``"U.S."`` is ``U`` then ``S``): quotes and
+    operators in user input are plain punctuation, never query syntax.
     """
-    terms = [word for word in words.split() if any(char.isalnum() for char in word)]
+    terms = [word for word in words.split() if _WORD_PIECE.search(word)]
     if not terms:
         return []
     if _has_fulltext_index(session) and not any(_UNSPACED_SCRIPT.search(term) for term in terms):
@@ -383,10 +423,10 @@ def _search_fulltext(session: Session, terms: Sequence[str], *, limit: int) -> l
 def _search_substrings(session: Session, terms: Sequence[str], *, limit: int) -> list[Article]:
     conditions = []
     for term in terms:
-        pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conditions.append(
-            or_(Article.title.ilike(pattern, escape="\\"), Article.text.ilike(pattern, escape="\\"))
-        )
+        # The substring counterpart of the FTS5 phrase a quoted word becomes: its pieces in order. Pieces
+        # are letters and digits only, so they carry no LIKE wildcard or escape character.
+        pattern = "%" + "%".join(_WORD_PIECE.findall(term)) + "%"
+        conditions.append(or_(Article.title.ilike(pattern), Article.text.ilike(pattern)))
     newest_first = (_effective_date().desc(), Article.id.desc())
     return list(session.scalars(select(Article).where(*conditions).order_by(*newest_first).limit(limit)))
 

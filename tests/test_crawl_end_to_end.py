@@ -233,3 +233,40 @@ def test_an_unknown_source_name_is_refused(tmp_path):
     result = kuroshio(config, "crawl", "--source", "nhk")
     assert result.returncode == 2
     assert "unknown source 'nhk'" in result.stderr
+
+
+def test_articles_list_filters_by_topic_and_date_and_limits(two_crawls):
+    since = kuroshio(two_crawls.config, "articles", "list", "--topic", "taiwan-japan", "--since", "2025-01-01",
+                     "--format", "json")
+    assert since.returncode == 0, since.stderr
+    titles = [article["title"] for article in json.loads(since.stdout)]
+    assert titles == [expected("focus-taiwan-kung")["title"], expected("taiwan-news-lai")["title"]]
+    limited = kuroshio(two_crawls.config, "articles", "list", "--limit", "1", "--format", "jsonl")
+    assert len(limited.stdout.splitlines()) == 1
+
+
+def test_articles_list_as_csv_and_table(two_crawls):
+    as_csv = kuroshio(two_crawls.config, "articles", "list", "--format", "csv")
+    rows = as_csv.stdout.splitlines()
+    assert rows[0] == "id,published,source,title,url,topics"
+    assert len(rows) == 1 + len(SEED_CASES)
+    table = kuroshio(two_crawls.config, "articles", "list")
+    assert table.stdout.splitlines()[0].split() == ["id", "published", "source", "title", "topics"]
+    assert expected("kyodo-ko")["title"][:40] in table.stdout
+
+
+def test_a_bad_since_date_is_refused_with_exit_2(two_crawls):
+    result = kuroshio(two_crawls.config, "articles", "list", "--since", "last tuesday")
+    assert result.returncode == 2
+    assert "--since" in result.stderr and "expected an ISO date" in result.stderr
+
+
+def test_articles_show_prints_metadata_and_text(two_crawls):
+    fields = expected("focus-taiwan-kung")
+    shown = kuroshio(two_crawls.config, "articles", "show", fields["url"])
+    assert shown.returncode == 0
+    assert shown.stdout.startswith(fields["title"] + "\n")
+    assert "authors:   Tseng Yun-ting, Frances Huang" in shown.stdout
+    assert "published: 2025-12-02T20:18:00+08:00" in shown.stdout
+    missing = kuroshio(two_crawls.config, "articles", "show", "999999")
+    assert missing.returncode == 1 and "no article" in missing.stderr

@@ -17,11 +17,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from crawler.article import CrawledArticle
+from crawler.article import CrawledArticle, PageFailure
 from crawler.discover import DiscoveredLink, DiscoveryError, listing_links, parse_feed, parse_sitemap, robots_sitemaps
 from crawler.extract import NoArticleError, extract_article
 from crawler.publishers import PUBLISHERS
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 MAX_ERRORS_KEPT = 200
 MAX_SITEMAP_DEPTH = 3
+GONE_STATUSES = (404, 410)
 
 
 class SourceSpider(scrapy.Spider):
@@ -48,6 +50,7 @@ class SourceSpider(scrapy.Spider):
         self.article_pattern = re.compile(source.article_url_pattern) if source.article_url_pattern else None
         self.publisher = PUBLISHERS.get(source.publisher) if source.publisher else None
         self.errors: list[dict[str, str]] = []
+        self.failed_pages: list[PageFailure] = []
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for url in self.source.feeds:
@@ -141,17 +144,24 @@ class SourceSpider(scrapy.Spider):
         except NoArticleError as error:
             self.crawler.stats.inc_value("kuroshio/no_content")
             self.record_error(response.url, f"no content: {error}")
+            self.failed_pages.append(PageFailure(canonicalize_url(response.url), f"no content: {error}", permanent=True))
             return
         redirects = tuple(canonicalize_url(url) for url in response.meta.get("redirect_urls", ()))
         yield CrawledArticle(article, seen_urls=redirects)
 
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
-        if failure.check(HttpError):
-            reason = f"HTTP {failure.value.response.status}"
-        else:
-            reason = f"{failure.type.__name__}: {failure.getErrorMessage()}"
+        if failure.check(IgnoreRequest) and not failure.check(HttpError):  # HttpError is an IgnoreRequest
+            # Forbidden by robots.txt or off-site: policy doing its job, not a failure.
+            logger.info("%s: skipped %s: %s", self.source.name, request.url, failure.getErrorMessage())
+            self.crawler.stats.inc_value("kuroshio/ignored")
+            return
+        status = failure.value.response.status if failure.check(HttpError) else None
+        reason = f"HTTP {status}" if status else f"{failure.type.__name__}: {failure.getErrorMessage()}"
         self.record_error(request.url, reason)
+        if request.callback == self.parse_article:
+            permanent = status in GONE_STATUSES
+            self.failed_pages.append(PageFailure(request.url, reason, permanent=permanent))
 
     def record_error(self, url: str, reason: str) -> None:
         """Log a failure against its URL and keep it for the run record."""

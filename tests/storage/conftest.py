@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -12,6 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.article import ExtractedArticle
 from storage.engine import create_engine_for, session_factory, upgrade_schema
+
+RunTogether = Callable[[int, Callable[[int], None]], None]
+
 
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
@@ -53,3 +57,30 @@ def make_article() -> Callable[..., ExtractedArticle]:
         return ExtractedArticle(**fields)
 
     return make
+
+
+@pytest.fixture
+def run_together() -> RunTogether:
+    """`run_together(count, work)` runs `work(0)` … `work(count - 1)` in threads released at once, waits
+    for all of them and fails the test if any raised or hung."""
+
+    def run(count: int, work: Callable[[int], None]) -> None:
+        barrier = threading.Barrier(count)
+        failures: list[BaseException] = []
+
+        def start(index: int) -> None:
+            try:
+                barrier.wait()
+                work(index)
+            except BaseException as error:  # collected and re-raised in the main thread
+                failures.append(error)
+
+        threads = [threading.Thread(target=start, args=(index,)) for index in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert failures == []
+        assert not any(thread.is_alive() for thread in threads)
+
+    return run

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -11,8 +14,11 @@ from sqlalchemy import Engine, inspect
 from storage.engine import MIGRATIONS_DIR, create_engine_for, upgrade_schema
 from storage.models import Base
 
+RunTogether = Callable[[int, Callable[[int], None]], None]  # the `run_together` fixture
 TABLES = {"sources", "crawl_runs", "articles", "article_urls", "topic_matches"}
 
+
+HEAD_REVISION = "0002"  # the newest migration in storage/migrations/versions
 
 def _is_fulltext_table(name: str | None) -> bool:
     return bool(name) and name.startswith("articles_fts")
@@ -24,7 +30,7 @@ def test_upgrade_creates_schema_on_fresh_database(database_url: str) -> None:
         upgrade_schema(engine)
         assert TABLES <= set(inspect(engine).get_table_names())
         with engine.connect() as connection:
-            assert MigrationContext.configure(connection).get_current_revision() == "0001"
+            assert MigrationContext.configure(connection).get_current_revision() == HEAD_REVISION
     finally:
         engine.dispose()
 
@@ -32,7 +38,25 @@ def test_upgrade_creates_schema_on_fresh_database(database_url: str) -> None:
 def test_upgrade_twice_is_a_no_op(engine: Engine) -> None:
     upgrade_schema(engine)
     with engine.connect() as connection:
-        assert MigrationContext.configure(connection).get_current_revision() == "0001"
+        assert MigrationContext.configure(connection).get_current_revision() == HEAD_REVISION
+
+
+@pytest.mark.faults
+def test_concurrent_upgrades_of_a_fresh_database_migrate_it_once(
+    database_url: str, run_together: RunTogether
+) -> None:
+    # Several processes starting at once (scheduler, CLI) each upgrade the schema. On PostgreSQL only the
+    # advisory lock keeps them from all running the CREATE TABLEs: without it most of them fail.
+    upgraders = 4
+    engines = [create_engine_for(database_url) for _ in range(upgraders)]
+    try:
+        run_together(upgraders, lambda index: upgrade_schema(engines[index]))
+        assert TABLES <= set(inspect(engines[0]).get_table_names())
+        with engines[0].connect() as connection:
+            assert MigrationContext.configure(connection).get_current_revision() == HEAD_REVISION
+    finally:
+        for engine in engines:
+            engine.dispose()
 
 
 def test_migrations_match_models(engine: Engine) -> None:

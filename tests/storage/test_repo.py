@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -33,6 +32,7 @@ from storage.repo import (
 )
 
 MakeArticle = Callable[..., ExtractedArticle]
+RunTogether = Callable[[int, Callable[[int], None]], None]  # the `run_together` fixture
 TAIPEI = timezone(timedelta(hours=8))
 UTC = timezone.utc
 TYPHOON = TopicMatch(topic="typhoon", score=0.9, terms=("typhoon", "颱風"))
@@ -540,31 +540,20 @@ def test_url_stored_by_a_concurrent_writer_is_recorded_as_duplicate(
 
 
 @pytest.mark.faults
-def test_concurrent_writers_store_one_article(sessions: sessionmaker[Session], make_article: MakeArticle) -> None:
+def test_concurrent_writers_store_one_article(
+    sessions: sessionmaker[Session], make_article: MakeArticle, run_together: RunTogether
+) -> None:
     writers = 8
     shared = make_article(url="https://news.example/shared", text="The same story, fetched by every writer.")
     own = [make_article() for _ in range(writers)]
-    barrier = threading.Barrier(writers)
     results: list[StoreResult] = []
-    failures: list[BaseException] = []
 
     def write(index: int) -> None:
-        try:
-            with sessions() as session:
-                barrier.wait()
-                results.append(_store(session, shared, TYPHOON))
-                results.append(_store(session, own[index], TYPHOON))
-        except BaseException as error:  # collected and re-raised in the main thread
-            failures.append(error)
+        with sessions() as session:
+            results.append(_store(session, shared, TYPHOON))
+            results.append(_store(session, own[index], TYPHOON))
 
-    threads = [threading.Thread(target=write, args=(index,)) for index in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-
-    assert failures == []
-    assert not any(thread.is_alive() for thread in threads)
+    run_together(writers, write)
     with sessions() as session:
         stored_shared = get_article(session, "https://news.example/shared")
         assert stored_shared is not None
@@ -572,3 +561,62 @@ def test_concurrent_writers_store_one_article(sessions: sessionmaker[Session], m
         assert len(shared_results) == writers
         assert sum(result.created for result in shared_results) == 1
         assert _count(session, Article) == writers + 1
+
+
+@pytest.mark.faults
+def test_concurrent_writers_of_one_body_under_different_urls_store_one_article(
+    sessions: sessionmaker[Session], make_article: MakeArticle, run_together: RunTogether
+) -> None:
+    # No unique constraint catches a body stored twice: on PostgreSQL only the body's advisory lock
+    # makes the second writer wait and find the first one's article (without it, most writers create one).
+    writers = 8
+    copies = [
+        make_article(url=f"https://mirror{index}.example/story", text="One syndicated story, on every mirror.")
+        for index in range(writers)
+    ]
+    results: list[StoreResult] = []
+
+    def write(index: int) -> None:
+        with sessions() as session:
+            results.append(_store(session, copies[index], TYPHOON))
+
+    run_together(writers, write)
+    assert sum(result.created for result in results) == 1
+    assert len({result.article_id for result in results}) == 1
+    with sessions() as session:
+        assert _count(session, Article) == 1
+        assert known_urls(session) == {copy.url for copy in copies}
+
+
+@pytest.mark.faults
+def test_writers_adding_the_same_aliases_in_opposite_orders_do_not_deadlock(
+    sessions: sessionmaker[Session], make_article: MakeArticle, run_together: RunTogether
+) -> None:
+    # Two writers each duplicate a different stored article and bring the same two new URLs, in opposite
+    # orders. Without per-URL advisory locks taken in key order, PostgreSQL aborted one of them as a
+    # deadlock on most rounds: each held one alias row the other was waiting to insert.
+    rounds = 10
+    for number in range(rounds):
+        first_new, second_new = f"https://news.example/{number}/x", f"https://news.example/{number}/y"
+        with sessions() as session:
+            stored = [
+                _store(session, make_article(url=f"https://news.example/{number}/stored-{side}")).article_id
+                for side in (0, 1)
+            ]
+        duplicates = [
+            (make_article(url=f"https://news.example/{number}/stored-0", canonical_url=first_new), [second_new]),
+            (make_article(url=f"https://news.example/{number}/stored-1", canonical_url=second_new), [first_new]),
+        ]
+        results: list[StoreResult] = []
+
+        def write(side: int) -> None:
+            article, seen_urls = duplicates[side]
+            with sessions() as session:
+                results.append(_store(session, article, seen_urls=seen_urls))
+
+        run_together(2, write)
+        assert sorted(results, key=lambda result: result.article_id) == [
+            StoreResult(article_id=article_id, created=False) for article_id in sorted(stored)
+        ]
+        with sessions() as session:
+            assert {first_new, second_new} <= known_urls(session)
