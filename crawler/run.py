@@ -119,13 +119,17 @@ def _result(source: SourceConfig, run_id: int, crawler: Crawler) -> SourceRun:
 
 
 def _verdict(stats: dict, errors: tuple[dict[str, str], ...]) -> tuple[str, str | None]:
-    """ok, or failed with why: a source that discovers no article link has failed, never silently."""
+    """ok, or failed with why: a source that discovers no article link, or can store none of the new
+    ones it found, has failed, never silently. Finding only known articles is a healthy crawl."""
     finish_reason = stats.get("finish_reason")
     if finish_reason != "finished":
         return "failed", f"crawl ended early: {finish_reason or 'did not start'}"
+    first = f" (first error: {errors[0]['url']}: {errors[0]['reason']})" if errors else ""
     if not stats.get("kuroshio/links_discovered"):
-        first = f" (first error: {errors[0]['url']}: {errors[0]['reason']})" if errors else ""
         return "failed", f"discovered no article links{first}"
+    stored = stats.get("kuroshio/articles_new", 0) + stats.get("kuroshio/duplicates_stored_as_alias", 0)
+    if stats.get("kuroshio/article_requests") and not stored:
+        return "failed", f"none of {stats['kuroshio/article_requests']} new article pages could be stored{first}"
     return "ok", None
 
 

@@ -124,5 +124,5 @@ def upgrade_schema(engine: Engine) -> None:
 
 def _lock_schema(connection: Connection) -> None:
     """Serialise concurrent upgrades: SQLite already holds the write lock (BEGIN IMMEDIATE)."""
-    if False:
+    if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SCHEMA_LOCK_KEY})

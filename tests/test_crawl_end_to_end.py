@@ -17,7 +17,7 @@ import pytest
 
 from databases import BACKENDS, POSTGRES_URL, reset_postgres_schema
 from fixture_web import REPO, SEED_CASES, expected, normalise_space, site_inventory
-from fixtures.server import FixtureWeb, ServedRequest
+from fixtures.server import DEFAULT_ROOT, FixtureWeb, ServedRequest
 
 KUROSHIO = Path(sys.executable).parent / "kuroshio"
 DEMO_CONFIG = REPO / "fixtures" / "demo.toml"
@@ -270,3 +270,42 @@ def test_articles_show_prints_metadata_and_text(two_crawls):
     assert "published: 2025-12-02T20:18:00+08:00" in shown.stdout
     missing = kuroshio(two_crawls.config, "articles", "show", "999999")
     assert missing.returncode == 1 and "no article" in missing.stderr
+
+
+def test_a_source_whose_new_pages_all_fail_is_recorded_failed(tmp_path):
+    gone = sorted(url for url, page in site_inventory().items() if page["kind"] == "gone")
+    sitemap = tmp_path / "overlay" / "focustaiwan.test" / "gone-sitemap.xml"
+    sitemap.parent.mkdir(parents=True)
+    sitemap.write_text('<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                       + "".join(f"<url><loc>{url}</loc></url>" for url in gone) + "</urlset>", encoding="utf-8")
+    sources = '[[sources]]\nname = "all-gone"\nsitemaps = ["http://focustaiwan.test/gone-sitemap.xml"]\n' \
+              'robots_sitemaps = false\n'
+    with FixtureWeb(roots=[tmp_path / "overlay", DEFAULT_ROOT]) as web:
+        config = write_config(tmp_path / "k.toml", database_url=f"sqlite:///{tmp_path / 'k.db'}",
+                              proxy=web.proxy_url, sources=sources)
+        result = kuroshio(config, "crawl")
+        assert [r.status for r in web.requests if r.url in gone] == [404] * len(gone)
+    assert result.returncode == 1
+    assert f"all-gone: none of {len(gone)} new article pages could be stored" in result.stdout
+
+
+def test_demo_crawls_the_bundled_web_into_a_fresh_database(tmp_path):
+    database = tmp_path / "demo.db"
+    for _ in range(2):  # the second run starts from a fresh database again
+        result = subprocess.run([str(KUROSHIO), "demo", "--database", str(database)], capture_output=True,
+                                text=True, timeout=180, check=False)
+        assert result.returncode == 0, result.stderr
+        assert f"Relevant articles ({len(SEED_CASES)}):" in result.stdout
+    for case in SEED_CASES:
+        assert expected(case)["title"][:40] in result.stdout
+
+
+def test_db_upgrade_creates_the_schema(tmp_path):
+    database = tmp_path / "fresh.db"
+    config = tmp_path / "k.toml"
+    config.write_text(f'[storage]\nurl = "sqlite:///{database}"\n', encoding="utf-8")
+    result = kuroshio(config, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    assert "schema is up to date" in result.stdout
+    assert database.exists()
+    assert kuroshio(config, "runs").returncode == 0

@@ -122,6 +122,7 @@ class SourceSpider(scrapy.Spider):
         if url in self.requested_urls:
             return None
         self.requested_urls.add(url)
+        self.crawler.stats.inc_value("kuroshio/article_requests")
         return scrapy.Request(
             url,
             callback=self.parse_article,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -75,11 +76,13 @@ def run_together() -> RunTogether:
             except BaseException as error:  # collected and re-raised in the main thread
                 failures.append(error)
 
-        threads = [threading.Thread(target=start, args=(index,)) for index in range(count)]
+        # Daemon threads, so that a writer stuck on a lock fails the test instead of hanging the run.
+        threads = [threading.Thread(target=start, args=(index,), daemon=True) for index in range(count)]
         for thread in threads:
             thread.start()
+        deadline = time.monotonic() + 120
         for thread in threads:
-            thread.join(timeout=120)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         assert failures == []
         assert not any(thread.is_alive() for thread in threads)
 

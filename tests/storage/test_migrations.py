@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import multiprocessing
+from multiprocessing.synchronize import Barrier
 
 import pytest
 from alembic import command
@@ -14,7 +15,6 @@ from sqlalchemy import Engine, inspect
 from storage.engine import MIGRATIONS_DIR, create_engine_for, upgrade_schema
 from storage.models import Base
 
-RunTogether = Callable[[int, Callable[[int], None]], None]  # the `run_together` fixture
 TABLES = {"sources", "crawl_runs", "articles", "article_urls", "topic_matches"}
 
 
@@ -41,22 +41,44 @@ def test_upgrade_twice_is_a_no_op(engine: Engine) -> None:
         assert MigrationContext.configure(connection).get_current_revision() == HEAD_REVISION
 
 
-@pytest.mark.faults
-def test_concurrent_upgrades_of_a_fresh_database_migrate_it_once(
-    database_url: str, run_together: RunTogether
-) -> None:
-    # Several processes starting at once (scheduler, CLI) each upgrade the schema. On PostgreSQL only the
-    # advisory lock keeps them from all running the CREATE TABLEs: without it most of them fail.
-    upgraders = 4
-    engines = [create_engine_for(database_url) for _ in range(upgraders)]
+def _upgrade_when_released(database_url: str, start: Barrier) -> None:
+    """Body of one upgrading process: wait for the others, then upgrade the schema."""
+    engine = create_engine_for(database_url)
     try:
-        run_together(upgraders, lambda index: upgrade_schema(engines[index]))
-        assert TABLES <= set(inspect(engines[0]).get_table_names())
-        with engines[0].connect() as connection:
+        start.wait(timeout=60)
+        upgrade_schema(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.faults
+def test_concurrent_upgrades_of_a_fresh_database_migrate_it_once(database_url: str) -> None:
+    # Several processes starting at once (scheduler, CLI) each upgrade the schema; processes rather than
+    # threads, as in production (Alembic's migration context is global to a process). On PostgreSQL only
+    # the advisory lock keeps them from all running the CREATE TABLEs: without it all but one failed.
+    upgraders = 4
+    spawn = multiprocessing.get_context("spawn")
+    start = spawn.Barrier(upgraders)
+    processes = [
+        spawn.Process(target=_upgrade_when_released, args=(database_url, start)) for _ in range(upgraders)
+    ]
+    try:
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(timeout=120)
+        assert [process.exitcode for process in processes] == [0] * upgraders
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+    engine = create_engine_for(database_url)
+    try:
+        assert TABLES <= set(inspect(engine).get_table_names())
+        with engine.connect() as connection:
             assert MigrationContext.configure(connection).get_current_revision() == HEAD_REVISION
     finally:
-        for engine in engines:
-            engine.dispose()
+        engine.dispose()
 
 
 def test_migrations_match_models(engine: Engine) -> None:
