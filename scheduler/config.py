@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crawler.topics import DEFAULT_MIN_SCORE, DEFAULT_TOPIC_QUERY, QuerySyntaxError, Topic
 from storage.engine import default_database_url
@@ -29,13 +31,67 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class Setting:
-    """One configuration key: its type, its default and what it is for."""
+    """One configuration key: its type, its default and what it is for.
+
+    `parse` turns a well-typed value into what the program uses (a duration into seconds) and raises
+    ValueError with what was expected when the value is wrong; defaults go through it too.
+    """
 
     name: str
     type: type | tuple[type, ...]
     default: Any
     help: str
     required: bool = False
+    parse: Callable[[Any], Any] | None = None
+
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str) -> float:
+    """Seconds in a duration like "90s", "15m", "2h", "1d"."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", value)
+    if match is None:
+        raise ValueError(f"expected a duration like 30s, 15m, 2h or 1d, got {value!r}")
+    return float(match.group(1)) * DURATION_UNITS[match.group(2)]
+
+
+def parse_optional_duration(value: str) -> float | None:
+    """A duration, or None for the empty string (meaning: use the default)."""
+    return parse_duration(value) if value else None
+
+
+def parse_cron(value: str) -> str:
+    """A five-field crontab expression, checked by APScheduler's own parser."""
+    if not value:
+        return value
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(value)
+    except ValueError as error:
+        raise ValueError(f"expected a crontab expression like '*/15 * * * *', got {value!r} ({error})") from None
+    return value
+
+
+def parse_timezone(value: str) -> str:
+    """An IANA time zone name."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"expected an IANA time zone like Asia/Taipei, got {value!r}") from None
+    return value
+
+
+def one_of(*choices: str) -> Callable[[str], str]:
+    """A parser accepting only `choices`."""
+
+    def parse(value: str) -> str:
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    return parse
 
 
 SOURCE_SETTINGS = (
@@ -47,6 +103,8 @@ SOURCE_SETTINGS = (
     Setting("allowed_domains", list, [], "Domains articles may live on; default: hosts of feeds, sitemaps, listing pages."),
     Setting("robots_sitemaps", bool, True, "Also discover from the Sitemap: lines of each allowed domain's robots.txt."),
     Setting("publisher", str, "", "Built-in publisher rules to apply (focus-taiwan, kyodo, taiwan-news); empty: generic extraction."),
+    Setting("every", str, "", "Crawl interval for the daemon, e.g. 15m; default: daemon.every.", parse=parse_optional_duration),
+    Setting("cron", str, "", "Crawl schedule as a crontab expression instead of `every`.", parse=parse_cron),
 )
 
 TOPIC_SETTINGS = (
@@ -71,8 +129,37 @@ CRAWL_SETTINGS = (
     Setting("proxy", str, "", "HTTP proxy for every request (the bundled fixture web is reached this way)."),
 )
 
-SECTIONS = {"storage": STORAGE_SETTINGS, "crawl": CRAWL_SETTINGS}
-LIST_SECTIONS = {"sources": SOURCE_SETTINGS, "topics": TOPIC_SETTINGS}
+DAEMON_SETTINGS = (
+    Setting("every", str, "30m", "Default crawl interval of a source without its own schedule.", parse=parse_duration),
+    Setting("misfire_grace", str, "1h", "A run missed (daemon down) by less than this is caught up once at start.", parse=parse_duration),
+    Setting("crawl_timeout", str, "20m", "A crawl running longer is ended and recorded as failed.", parse=parse_duration),
+    Setting("shutdown_grace", str, "30s", "On SIGTERM, how long a running crawl may take to finish.", parse=parse_duration),
+    Setting("heartbeat", str, "10s", "How often the daemon records that it is alive.", parse=parse_duration),
+)
+
+SMTP_SETTINGS = (
+    Setting("host", str, "127.0.0.1", "SMTP server host."),
+    Setting("port", int, 25, "SMTP server port."),
+    Setting("security", str, "none", "Transport security: none, starttls or ssl.", parse=one_of("none", "starttls", "ssl")),
+    Setting("username", str, "", "SMTP login; empty: no authentication."),
+    Setting("password_env", str, "KUROSHIO_SMTP_PASSWORD", "Environment variable holding the SMTP password (never the file)."),
+    Setting("sender", str, "Kuroshio <kuroshio@localhost>", "From address of digests."),
+    Setting("timeout", (int, float), 30.0, "Seconds before an SMTP connection is abandoned."),
+)
+
+DIGEST_SETTINGS = (
+    Setting("name", str, None, "Unique digest name.", required=True),
+    Setting("topics", list, [], "Topics the digest covers; default: every topic."),
+    Setting("to", list, None, "Recipient addresses.", required=True),
+    Setting("cron", str, "0 8 * * *", "When the daemon sends it (crontab expression).", parse=parse_cron),
+    Setting("timezone", str, "UTC", "Time zone of `cron` and of the times shown in the digest.", parse=parse_timezone),
+    Setting("subject", str, "Kuroshio {name}: {count} new articles", "Subject template: {name}, {count}, {topics}, {date}."),
+    Setting("send_empty", bool, False, "Send a digest even when nothing is new."),
+    Setting("max_articles", int, 200, "Most articles in one digest; the rest are counted in a closing line."),
+)
+
+SECTIONS = {"storage": STORAGE_SETTINGS, "crawl": CRAWL_SETTINGS, "daemon": DAEMON_SETTINGS, "smtp": SMTP_SETTINGS}
+LIST_SECTIONS = {"sources": SOURCE_SETTINGS, "topics": TOPIC_SETTINGS, "digests": DIGEST_SETTINGS}
 
 
 @dataclass(frozen=True)
@@ -87,6 +174,8 @@ class SourceConfig:
     allowed_domains: tuple[str, ...] = ()
     robots_sitemaps: bool = True
     publisher: str = ""
+    every: float | None = None
+    cron: str = ""
 
     @property
     def discovery_urls(self) -> tuple[str, ...]:
@@ -119,7 +208,59 @@ class CrawlConfig:
     @classmethod
     def defaults(cls) -> CrawlConfig:
         """The declared defaults of every `[crawl]` key."""
-        return cls(**{setting.name: setting.default for setting in CRAWL_SETTINGS})
+        return cls(**_declared_defaults(CRAWL_SETTINGS))
+
+
+def _declared_defaults(settings: tuple[Setting, ...]) -> dict[str, Any]:
+    return {setting.name: setting.parse(setting.default) if setting.parse else setting.default for setting in settings}
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    """Scheduling of the long-running daemon; durations in seconds."""
+
+    every: float
+    misfire_grace: float
+    crawl_timeout: float
+    shutdown_grace: float
+    heartbeat: float
+
+    @classmethod
+    def defaults(cls) -> DaemonConfig:
+        """The declared defaults of every `[daemon]` key."""
+        return cls(**_declared_defaults(DAEMON_SETTINGS))
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """How digests reach the mail server; the password is read from `password_env` when sending."""
+
+    host: str
+    port: int
+    security: str
+    username: str
+    password_env: str
+    sender: str
+    timeout: float
+
+    @classmethod
+    def defaults(cls) -> SmtpConfig:
+        """The declared defaults of every `[smtp]` key."""
+        return cls(**_declared_defaults(SMTP_SETTINGS))
+
+
+@dataclass(frozen=True)
+class DigestConfig:
+    """One digest email: which topics, to whom, when."""
+
+    name: str
+    topics: tuple[str, ...]
+    to: tuple[str, ...]
+    cron: str
+    timezone: str
+    subject: str
+    send_empty: bool
+    max_articles: int
 
 
 @dataclass(frozen=True)
@@ -130,6 +271,9 @@ class Config:
     sources: tuple[SourceConfig, ...]
     topics: tuple[Topic, ...]
     crawl: CrawlConfig = field(default_factory=CrawlConfig.defaults)
+    daemon: DaemonConfig = field(default_factory=DaemonConfig.defaults)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig.defaults)
+    digests: tuple[DigestConfig, ...] = ()
     path: Path | None = None
 
     def select_sources(self, names: tuple[str, ...]) -> tuple[SourceConfig, ...]:
@@ -214,17 +358,20 @@ class _Reader:
             if key not in known:
                 self.fail(key, f"unknown section (expected one of: {', '.join(sorted(known))})")
         storage = self.table(document, "storage", STORAGE_SETTINGS)
-        crawl = self.table(document, "crawl", CRAWL_SETTINGS)
         config = replace(
             config,
             path=self.path,
             storage_url=self.storage_url(storage.get("url")) or config.storage_url,
-            crawl=replace(config.crawl, **crawl),
+            crawl=replace(config.crawl, **self.table(document, "crawl", CRAWL_SETTINGS)),
+            daemon=replace(config.daemon, **self.table(document, "daemon", DAEMON_SETTINGS)),
+            smtp=replace(config.smtp, **self.table(document, "smtp", SMTP_SETTINGS)),
         )
         if "sources" in document:
             config = replace(config, sources=self.sources(document["sources"]))
         if "topics" in document:
             config = replace(config, topics=self.topics(document["topics"]))
+        if "digests" in document:
+            config = replace(config, digests=self.digests(document["digests"], config.topics))
         return config
 
     def fail(self, key: str, problem: str) -> None:
@@ -250,10 +397,16 @@ class _Reader:
                 if setting.required:
                     self.fail(key, "required key is missing")
                 if fill_defaults:
-                    default = setting.default
+                    default = _declared_defaults((setting,))[setting.name]
                     values[setting.name] = tuple(default) if isinstance(default, list) else default
                 continue
-            values[setting.name] = self.typed(key, table[setting.name], setting)
+            value = self.typed(key, table[setting.name], setting)
+            if setting.parse is not None:
+                try:
+                    value = setting.parse(value)
+                except ValueError as error:
+                    self.fail(key, str(error))
+            values[setting.name] = value
         return values
 
     def typed(self, key: str, value: Any, setting: Setting) -> Any:
@@ -305,6 +458,8 @@ class _Reader:
             self.fail(f"{prefix}.article_url_pattern", f"not a valid regular expression: {error}")
         if source.publisher and source.publisher not in PUBLISHERS:
             self.fail(f"{prefix}.publisher", f"unknown publisher (known: {', '.join(PUBLISHERS)})")
+        if source.every is not None and source.cron:
+            self.fail(f"{prefix}.cron", "give either every or cron, not both")
 
     def topics(self, value: Any) -> tuple[Topic, ...]:
         topics = []
@@ -324,6 +479,25 @@ class _Reader:
             if name in seen:
                 self.fail(f"{key}[{position}].name", f"duplicate name {name!r}")
             seen.add(name)
+
+
+    def digests(self, value: Any, topics: tuple[Topic, ...]) -> tuple[DigestConfig, ...]:
+        known_topics = [topic.name for topic in topics]
+        digests = []
+        for position, table in enumerate(self.entries("digests", value)):
+            prefix = f"digests[{position}]"
+            digest = DigestConfig(**self.values(prefix, table, DIGEST_SETTINGS, fill_defaults=True))
+            for topic in digest.topics:
+                if topic not in known_topics:
+                    self.fail(f"{prefix}.topics", f"unknown topic {topic!r} (configured: {', '.join(known_topics)})")
+            for address in digest.to:
+                if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", address):
+                    self.fail(f"{prefix}.to", f"expected an email address like analyst@example.org, got {address!r}")
+            if not digest.to:
+                self.fail(f"{prefix}.to", "at least one recipient is needed")
+            digests.append(digest)
+        self.check_unique("digests", [digest.name for digest in digests])
+        return tuple(digests)
 
 
 def settings_reference() -> str:

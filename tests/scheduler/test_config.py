@@ -130,3 +130,66 @@ def test_readme_settings_table_is_derived_from_the_declarations():
 def test_bundled_demo_config_is_valid():
     config = load_config(REPO / "fixtures" / "demo.toml")
     assert {s.name for s in config.sources} == {"focus-taiwan", "kyodo", "taiwan-news"}
+
+
+def test_daemon_smtp_and_digest_settings_are_read_and_parsed(tmp_path):
+    path = write(tmp_path, """
+[daemon]
+every = "15m"
+misfire_grace = "2h"
+[smtp]
+host = "127.0.0.1"
+port = 2525
+security = "starttls"
+password_env = "KUROSHIO_SMTP_PASSWORD"
+sender = "Kuroshio <kuroshio@example.org>"
+[[sources]]
+name = "a"
+feeds = ["https://a.example/rss"]
+every = "90s"
+[[sources]]
+name = "b"
+feeds = ["https://b.example/rss"]
+cron = "*/15 * * * *"
+[[digests]]
+name = "morning"
+topics = ["taiwan-japan"]
+to = ["analyst@example.org"]
+cron = "0 8 * * *"
+timezone = "Asia/Taipei"
+""")
+    config = load_config(path)
+    assert config.daemon.every == 900 and config.daemon.misfire_grace == 7200
+    assert config.daemon.crawl_timeout == 1200  # declared default, parsed
+    assert (config.smtp.port, config.smtp.security) == (2525, "starttls")
+    assert [s.every for s in config.sources] == [90, None]
+    assert config.sources[1].cron == "*/15 * * * *"
+    [digest] = config.digests
+    assert (digest.name, digest.topics, digest.to, digest.timezone) == (
+        "morning", ("taiwan-japan",), ("analyst@example.org",), "Asia/Taipei")
+    assert digest.send_empty is False and digest.max_articles == 200
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        ('[daemon]\nevery = "often"\n', "daemon.every", "expected a duration"),
+        ('[smtp]\nsecurity = "tls"\n', "smtp.security", "expected one of none, starttls, ssl"),
+        ('[[sources]]\nname = "a"\nfeeds = ["https://a.example/rss"]\ncron = "every day"\n',
+         "sources[0].cron", "expected a crontab expression"),
+        ('[[sources]]\nname = "a"\nfeeds = ["https://a.example/rss"]\ncron = "* * * * *"\nevery = "5m"\n',
+         "sources[0].cron", "either every or cron"),
+        ('[[digests]]\nname = "d"\nto = ["a@example.org"]\ntimezone = "Mars/Olympus"\n',
+         "digests[0].timezone", "expected an IANA time zone"),
+        ('[[digests]]\nname = "d"\nto = ["a@example.org"]\ntopics = ["weather"]\n',
+         "digests[0].topics", "unknown topic 'weather'"),
+        ('[[digests]]\nname = "d"\nto = ["not an address"]\n', "digests[0].to", "expected an email address"),
+        ('[[digests]]\nname = "d"\n', "digests[0].to", "required key is missing"),
+    ],
+)
+def test_bad_daemon_and_digest_settings_name_file_and_key(tmp_path, text, key, problem):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert str(raised.value).startswith(f"{path}: {key}: ")
+    assert problem in str(raised.value)

@@ -352,6 +352,7 @@ def test_search_finds_articles_by_word_case_insensitively(session: Session, sear
 def test_search_finds_words_in_scripts_without_spaces(session: Session, searchable: dict[str, int]) -> None:
     assert _names(search_articles(session, "高雄"), searchable) == ["chinese"]
     assert _names(search_articles(session, "颱風"), searchable) == ["chinese"]
+    assert _names(search_articles(session, "「高雄」"), searchable) == ["chinese"]
 
 
 def test_search_ranks_title_hits_first_with_fts5(
@@ -392,6 +393,8 @@ def test_search_falls_back_to_like_without_fulltext_index(
         session.commit()
     assert not repo._has_fulltext_index(session)
     assert set(_names(search_articles(session, "Typhoon"), searchable)) == {"typhoon_title", "typhoon_text"}
+    assert set(_names(search_articles(session, '"Typhoon"'), searchable)) == {"typhoon_title", "typhoon_text"}
+    assert _names(search_articles(session, "(ferries) kinmen;"), searchable) == ["typhoon_text"]
     assert _names(search_articles(session, "100%"), searchable) == []
 
 
