@@ -40,6 +40,7 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[s
         # Before Scrapy's OffsiteMiddleware (50).
         "DOWNLOADER_MIDDLEWARES": {"crawler.middlewares.RobotsTxtOffsiteMiddleware": 45},
     }
+    settings.update(crawl.scrapy_settings)
     if crawl.proxy:
         settings["KUROSHIO_PROXY"] = crawl.proxy
         # Before Scrapy's HttpProxyMiddleware (750), so it sees the proxy; robots.txt requests too.

@@ -1,7 +1,8 @@
 """The `kuroshio` command: one-off crawls, reading the archive, the offline demo, schema upgrades.
 
 Exit codes: 0 when the command did its job (a crawl with some failed pages included), 1 when a
-crawl could not do its job (every source failed), 2 for a bad config or bad arguments.
+crawl could not do its job (every source failed), 2 for a bad config or bad arguments, 3 when a
+daemon already runs on the database, 75 when every source asked for is being crawled elsewhere.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from scheduler.config import Config, ConfigError, load_config
 from scheduler.render import render_table
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+EXIT_BUSY = 75  # EX_TEMPFAIL: every requested source is being crawled by another process
+CRAWL_LEASE_TTL = 60.0
 FORMATS = ("table", "json", "jsonl", "csv")
 
 
@@ -35,19 +38,36 @@ def main() -> None:
               help="TOML config file (default: built-in sources and topic).")
 @click.option("--log-level", default="WARNING", show_default=True,
               type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), help="Also append the log to this file.")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path | None, log_level: str) -> None:
+def cli(ctx: click.Context, config_path: Path | None, log_level: str, log_file: Path | None) -> None:
     """Kuroshio: a scheduled news monitor."""
-    _configure_logging(log_level.upper())
+    _configure_logging(log_level.upper(), log_file)
     ctx.obj = {"config_path": config_path, "log_level": log_level.upper()}
 
 
-def _configure_logging(level: str) -> None:
-    """One stderr handler whose level filters every logger, Scrapy's own (set to DEBUG) included."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(level)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+def _configure_logging(level: str, log_file: Path | None) -> None:
+    """stderr (journald adds the time) and an optional file (with times), each filtering at `level`:
+    the handler level also tames Scrapy's own loggers, which Scrapy sets to DEBUG."""
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    handlers[0].setFormatter(logging.Formatter(LOG_FORMAT))
+    if log_file is not None:
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        handlers[1].setFormatter(logging.Formatter("%(asctime)s " + LOG_FORMAT))
+    for handler in handlers:
+        handler.setLevel(level)
+        if level != "DEBUG":
+            handler.addFilter(_quiet_libraries)
+    logging.basicConfig(level=level, handlers=handlers, force=True)
+
+
+NOISY_LIBRARIES = ("scrapy", "twisted", "apscheduler", "protego", "trafilatura", "htmldate", "py.warnings")
+
+
+def _quiet_libraries(record: logging.LogRecord) -> bool:
+    """Below DEBUG, libraries speak only of warnings and errors: their INFO (Scrapy's stats dump,
+    APScheduler's every job start) buries what an operator reads; Kuroshio's own INFO says it."""
+    return record.levelno >= logging.WARNING or not record.name.startswith(NOISY_LIBRARIES)
 
 
 def _config(ctx: click.Context) -> Config:
@@ -78,11 +98,37 @@ def crawl(ctx: click.Context, source_names: tuple[str, ...]) -> None:
     except ConfigError as error:
         raise click.BadParameter(str(error), param_hint="--source") from None
     from crawler.run import crawl as run_crawl, progress_stream
+    from scheduler.locks import LeaseHeld, LeaseKeeper, crawl_lease
 
-    results = run_crawl(config, sources, log_level=ctx.obj["log_level"], progress=progress_stream())
+    sessions = _sessions(config)
+    busy, free = _busy_sources(sessions, sources)
+    for name, holder in busy.items():
+        click.echo(f"kuroshio: {name} is already being crawled by {holder.describe()}: not crawled now", err=True)
+    if not free:
+        ctx.exit(EXIT_BUSY)
+    keeper = LeaseKeeper(sessions, [crawl_lease(source.name) for source in free], ttl=CRAWL_LEASE_TTL)
+    try:
+        with keeper:
+            results = run_crawl(config, free, log_level=ctx.obj["log_level"], progress=progress_stream())
+    except LeaseHeld as held:  # taken between our look and our claim
+        click.echo(f"kuroshio: {held}: not crawled now", err=True)
+        ctx.exit(EXIT_BUSY)
     click.echo(_crawl_summary(results))
     if all(result.status == "failed" for result in results):
         ctx.exit(1)
+
+
+def _busy_sources(sessions, sources) -> tuple[dict, tuple]:
+    """Sources another live process is crawling (with its holder), and the rest."""
+    from scheduler.locks import crawl_lease, holder
+
+    busy = {}
+    with sessions() as session:
+        for source in sources:
+            current = holder(session, crawl_lease(source.name))
+            if current is not None and current.alive():
+                busy[source.name] = current
+    return busy, tuple(source for source in sources if source.name not in busy)
 
 
 def _crawl_summary(results: list) -> str:
@@ -242,6 +288,48 @@ def runs(ctx: click.Context, source: str | None, limit: int) -> None:
                          run.articles_relevant, run.duplicates_skipped, run.errors_count, run.message or ""))
     click.echo(render_table(["run", "source", "status", "started", "took", "pages", "new", "relevant",
                              "duplicates", "errors", "message"], rows))
+
+
+@cli.command()
+@click.pass_context
+def daemon(ctx: click.Context) -> None:
+    """Run scheduled crawls (and digests) in the foreground until SIGTERM or SIGINT."""
+    from scheduler.daemon import run_daemon
+
+    ctx.exit(run_daemon(_config(ctx), log_level=ctx.obj["log_level"]))
+
+
+@cli.command()
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Whether a daemon is alive, its next runs, and each source's last crawl."""
+    from scheduler.daemon import daemon_state
+    from storage.repo import last_runs
+
+    config = _config(ctx)
+    sessions = _sessions(config)
+    holder, alive = daemon_state(sessions)
+    if holder is None:
+        click.echo("daemon: not running (never started on this database)")
+    elif alive:
+        click.echo(f"daemon: running, {holder.describe()}")
+    else:
+        click.echo(f"daemon: NOT running (last seen: {holder.describe()})")
+    jobs = holder.info.get("jobs", {}) if holder is not None and alive else {}
+    with sessions() as session:
+        runs = last_runs(session)
+    rows = []
+    for source in config.sources:
+        run = runs.get(source.name)
+        rows.append((
+            source.name,
+            jobs.get(f"crawl:{source.name}", "") or "",
+            run.status if run else "never run",
+            run.started_at.isoformat(timespec="seconds") if run else "",
+            run.articles_new if run else "",
+            (run.message or "")[:80] if run else "",
+        ))
+    click.echo(render_table(["source", "next run", "last run", "started", "new", "message"], rows))
 
 
 @cli.group()

@@ -127,6 +127,7 @@ CRAWL_SETTINGS = (
     Setting("retry_times", int, 2, "Retries of a transient failure (5xx, timeouts, dropped connections)."),
     Setting("max_page_bytes", int, 5 * 1024 * 1024, "Largest response accepted; larger ones are cancelled."),
     Setting("proxy", str, "", "HTTP proxy for every request (the bundled fixture web is reached this way)."),
+    Setting("scrapy_settings", dict, {}, "Extra Scrapy settings laid over Kuroshio's (e.g. your own EXTENSIONS); for experts."),
 )
 
 DAEMON_SETTINGS = (
@@ -204,6 +205,7 @@ class CrawlConfig:
     retry_times: int
     max_page_bytes: int
     proxy: str
+    scrapy_settings: dict[str, Any]
 
     @classmethod
     def defaults(cls) -> CrawlConfig:

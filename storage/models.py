@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -185,3 +186,66 @@ class PageFailure(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     first_failed_at: Mapped[datetime]
     last_failed_at: Mapped[datetime] = mapped_column(index=True)
+
+
+DIGEST_ATTEMPT_STATUSES = ("running", "ok", "failed", "empty", "interrupted")
+
+
+class DigestAttempt(Base):
+    """One attempt at sending a digest: when, how it ended, how many articles, and the SMTP error if any.
+
+    `ok`: the server accepted the message (its articles are in `digest_deliveries`); `failed`: nothing
+    was accepted, the error says why; `empty`: nothing was owed and the digest does not send empty
+    ones; `interrupted`: the process ended before finishing (found by the next attempt).
+    """
+
+    __tablename__ = "digest_attempts"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('running', 'ok', 'failed', 'empty', 'interrupted')", name="status"
+        ),
+        Index("ix_digest_attempts_digest_started_at", "digest", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16))
+    articles_count: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None]
+
+
+class DigestDelivery(Base):
+    """An article the mail server accepted in a digest: it is never owed to that digest again."""
+
+    __tablename__ = "digest_deliveries"
+    __table_args__ = (UniqueConstraint("digest", "article_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(200))
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    delivered_at: Mapped[datetime]
+    message_id: Mapped[str] = mapped_column(String(255))
+
+
+class Lease(Base):
+    """A named, expiring claim on shared work: `daemon` (one per database), `crawl:<source>`.
+
+    The holder renews it while alive; a holder that was killed stops renewing, so its lease expires
+    after its time-to-live (sooner on the same host, where a dead pid is seen at once). `info`
+    carries what the holder wants others to see (the daemon's next run times).
+    """
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    acquired_at: Mapped[datetime]
+    renewed_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

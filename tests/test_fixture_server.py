@@ -11,6 +11,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -384,3 +385,14 @@ def test_no_article_page_has_a_title_but_no_body_paragraphs(web: FixtureWeb) -> 
 
     assert headline
     assert paragraphs == []
+
+
+def test_sidecar_delay_holds_the_answer_back(tmp_path: Path) -> None:
+    page = tmp_path / "slow.test" / "page.html"
+    page.parent.mkdir()
+    page.write_text("<p>slow</p>", encoding="utf-8")
+    (tmp_path / "slow.test" / "page.html.headers.json").write_text('{"delay": 0.5}', encoding="utf-8")
+    with FixtureWeb(roots=[tmp_path]) as web:
+        started = time.monotonic()
+        fetch(web, "http://slow.test/page")
+        assert time.monotonic() - started >= 0.5

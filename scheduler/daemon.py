@@ -1,0 +1,242 @@
+"""`kuroshio daemon`: APScheduler triggers crawls (and digests) for months, in the foreground.
+
+Design, and why:
+- **A subprocess per crawl** (`kuroshio crawl --source NAME`, as news-please's daemon does). Scrapy's
+  Twisted reactor cannot be restarted in a process, and a crawl can raise, hang or bloat memory; in
+  its own process it is ended and cleaned up by the kernel, and the daemon stays small and alive.
+  The crawl records its own run; the daemon only ends runs whose process it had to kill or that died.
+- **The database is the truth, not the job store.** APScheduler 3 keeps no "running" state and drops a
+  stored job it cannot unpickle, and its persistent store cannot be shared by two processes. So the
+  schedule lives in memory, re-declared from config at every start with stable job ids
+  (`crawl:<source>`, `digest:<name>`), and the catch-up decision is taken from the crawl-run records:
+  a run due while the daemon was down is made up once at start if it is less than
+  `daemon.misfire_grace` late.
+- **Leases** (`scheduler.locks`): one daemon per database (a second refuses), one crawl per source
+  (a one-off `kuroshio crawl` and a scheduled one never overlap). A killed holder's lease expires.
+- **Signals**: SIGTERM/SIGINT stop scheduling and ask running crawls to stop (Scrapy finishes
+  in-flight pages and records its run); whatever still runs after `daemon.shutdown_grace` is
+  killed and its run marked interrupted. Exit status 0. A second signal exits at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from datetime import datetime, timedelta, timezone
+from types import FrameType
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.orm import Session, sessionmaker
+
+from scheduler.config import Config, SourceConfig
+from scheduler.locks import DAEMON_LEASE, Holder, LeaseHeld, LeaseKeeper, holder, pid_alive
+from storage.engine import create_engine_for, session_factory, upgrade_schema
+from storage.repo import end_runs_of_process, last_runs, mark_interrupted_runs
+
+logger = logging.getLogger(__name__)
+
+EXIT_ANOTHER_DAEMON = 3
+KILL_WAIT = 10.0  # seconds between SIGTERM and SIGKILL of a crawl that outlived its time limit
+MAX_PARALLEL_CRAWLS = 4
+
+
+class Daemon:
+    """The long-running scheduler process."""
+
+    def __init__(self, config: Config, *, log_level: str) -> None:
+        self.config = config
+        self.log_level = log_level
+        self.engine = create_engine_for(config.storage_url)
+        self.sessions: sessionmaker[Session] = session_factory(self.engine)
+        self.stopping = threading.Event()
+        self.crawls: dict[str, subprocess.Popen[bytes]] = {}
+        self.crawls_lock = threading.Lock()
+        self.scheduler = BackgroundScheduler(
+            timezone=timezone.utc,
+            executors={"default": ThreadPoolExecutor(MAX_PARALLEL_CRAWLS)},
+            job_defaults={"coalesce": True, "max_instances": 1,
+                          "misfire_grace_time": int(config.daemon.misfire_grace)},
+        )
+
+    def run(self) -> int:
+        """Schedule until a signal arrives; the process exit status."""
+        upgrade_schema(self.engine)
+        keeper = LeaseKeeper(self.sessions, [DAEMON_LEASE], ttl=3 * self.config.daemon.heartbeat,
+                             info=self._published_state, on_lost=self._lease_lost)
+        try:
+            keeper.__enter__()
+        except LeaseHeld as held:
+            logger.error("another daemon already runs on this database: %s", held.holder.describe())
+            return EXIT_ANOTHER_DAEMON
+        try:
+            self._recover_interrupted_runs()
+            self._declare_jobs()
+            self._install_signal_handlers()
+            self.scheduler.start()
+            keeper.renew_now()
+            logger.info("daemon started (pid %d): %d jobs", os.getpid(), len(self.scheduler.get_jobs()))
+            self.stopping.wait()
+            self._shut_down()
+        finally:
+            keeper.__exit__(None, None, None)
+            self.engine.dispose()
+        logger.info("daemon stopped")
+        return 0
+
+    # --- start-up -----------------------------------------------------------------------------
+
+    def _recover_interrupted_runs(self) -> None:
+        with self.sessions() as session:
+            count = mark_interrupted_runs(session, alive=pid_alive)
+        if count:
+            logger.warning("marked %d crawl runs left by dead processes as interrupted", count)
+
+    def _declare_jobs(self) -> None:
+        now = datetime.now(timezone.utc)
+        with self.sessions() as session:
+            last_started = {name: run.started_at for name, run in last_runs(session).items()}
+        for source in self.config.sources:
+            trigger = self._source_trigger(source)
+            first = self._first_run(trigger, last_started.get(source.name), now)
+            self.scheduler.add_job(self._crawl, trigger, args=[source.name], id=f"crawl:{source.name}",
+                                   name=f"crawl {source.name}", next_run_time=first)
+            logger.info("crawl of %s scheduled (%s), first run %s", source.name, trigger, first.isoformat())
+
+    def _source_trigger(self, source: SourceConfig) -> BaseTrigger:
+        if source.cron:
+            return CronTrigger.from_crontab(source.cron, timezone=timezone.utc)
+        return IntervalTrigger(seconds=source.every or self.config.daemon.every, timezone=timezone.utc)
+
+    def _first_run(self, trigger: BaseTrigger, last_started: datetime | None, now: datetime) -> datetime:
+        """Now for a job never run or due within the grace time; else its next regular time.
+
+        Several runs missed while the daemon was down coalesce into this one catch-up run.
+        """
+        if last_started is None:
+            return now
+        due = trigger.get_next_fire_time(None, last_started + timedelta(microseconds=1)) \
+            if isinstance(trigger, CronTrigger) else last_started + trigger.interval
+        if due > now:
+            return due
+        if now - due <= timedelta(seconds=self.config.daemon.misfire_grace):
+            return now
+        logger.warning("a run due at %s is older than the misfire grace time: skipped", due.isoformat())
+        return trigger.get_next_fire_time(None, now) if isinstance(trigger, CronTrigger) else now + trigger.interval
+
+    def _install_signal_handlers(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self.stopping.is_set():
+            os._exit(128 + signum)  # the operator insists: now, whatever runs
+        self.stopping.set()
+
+    def _lease_lost(self, name: str) -> None:
+        logger.error("lost the %s lease (another daemon took over?): stopping", name)
+        self.stopping.set()
+
+    def _published_state(self) -> dict[str, Any]:
+        """What `kuroshio status` shows of this daemon: its jobs and their next runs."""
+        jobs = {}
+        if self.scheduler.running:
+            for job in self.scheduler.get_jobs():
+                jobs[job.id] = job.next_run_time.isoformat() if job.next_run_time else None
+        with self.crawls_lock:
+            running = sorted(self.crawls)
+        return {"jobs": jobs, "running": running}
+
+    # --- jobs ---------------------------------------------------------------------------------
+
+    def _crawl(self, source: str) -> None:
+        """One crawl of `source` in a subprocess, ended if it outlives `daemon.crawl_timeout`."""
+        if self.stopping.is_set():
+            return
+        command = [sys.executable, "-m", "scheduler", "--log-level", self.log_level]
+        if self.config.path is not None:
+            command += ["--config", str(self.config.path)]
+        command += ["crawl", "--source", source]
+        environment = {**os.environ, "KUROSHIO_DATABASE_URL": self.config.storage_url}
+        process = subprocess.Popen(command, env=environment, stdin=subprocess.DEVNULL)
+        logger.info("crawl of %s started (pid %d)", source, process.pid)
+        with self.crawls_lock:
+            self.crawls[source] = process
+        try:
+            self._wait_for_crawl(source, process)
+        finally:
+            with self.crawls_lock:
+                self.crawls.pop(source, None)
+
+    def _wait_for_crawl(self, source: str, process: subprocess.Popen[bytes]) -> None:
+        timeout = self.config.daemon.crawl_timeout
+        try:
+            code = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            logger.error("crawl of %s outlived its %.0f s time limit: ending it", source, timeout)
+            code = _terminate(process)
+            self._end_runs(process.pid, "failed", f"timed out after {timeout:.0f} s")
+            return
+        logger.info("crawl of %s ended with status %d", source, code)
+        if self.stopping.is_set() and code != 0:
+            self._end_runs(process.pid, "interrupted", "daemon shut down during the crawl")
+        elif code not in (0, 1):
+            logger.error("crawl of %s exited with status %d", source, code)
+            self._end_runs(process.pid, "failed", f"crawl process exited with status {code}")
+
+    def _end_runs(self, pid: int, status: str, message: str) -> None:
+        """Finish the runs a crawl process left open (it was killed, or died)."""
+        with self.sessions() as session:
+            end_runs_of_process(session, pid, status=status, message=message)
+
+    # --- shut-down ----------------------------------------------------------------------------
+
+    def _shut_down(self) -> None:
+        logger.info("stopping: no new runs; waiting up to %.0f s for running crawls",
+                    self.config.daemon.shutdown_grace)
+        self.scheduler.pause()
+        with self.crawls_lock:
+            running = list(self.crawls.values())
+        for process in running:
+            process.send_signal(signal.SIGTERM)  # Scrapy stops gracefully and records its run
+        deadline = datetime.now(timezone.utc) + timedelta(seconds=self.config.daemon.shutdown_grace)
+        for process in running:
+            remaining = (deadline - datetime.now(timezone.utc)).total_seconds()
+            try:
+                process.wait(timeout=max(remaining, 0))
+            except subprocess.TimeoutExpired:
+                logger.warning("crawl pid %d did not stop within the grace period: killed", process.pid)
+                process.kill()
+                process.wait()
+        self.scheduler.shutdown(wait=True)
+
+
+def _terminate(process: subprocess.Popen[bytes]) -> int:
+    """SIGTERM, then SIGKILL if it lingers; the exit status."""
+    process.terminate()
+    try:
+        return process.wait(timeout=KILL_WAIT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
+
+
+def run_daemon(config: Config, *, log_level: str) -> int:
+    """Entry point of `kuroshio daemon`."""
+    return Daemon(config, log_level=log_level).run()
+
+
+def daemon_state(sessions: sessionmaker[Session]) -> tuple[Holder | None, bool]:
+    """The daemon lease's holder (or None) and whether it is alive, for `kuroshio status`."""
+    with sessions() as session:
+        current = holder(session, DAEMON_LEASE)
+    return current, bool(current and current.alive())
+
