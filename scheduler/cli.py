@@ -61,7 +61,7 @@ def _configure_logging(level: str, log_file: Path | None) -> None:
     logging.basicConfig(level=level, handlers=handlers, force=True)
 
 
-NOISY_LIBRARIES = ("scrapy", "twisted", "apscheduler", "protego", "trafilatura", "htmldate", "py.warnings")
+NOISY_LIBRARIES = ("scrapy", "twisted", "apscheduler", "alembic", "protego", "trafilatura", "htmldate", "py.warnings")
 
 
 def _quiet_libraries(record: logging.LogRecord) -> bool:
@@ -309,12 +309,12 @@ def status(ctx: click.Context) -> None:
     config = _config(ctx)
     sessions = _sessions(config)
     holder, alive = daemon_state(sessions)
-    if holder is None:
-        click.echo("daemon: not running (never started on this database)")
-    elif alive:
+    if alive:
         click.echo(f"daemon: running, {holder.describe()}")
+    elif holder is None:
+        click.echo("daemon: not running")
     else:
-        click.echo(f"daemon: NOT running (last seen: {holder.describe()})")
+        click.echo(f"daemon: not running (it died: last seen {holder.describe()})")
     jobs = holder.info.get("jobs", {}) if holder is not None and alive else {}
     with sessions() as session:
         runs = last_runs(session)
@@ -377,5 +377,9 @@ def demo(ctx: click.Context, database: Path) -> None:
     click.echo(_format_records(records, "table"), nl=False)
     click.echo(f"\nBrowse the archive: KUROSHIO_DATABASE_URL={database_url} kuroshio articles list --all")
 
+
+from digest.cli import digest_command  # noqa: E402 - digest/cli.py imports this module's helpers lazily
+
+cli.add_command(digest_command)
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "fixtures" / "demo.toml"

@@ -103,7 +103,9 @@ class Daemon:
     def _declare_jobs(self) -> None:
         now = datetime.now(timezone.utc)
         with self.sessions() as session:
-            last_started = {name: run.started_at for name, run in last_runs(session).items()}
+            # An interrupted run did not do its work: it counts as missed, so it is made up now.
+            last_started = {name: run.started_at for name, run in last_runs(session).items()
+                            if run.status != "interrupted"}
         for source in self.config.sources:
             trigger = self._source_trigger(source)
             first = self._first_run(trigger, last_started.get(source.name), now)

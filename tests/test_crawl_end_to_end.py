@@ -309,3 +309,24 @@ def test_db_upgrade_creates_the_schema(tmp_path):
     assert "schema is up to date" in result.stdout
     assert database.exists()
     assert kuroshio(config, "runs").returncode == 0
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_per_domain_concurrency_is_honoured_even_without_a_delay(tmp_path, concurrency):
+    """Guards against Scrapy starting every queued request of a domain at once when the delay is 0."""
+    overlay = tmp_path / "overlay"
+    for article in (DEFAULT_ROOT / "english.kyodonews.test" / "articles" / "-").glob("*.html"):
+        page = overlay / "english.kyodonews.test" / "articles" / "-" / article.name
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_bytes(article.read_bytes())
+        page.with_name(page.name + ".headers.json").write_text('{"delay": 0.4}', encoding="utf-8")
+    sources = '[[sources]]\nname = "kyodo"\nlisting_pages = ["http://english.kyodonews.test/news/asia"]\n' \
+              "article_url_pattern = '/articles/-/\\d+'\nrobots_sitemaps = false\n"
+    with FixtureWeb(roots=[overlay, DEFAULT_ROOT]) as web:
+        config = write_config(tmp_path / "k.toml", database_url=f"sqlite:///{tmp_path / 'k.db'}",
+                              proxy=web.proxy_url, sources=sources)
+        config.write_text(config.read_text().replace("concurrent_per_domain = 4",
+                                                     f"concurrent_per_domain = {concurrency}"))
+        result = kuroshio(config, "crawl")
+        assert result.returncode == 0, result.stderr
+        assert web.most_in_flight("english.kyodonews.test") == concurrency

@@ -1,0 +1,118 @@
+"""`kuroshio digest`: preview a digest, or send it and mark its articles delivered.
+
+Exit codes: 0 when the preview was written or the digest sent (or there was nothing to send), 1 when
+the server did not accept it (nothing marked; the error is recorded for `kuroshio status`) or another
+process is sending the same digest, 2 for a bad config or bad arguments.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from scheduler.config import Config, DigestConfig
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+HTML_SUFFIXES = (".html", ".htm")
+TEXT_SUFFIXES = (".txt",)
+
+
+@click.command("digest")
+@click.argument("name", required=False)
+@click.option("--since", help="Only articles published (or first seen) since this ISO date.")
+@click.option("--send", "send", is_flag=True, help="Send the digest and mark its articles delivered.")
+@click.option("--dry-run", "dry_run", is_flag=True,
+              help="Write the message without sending or marking anything (the default).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the preview here: FILE.html the HTML part, FILE.txt the text part, any other "
+                   "name the whole message (.eml); default: the .eml on stdout.")
+@click.pass_context
+def digest_command(ctx: click.Context, name: str | None, since: str | None, send: bool, dry_run: bool,
+                   out: Path | None) -> None:
+    """Build the digest of relevant articles not yet delivered to digest NAME (default: the only one)."""
+    from scheduler.cli import _config, _parse_since, _sessions
+
+    if send and dry_run:
+        raise click.UsageError("give --send or --dry-run, not both")
+    if send and out is not None:
+        raise click.UsageError("--out writes a preview; it cannot be combined with --send")
+    config = _config(ctx)
+    digest = _select_digest(config, name)
+    since_at = _parse_since(since)
+    sessions = _sessions(config)
+    if send:
+        _send(ctx, config, digest, sessions, since_at)
+    else:
+        _preview(config, digest, sessions, since_at, out)
+
+
+def _select_digest(config: Config, name: str | None) -> DigestConfig:
+    by_name = {digest.name: digest for digest in config.digests}
+    if not by_name:
+        raise click.UsageError("no digest is configured: add a [[digests]] table to the config file")
+    if name is None:
+        if len(by_name) > 1:
+            raise click.UsageError(f"several digests are configured; name one of: {', '.join(by_name)}")
+        return next(iter(by_name.values()))
+    if name not in by_name:
+        raise click.BadParameter(f"unknown digest {name!r} (configured: {', '.join(by_name)})", param_hint="NAME")
+    return by_name[name]
+
+
+def _preview(config: Config, digest: DigestConfig, sessions: sessionmaker[Session], since_at: datetime | None,
+             out: Path | None) -> None:
+    from digest.compose import compose_owed
+    from digest.message import build_message, message_bytes, render_html, render_text
+
+    with sessions() as session:
+        content = compose_owed(session, config, digest, since=since_at)
+    try:
+        message = build_message(content, digest=digest, sender=config.smtp.sender, now=content.generated_at)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    suffix = out.suffix.lower() if out is not None else ""
+    if suffix in HTML_SUFFIXES:
+        payload, what = render_html(content).encode("utf-8"), "HTML part"
+    elif suffix in TEXT_SUFFIXES:
+        payload, what = render_text(content).encode("utf-8"), "text part"
+    else:
+        payload, what = message_bytes(message), "message"
+    if out is None:
+        click.get_binary_stream("stdout").write(payload)
+    else:
+        out.write_bytes(payload)
+    owed = f"{content.article_count} article{'s' if content.article_count != 1 else ''}"
+    if content.article_count == 0 and not digest.send_empty:
+        owed += " (nothing new: --send would send nothing)"
+    where = f" to {out}" if out is not None else ""
+    click.echo(f"dry run: digest {digest.name!r} owes {owed}; wrote the {what}{where}; nothing sent or marked",
+               err=True)
+
+
+def _send(ctx: click.Context, config: Config, digest: DigestConfig, sessions: sessionmaker[Session],
+          since_at: datetime | None) -> None:
+    from digest.send import send_due_digest
+    from storage.repo import DigestBusyError
+
+    try:
+        attempt = send_due_digest(config, digest, since=since_at, sessions=sessions)
+    except DigestBusyError as error:
+        click.echo(f"kuroshio: {error}", err=True)
+        ctx.exit(1)
+    recipients = ", ".join(digest.to)
+    if attempt.status == "ok":
+        click.echo(f"sent digest {digest.name!r} to {recipients}: {attempt.articles_count} articles, "
+                   f"Message-ID {attempt.message_id}")
+        if attempt.error:
+            click.echo(f"kuroshio: warning: {attempt.error}", err=True)
+    elif attempt.status == "empty":
+        click.echo(f"digest {digest.name!r}: nothing new, nothing sent")
+    else:
+        click.echo(f"kuroshio: digest {digest.name!r} not sent: {attempt.error}; "
+                   f"its {attempt.articles_count} articles stay owed", err=True)
+        ctx.exit(1)

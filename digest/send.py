@@ -1,0 +1,211 @@
+"""Sending a digest: hand the message to the SMTP server, then mark its articles delivered.
+
+Exactly once, as far as SMTP allows: articles are marked delivered (`digest_deliveries`) in one
+transaction after the server accepted the message, never before. A server that is down or refuses
+leaves everything owed and the attempt recorded as failed with the error; the next run sends all
+that is still owed in one digest. A crash after the server accepted but before the mark was
+committed sends that one digest again (with the same Message-ID when no article was added).
+
+Settings: `[smtp]` — host, port, security (none, starttls, ssl), username, password_env (the
+password is read from that environment variable when sending, never from the file, never logged),
+sender, timeout; `[[digests]]` — which, to whom, and `send_empty`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import ssl
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from email.message import EmailMessage
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from digest.compose import compose_owed
+from digest.message import build_message, envelope_address
+from scheduler.config import Config, DigestConfig, SmtpConfig
+from storage.models import DigestAttempt
+
+logger = logging.getLogger(__name__)
+
+
+class DeliveryError(Exception):
+    """The SMTP server did not accept the message (for any recipient); the text says why."""
+
+
+def deliver(
+    smtp: SmtpConfig,
+    message: EmailMessage,
+    *,
+    recipients: Sequence[str],
+    ssl_context: ssl.SSLContext | None = None,
+) -> dict[str, str]:
+    """Hand `message` to the SMTP server for `recipients`.
+
+    Returns the recipients the server refused (address → reply) when it accepted the message for the
+    others; raises DeliveryError when it accepted it for nobody, or could not be reached. The
+    password, when `smtp.username` is set, comes from `os.environ[smtp.password_env]`.
+    """
+    password = _password(smtp)
+    context = ssl_context or ssl.create_default_context()
+    try:
+        sender = envelope_address(smtp.sender)
+        if smtp.security == "ssl":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
+        else:
+            client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
+        with client:
+            if smtp.security == "starttls":
+                client.starttls(context=context)
+            if smtp.username:
+                client.login(smtp.username, password or "")
+            refused = client.send_message(message, from_addr=sender, to_addrs=list(recipients))
+    except (smtplib.SMTPException, OSError, ValueError) as error:
+        raise DeliveryError(_describe(error, smtp, password)) from None
+    return {address: _reply(code, reply) for address, (code, reply) in refused.items()}
+
+
+def _password(smtp: SmtpConfig) -> str | None:
+    if not smtp.username:
+        return None
+    password = os.environ.get(smtp.password_env)
+    if not password:
+        raise DeliveryError(
+            f"smtp.username is set but the password variable ${smtp.password_env} is empty or not set"
+        )
+    return password
+
+
+def _describe(error: Exception, smtp: SmtpConfig, password: str | None) -> str:
+    """The error in one line, naming the server; the password never appears in it."""
+    where = f"{smtp.host}:{smtp.port}"
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        refused = "; ".join(f"{address}: {_reply(*reply)}" for address, reply in error.recipients.items())
+        text = f"{where} refused every recipient ({refused})"
+    elif isinstance(error, smtplib.SMTPResponseException):
+        text = f"{where} answered {_reply(error.smtp_code, error.smtp_error)}"
+    elif isinstance(error, smtplib.SMTPServerDisconnected):
+        text = f"{where} closed the connection: {error}"
+    elif isinstance(error, ssl.SSLError):
+        text = f"TLS with {where} failed: {error}"
+    elif isinstance(error, OSError):
+        text = f"cannot reach {where}: {error.strerror or error}"
+    else:
+        text = f"{where}: {error}"
+    if password:
+        text = text.replace(password, "***")
+    return " ".join(text.split())
+
+
+def _reply(code: int, reply: bytes | str) -> str:
+    message = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return f"{code} {' '.join(message.split())}"
+
+
+def send_due_digest(
+    config: Config,
+    digest: DigestConfig,
+    *,
+    now: datetime | None = None,
+    since: datetime | None = None,
+    sessions: sessionmaker[Session] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    alive: Callable[[int], bool] | None = None,
+) -> DigestAttempt:
+    """Compose what `digest` owes, send it and mark it delivered; returns the recorded attempt.
+
+    The attempt ends 'ok' (the server accepted; articles marked), 'empty' (nothing owed and
+    `send_empty` off: nothing sent), or 'failed' (SMTP down, refusing, or misconfigured: nothing
+    marked, the error recorded). SMTP problems never raise. Raises `storage.repo.DigestBusyError` when
+    another live process is sending the same digest; any other exception is recorded as a failed
+    attempt and raised. `sessions` defaults to the configured database (schema upgraded first).
+    """
+    if sessions is not None:
+        return _send(config, digest, sessions, now=now, since=since, ssl_context=ssl_context, alive=alive)
+    from storage.engine import create_engine_for, session_factory, upgrade_schema
+
+    engine = create_engine_for(config.storage_url)
+    try:
+        upgrade_schema(engine)
+        return _send(config, digest, session_factory(engine), now=now, since=since, ssl_context=ssl_context,
+                     alive=alive)
+    finally:
+        engine.dispose()
+
+
+def _send(
+    config: Config,
+    digest: DigestConfig,
+    sessions: sessionmaker[Session],
+    *,
+    now: datetime | None,
+    since: datetime | None,
+    ssl_context: ssl.SSLContext | None,
+    alive: Callable[[int], bool] | None,
+) -> DigestAttempt:
+    from storage.repo import finish_digest_attempt, mark_digest_delivered, start_digest_attempt
+
+    composed_at = now or datetime.now(timezone.utc)
+    with sessions() as session:
+        attempt_id = start_digest_attempt(session, digest.name, pid=os.getpid(), alive=alive or process_alive,
+                                          now=composed_at)
+        try:
+            content = compose_owed(session, config, digest, since=since, now=composed_at)
+            count = content.article_count
+            if count == 0 and not digest.send_empty:
+                logger.info("digest %s: nothing new, nothing sent", digest.name)
+                return finish_digest_attempt(session, attempt_id, status="empty", articles_count=0, now=now)
+            message = build_message(content, digest=digest, sender=config.smtp.sender, now=composed_at)
+        except ValueError as error:  # a sender address that is no address: the config needs fixing
+            logger.error("digest %s not sent: %s", digest.name, error)
+            return finish_digest_attempt(session, attempt_id, status="failed", articles_count=0,
+                                         error=str(error), now=now)
+        except Exception as error:
+            _record_unexpected(session, attempt_id, error, now=now)
+            raise
+        message_id = str(message["Message-ID"])
+        try:
+            refused = deliver(config.smtp, message, recipients=digest.to, ssl_context=ssl_context)
+        except DeliveryError as error:
+            logger.warning("digest %s not sent, %d articles stay owed: %s", digest.name, count, error)
+            return finish_digest_attempt(session, attempt_id, status="failed", articles_count=count,
+                                         error=str(error), message_id=message_id, now=now)
+        # Accepted: from here until the commit below, a crash would send this digest again.
+        partial = "refused recipients: " + "; ".join(f"{a}: {r}" for a, r in refused.items()) if refused else None
+        try:
+            attempt = mark_digest_delivered(session, attempt_id, article_ids=content.article_ids,
+                                            message_id=message_id, error=partial, now=now)
+        except Exception as error:
+            logger.error("digest %s was accepted by the server but could not be marked delivered; its %d "
+                         "articles will be sent again", digest.name, count)
+            _record_unexpected(session, attempt_id, error, now=now)
+            raise
+        if partial:
+            logger.warning("digest %s: %s", digest.name, partial)
+        logger.info("digest %s sent: %d articles, %s", digest.name, count, message_id)
+        return attempt
+
+
+def _record_unexpected(session: Session, attempt_id: int, error: Exception, *, now: datetime | None) -> None:
+    """Best effort: leave a failed attempt behind an unexpected error (the error itself is re-raised)."""
+    from storage.repo import finish_digest_attempt
+
+    try:
+        session.rollback()
+        finish_digest_attempt(session, attempt_id, status="failed", articles_count=0,
+                              error=f"{type(error).__name__}: {error}", now=now)
+    except Exception:  # the database itself may be what failed; the original error is what matters
+        logger.exception("could not record the failed digest attempt %d", attempt_id)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process `pid` runs on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,310 @@
+"""`kuroshio daemon` as a real subprocess against the fixture web, with second-scale schedules.
+
+Each test starts its own fixture web (an overlay root lets it add, slow down or stall pages) and
+its own SQLite database, and reads the crawl records back from the database.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from fixtures.server import DEFAULT_ROOT, FixtureWeb
+from storage.engine import create_engine_for, session_factory, upgrade_schema
+from storage.models import Article, ArticleURL, CrawlRun
+from storage.repo import finish_run, start_run
+
+KUROSHIO = Path(sys.executable).parent / "kuroshio"
+TESTS = Path(__file__).resolve().parents[1]
+KYODO = "english.kyodonews.test"
+KYODO_SOURCE = f"""
+[[sources]]
+name = "kyodo"
+listing_pages = ["http://{KYODO}/news/asia"]
+article_url_pattern = '/articles/-/\\d+'
+allowed_domains = ["{KYODO}"]
+robots_sitemaps = false
+publisher = "kyodo"
+"""
+
+
+@dataclass
+class Site:
+    """A fixture web with a writable overlay, and a database and config for one daemon test."""
+
+    web: FixtureWeb
+    overlay: Path
+    folder: Path
+    database_url: str
+
+    def config(self, sources: str, *, daemon: str = "", crawl: str = "") -> Path:
+        path = self.folder / "kuroshio.toml"
+        path.write_text(
+            f'[storage]\nurl = "{self.database_url}"\n\n'
+            f'[crawl]\nproxy = "{self.web.proxy_url}"\ndownload_delay = 0.0\nautothrottle = false\n'
+            f"timeout = 30\nretry_times = 0\n{crawl}\n"
+            f'[daemon]\nevery = "1h"\nheartbeat = "1s"\nshutdown_grace = "5s"\n{daemon}\n{sources}',
+            encoding="utf-8",
+        )
+        return path
+
+    def add_page(self, url_path: str, body: str, *, delay: float = 0.0, host: str = KYODO) -> None:
+        page = self.overlay / host / url_path
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(body, encoding="utf-8")
+        if delay:
+            page.with_name(page.name + ".headers.json").write_text(f'{{"delay": {delay}}}', encoding="utf-8")
+
+    def slow_down_kyodo_articles(self, delay: float) -> None:
+        """Serve every Kyodo article page after `delay` seconds."""
+        for article in (DEFAULT_ROOT / KYODO / "articles" / "-").glob("*.html"):
+            self.add_page(f"articles/-/{article.name}", article.read_text(encoding="utf-8"), delay=delay)
+
+    def runs(self) -> list[CrawlRun]:
+        with self.sessions() as session:
+            return list(session.query(CrawlRun).order_by(CrawlRun.id))
+
+    def article_urls(self) -> list[str]:
+        with self.sessions() as session:
+            return [article.url for article in session.query(Article)]
+
+    def all_urls(self) -> list[str]:
+        with self.sessions() as session:
+            return [row.url for row in session.query(ArticleURL)]
+
+    @cached_property
+    def sessions(self):
+        engine = create_engine_for(self.database_url)
+        upgrade_schema(engine)
+        return session_factory(engine)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    with FixtureWeb(roots=[overlay, DEFAULT_ROOT]) as web:
+        yield Site(web, overlay, tmp_path, f"sqlite:///{tmp_path / 'kuroshio.db'}")
+
+
+class Daemon:
+    """A `kuroshio daemon` subprocess in its own session (so a test can kill it with its crawls)."""
+
+    def __init__(self, config: Path, log: Path) -> None:
+        self.log = log
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+        with log.open("ab") as stream:
+            self.process = subprocess.Popen(
+                [str(KUROSHIO), "--log-level", "INFO", "--config", str(config), "daemon"],
+                stdout=stream, stderr=stream, env=environment, start_new_session=True,
+            )
+
+    def terminate(self, *, grace: float = 15.0) -> tuple[int, float]:
+        """SIGTERM; the exit status and how long the exit took."""
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=grace)
+        return code, time.monotonic() - started
+
+    def kill_with_its_crawls(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.kill_with_its_crawls()
+
+
+@pytest.fixture
+def start_daemon(tmp_path: Path) -> Iterator[Callable[[Path], Daemon]]:
+    daemons: list[Daemon] = []
+
+    def start(config: Path) -> Daemon:
+        daemon = Daemon(config, tmp_path / f"daemon-{len(daemons)}.log")
+        daemons.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in daemons:
+        daemon.stop()
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float, what: str, log: Daemon | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    detail = f"\n--- daemon log ---\n{log.output()[-3000:]}" if log else ""
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}{detail}")
+
+
+def finished(runs: list[CrawlRun], source: str, status: str = "ok") -> list[CrawlRun]:
+    return [run for run in runs if run.source.name == source and run.status == status]
+
+
+def kuroshio(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(KUROSHIO), "--config", str(config), *args], capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def test_daemon_crawls_again_and_again_and_picks_up_a_new_article(site, start_daemon):
+    config = site.config(KYODO_SOURCE.replace('publisher = "kyodo"', 'publisher = "kyodo"\nevery = "2s"'))
+    daemon = start_daemon(config)
+    wait_for(lambda: len(finished(site.runs(), "kyodo")) >= 1, timeout=60, what="a first crawl", log=daemon)
+
+    template = (DEFAULT_ROOT / KYODO / "articles" / "-" / "38544.html").read_text(encoding="utf-8")
+    site.add_page("articles/-/39001.html", template.replace("38544", "39001").replace(
+        "Japan's Diet on Friday enacted a bill", "Japan's Diet on Monday enacted a second bill"))
+    listing = (DEFAULT_ROOT / KYODO / "news" / "asia.html").read_text(encoding="utf-8")
+    site.add_page("news/asia.html", listing.replace(
+        '<li><a href="/articles/-/38544">', '<li><a href="/articles/-/39001">New bill</a></li><li><a href="/articles/-/38544">'))
+    new_url = f"http://{KYODO}/articles/-/39001"
+    wait_for(lambda: new_url in site.article_urls(), timeout=60, what="the new article", log=daemon)
+    wait_for(lambda: len(finished(site.runs(), "kyodo")) >= 3, timeout=60, what="three crawls", log=daemon)
+
+    code, took = daemon.terminate()
+    assert code == 0, daemon.output()[-2000:]
+    assert took < 5 + 5
+    urls = site.all_urls()
+    assert len(urls) == len(set(urls))
+    assert sorted(site.article_urls()) == sorted({f"http://{KYODO}/articles/-/{n}" for n in (38517, 38544, 36871, 39001)})
+    assert not [run for run in site.runs() if run.status == "running"]
+
+
+def test_crawls_that_crash_or_hang_are_recorded_failed_and_the_daemon_carries_on(site, start_daemon):
+    site.add_page("feed.xml", "<rss><channel><title>never</title></channel></rss>", delay=60, host="stall.test")
+    sources = KYODO_SOURCE.replace('publisher = "kyodo"', 'publisher = "kyodo"\nevery = "2s"') + """
+[[sources]]
+name = "hangs"
+feeds = ["http://stall.test/feed.xml"]
+robots_sitemaps = false
+every = "2s"
+
+[[sources]]
+name = "crashes"
+feeds = ["http://feeds.feedburner.test/rsscna/engnews"]
+allowed_domains = ["focustaiwan.test"]
+robots_sitemaps = false
+every = "2s"
+"""
+    config = site.config(sources, daemon='crawl_timeout = "3s"',
+                         crawl='scrapy_settings = { EXTENSIONS = { "crashing_extension.CrashWhenOpened" = 100 }, '
+                               'CRASH_SOURCE = "crashes" }')
+    daemon = start_daemon(config)
+    wait_for(lambda: finished(site.runs(), "hangs", "failed") and finished(site.runs(), "crashes", "failed"),
+             timeout=60, what="a hung and a crashed crawl recorded failed", log=daemon)
+    runs = site.runs()
+    assert finished(runs, "hangs", "failed")[0].message == "timed out after 3 s"
+    assert finished(runs, "crashes", "failed")[0].message == "crawl process exited with status 3"
+    kyodo_ok = len(finished(runs, "kyodo"))
+    wait_for(lambda: len(finished(site.runs(), "kyodo")) >= kyodo_ok + 2, timeout=60,
+             what="the healthy source to keep being crawled", log=daemon)
+    wait_for(lambda: len(finished(site.runs(), "hangs", "failed")) >= 2, timeout=60,
+             what="the hung source to be tried again on schedule", log=daemon)
+    assert daemon.terminate()[0] == 0
+
+
+def test_sigterm_during_a_crawl_exits_zero_within_the_grace_period(site, start_daemon):
+    site.slow_down_kyodo_articles(delay=3)
+    daemon = start_daemon(site.config(KYODO_SOURCE))
+    wait_for(lambda: any(run.status == "running" for run in site.runs()), timeout=60, what="a crawl to start",
+             log=daemon)
+    time.sleep(1)
+    code, took = daemon.terminate()
+    assert code == 0, daemon.output()[-2000:]
+    assert took < 5 + 3  # shutdown_grace, plus the interpreter's own exit
+    assert [run.status for run in site.runs()] != ["running"]
+    assert not [run for run in site.runs() if run.status == "running"]
+
+
+def test_a_second_daemon_refuses_and_a_killed_daemon_leaves_no_stuck_lock(site, start_daemon):
+    config = site.config(KYODO_SOURCE)
+    first = start_daemon(config)
+    wait_for(lambda: "daemon started" in first.output(), timeout=30, what="the first daemon", log=first)
+    second = start_daemon(config)
+    assert second.process.wait(timeout=30) == 3
+    assert "another daemon already runs on this database: pid" in second.output()
+
+    first.kill_with_its_crawls()
+    assert kuroshio(config, "status").stdout.startswith("daemon: not running (it died: last seen pid")
+    third = start_daemon(config)
+    wait_for(lambda: "daemon started" in third.output(), timeout=30, what="a daemon after the kill", log=third)
+    status = kuroshio(config, "status")
+    assert f"daemon: running, pid {third.process.pid}" in status.stdout
+    assert third.terminate()[0] == 0
+    assert kuroshio(config, "status").stdout.startswith("daemon: not running\n")
+
+
+def test_sigkill_during_a_crawl_then_restart_loses_and_duplicates_nothing(site, start_daemon):
+    site.slow_down_kyodo_articles(delay=1.5)
+    config = site.config(KYODO_SOURCE, crawl="concurrent_per_domain = 1")
+    first = start_daemon(config)
+    wait_for(lambda: len(site.article_urls()) >= 1, timeout=60, what="a first stored article", log=first)
+    assert any(run.status == "running" for run in site.runs()), "the kill must land during the crawl"
+    first.kill_with_its_crawls()
+    stored_before_kill = set(site.article_urls())
+    assert len(stored_before_kill) < 3
+
+    second = start_daemon(config)
+    wait_for(lambda: finished(site.runs(), "kyodo"), timeout=60, what="the catch-up crawl", log=second)
+    assert second.terminate()[0] == 0
+    runs = site.runs()
+    assert [run.status for run in runs] == ["interrupted", "ok"]
+    assert set(site.article_urls()) == {f"http://{KYODO}/articles/-/{n}" for n in (38517, 38544, 36871)}
+    assert stored_before_kill <= set(site.article_urls())
+    urls = site.all_urls()
+    assert len(urls) == len(set(urls))
+
+
+def test_a_one_off_crawl_during_a_scheduled_one_is_refused_clearly(site, start_daemon):
+    site.slow_down_kyodo_articles(delay=2)
+    config = site.config(KYODO_SOURCE)
+    daemon = start_daemon(config)
+    wait_for(lambda: any(run.status == "running" for run in site.runs()), timeout=60, what="a scheduled crawl",
+             log=daemon)
+    one_off = kuroshio(config, "crawl", "--source", "kyodo")
+    assert one_off.returncode == 75
+    assert "kuroshio: kyodo is already being crawled by pid" in one_off.stderr
+    assert len([run for run in site.runs() if run.status == "running"]) == 1
+    assert daemon.terminate()[0] == 0
+
+
+@pytest.mark.parametrize(("grace", "catches_up"), [("2h", True), ("10m", False)])
+def test_a_run_missed_while_the_daemon_was_down_is_made_up_once_within_the_grace_time(
+    site, start_daemon, grace, catches_up
+):
+    engine = create_engine_for(site.database_url)
+    upgrade_schema(engine)
+    long_ago = datetime.now(timezone.utc) - timedelta(hours=3)
+    with session_factory(engine)() as session:
+        run_id = start_run(session, "kyodo", now=long_ago)
+        finish_run(session, run_id, status="ok", pages_fetched=1, articles_new=0, articles_relevant=0,
+                   duplicates_skipped=0, errors=[], now=long_ago)
+    engine.dispose()
+    config = site.config(KYODO_SOURCE.replace('publisher = "kyodo"', 'publisher = "kyodo"\nevery = "2h"'),
+                         daemon=f'misfire_grace = "{grace}"')
+    daemon = start_daemon(config)
+    wait_for(lambda: "daemon started" in daemon.output(), timeout=30, what="the daemon", log=daemon)
+    if catches_up:
+        wait_for(lambda: len(finished(site.runs(), "kyodo")) == 2, timeout=60, what="the catch-up run", log=daemon)
+        time.sleep(2)
+        assert len(site.runs()) == 2  # several missed runs, one catch-up
+    else:
+        time.sleep(3)
+        assert len(site.runs()) == 1
+        assert "older than the misfire grace time: skipped" in daemon.output()
+    assert daemon.terminate()[0] == 0
