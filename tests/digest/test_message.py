@@ -127,7 +127,8 @@ def test_html_template_autoescapes() -> None:
 def test_copies_from_other_sources_are_listed_under_the_story_in_both_parts() -> None:
     original = article("Taiwan's Ko calls for deeper cooperation with Japan", source="kyodo")
     copy = article("Taiwan’s Ko calls for deeper cooperation with Japan", "Ko said Taiwan and Japan ...",
-                   source="taiwan-news", url="https://taiwan-news.example/ko")
+                   source="taiwan-news", url="https://taiwan-news.example/ko",
+                   published_at=original.published_at - timedelta(hours=1))
     _, message = build([original, copy])
     text, html = parts(message)
     assert "1 story shown" in text and text.count("\n* ") == 1
