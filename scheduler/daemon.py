@@ -37,6 +37,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
+from scheduler.cli import EXIT_BUSY
 from scheduler.config import Config, SourceConfig
 from scheduler.locks import DAEMON_LEASE, Holder, LeaseHeld, LeaseKeeper, holder, pid_alive
 from storage.engine import create_engine_for, session_factory, upgrade_schema
@@ -190,6 +191,8 @@ class Daemon:
         logger.info("crawl of %s ended with status %d", source, code)
         if self.stopping.is_set() and code != 0:
             self._end_runs(process.pid, "interrupted", "daemon shut down during the crawl")
+        elif code == EXIT_BUSY:
+            logger.warning("crawl of %s skipped: another process is crawling it right now", source)
         elif code not in (0, 1):
             logger.error("crawl of %s exited with status %d", source, code)
             self._end_runs(process.pid, "failed", f"crawl process exited with status {code}")

@@ -1,4 +1,4 @@
-"""A Scrapy extension that kills its crawl process outright, as a crash would (for daemon tests).
+"""Scrapy extensions that make a crawl misbehave, for the daemon tests: crash, or ignore SIGTERM.
 
 Enabled through `[crawl] scrapy_settings`; it crashes only the crawl of the source named by the
 `CRASH_SOURCE` setting, so the daemon's other crawls run normally.
@@ -7,6 +7,7 @@ Enabled through `[crawl] scrapy_settings`; it crashes only the crawl of the sour
 from __future__ import annotations
 
 import os
+import signal
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
@@ -27,3 +28,16 @@ class CrashWhenOpened:
     def spider_opened(self, spider: Spider) -> None:
         if spider.name == self.source:
             os._exit(3)
+
+
+class IgnoreSigterm:
+    """Makes the crawl deaf to SIGTERM once its spider opens: a crawl that will not stop politely."""
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> IgnoreSigterm:
+        extension = cls()
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        return extension
+
+    def spider_opened(self, spider: Spider) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)

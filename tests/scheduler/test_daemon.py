@@ -308,3 +308,17 @@ def test_a_run_missed_while_the_daemon_was_down_is_made_up_once_within_the_grace
         assert len(site.runs()) == 1
         assert "older than the misfire grace time: skipped" in daemon.output()
     assert daemon.terminate()[0] == 0
+
+
+def test_a_second_signal_exits_at_once(site, start_daemon):
+    site.slow_down_kyodo_articles(delay=20)
+    config = site.config(KYODO_SOURCE, daemon='shutdown_grace = "60s"',
+                         crawl='scrapy_settings = { EXTENSIONS = { "crashing_extension.IgnoreSigterm" = 100 } }')
+    config.write_text(config.read_text().replace('shutdown_grace = "5s"\n', ""), encoding="utf-8")
+    daemon = start_daemon(config)
+    wait_for(lambda: site.web.requests, timeout=60, what="the crawl's first page (its spider is open)", log=daemon)
+    daemon.process.send_signal(signal.SIGTERM)
+    time.sleep(1)
+    assert daemon.process.poll() is None, "the first signal waits for the running crawl"
+    daemon.process.send_signal(signal.SIGTERM)
+    assert daemon.process.wait(timeout=5) == 128 + signal.SIGTERM
