@@ -330,6 +330,29 @@ def status(ctx: click.Context) -> None:
             (run.message or "")[:80] if run else "",
         ))
     click.echo(render_table(["source", "next run", "last run", "started", "new", "message"], rows))
+    if config.digests:
+        click.echo()
+        click.echo(_digest_status(config, sessions, jobs))
+
+
+def _digest_status(config: Config, sessions, jobs: dict) -> str:
+    """Each digest's next run and last attempt, with the error of a failed one."""
+    from storage.repo import last_digest_attempts
+
+    with sessions() as session:
+        attempts = last_digest_attempts(session)
+    rows = []
+    for digest in config.digests:
+        attempt = attempts.get(digest.name)
+        rows.append((
+            digest.name,
+            jobs.get(f"digest-retry:{digest.name}") or jobs.get(f"digest:{digest.name}") or "",
+            attempt.status if attempt else "never sent",
+            attempt.started_at.isoformat(timespec="seconds") if attempt else "",
+            attempt.articles_count if attempt else "",
+            (attempt.error or "")[:80] if attempt else "",
+        ))
+    return render_table(["digest", "next run", "last attempt", "started", "articles", "error"], rows)
 
 
 @cli.group()

@@ -26,14 +26,18 @@ import signal
 import subprocess
 import sys
 import threading
+from contextlib import suppress
 from datetime import datetime, timedelta, timezone
 from types import FrameType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,13 +45,15 @@ from scheduler.cli import EXIT_BUSY
 from scheduler.config import Config, SourceConfig
 from scheduler.locks import DAEMON_LEASE, Holder, LeaseHeld, LeaseKeeper, holder, pid_alive
 from storage.engine import create_engine_for, session_factory, upgrade_schema
-from storage.repo import end_runs_of_process, last_runs, mark_interrupted_runs
+from digest.send import send_due_digest
+from storage.repo import end_runs_of_process, last_digest_attempts, last_runs, mark_interrupted_runs
 
 logger = logging.getLogger(__name__)
 
 EXIT_ANOTHER_DAEMON = 3
 KILL_WAIT = 10.0  # seconds between SIGTERM and SIGKILL of a crawl that outlived its time limit
 MAX_PARALLEL_CRAWLS = 4
+DIGEST_RETRY = 600.0  # seconds before a digest the SMTP server did not take is tried again
 
 
 class Daemon:
@@ -105,27 +111,36 @@ class Daemon:
         now = datetime.now(timezone.utc)
         with self.sessions() as session:
             # An interrupted run did not do its work: it counts as missed, so it is made up now.
-            last_started = {name: run.started_at for name, run in last_runs(session).items()
+            last_crawled = {name: run.started_at for name, run in last_runs(session).items()
                             if run.status != "interrupted"}
+            last_digested = {name: attempt.started_at for name, attempt in last_digest_attempts(session).items()}
         for source in self.config.sources:
             trigger = self._source_trigger(source)
-            first = self._first_run(trigger, last_started.get(source.name), now)
+            # A source never crawled is crawled at once: a new monitor should show results.
+            first = self._first_run(trigger, last_crawled.get(source.name), now) \
+                if source.name in last_crawled else now
             self.scheduler.add_job(self._crawl, trigger, args=[source.name], id=f"crawl:{source.name}",
                                    name=f"crawl {source.name}", next_run_time=first)
             logger.info("crawl of %s scheduled (%s), first run %s", source.name, trigger, first.isoformat())
+        for digest in self.config.digests:
+            trigger = CronTrigger.from_crontab(digest.cron, timezone=ZoneInfo(digest.timezone))
+            # A digest never sent waits for its time: mail at an odd hour on first start surprises.
+            last = last_digested.get(digest.name)
+            first = self._first_run(trigger, last, now) if last else trigger.get_next_fire_time(None, now)
+            self.scheduler.add_job(self._send_digest, trigger, args=[digest.name], id=f"digest:{digest.name}",
+                                   name=f"digest {digest.name}", next_run_time=first)
+            logger.info("digest %s scheduled (%s), first run %s", digest.name, trigger, first.isoformat())
 
     def _source_trigger(self, source: SourceConfig) -> BaseTrigger:
         if source.cron:
             return CronTrigger.from_crontab(source.cron, timezone=timezone.utc)
         return IntervalTrigger(seconds=source.every or self.config.daemon.every, timezone=timezone.utc)
 
-    def _first_run(self, trigger: BaseTrigger, last_started: datetime | None, now: datetime) -> datetime:
-        """Now for a job never run or due within the grace time; else its next regular time.
+    def _first_run(self, trigger: BaseTrigger, last_started: datetime, now: datetime) -> datetime:
+        """The next regular time; or now, when a run fell due since `last_started` within the grace time.
 
         Several runs missed while the daemon was down coalesce into this one catch-up run.
         """
-        if last_started is None:
-            return now
         due = trigger.get_next_fire_time(None, last_started + timedelta(microseconds=1)) \
             if isinstance(trigger, CronTrigger) else last_started + trigger.interval
         if due > now:
@@ -201,6 +216,30 @@ class Daemon:
         """Finish the runs a crawl process left open (it was killed, or died)."""
         with self.sessions() as session:
             end_runs_of_process(session, pid, status=status, message=message)
+
+    def _send_digest(self, name: str) -> None:
+        """Send digest `name`; a failed send (recorded by the digest) is tried again a little later."""
+        if self.stopping.is_set():
+            return
+        digest = next(digest for digest in self.config.digests if digest.name == name)
+        try:
+            attempt = send_due_digest(self.config, digest, sessions=self.sessions)
+        except LeaseHeld as held:
+            logger.warning("digest %s skipped: %s", name, held)
+            return
+        except Exception:  # recorded as a failed attempt by send_due_digest; the daemon carries on
+            logger.exception("digest %s failed", name)
+            attempt = None
+        if attempt is not None and attempt.status != "failed":
+            logger.info("digest %s: %s (%d articles)", name, attempt.status, attempt.articles_count)
+            with suppress(JobLookupError):
+                self.scheduler.remove_job(f"digest-retry:{name}")
+            return
+        retry_at = datetime.now(timezone.utc) + timedelta(seconds=DIGEST_RETRY)
+        logger.warning("digest %s failed (%s): trying again at %s", name,
+                       attempt.error if attempt is not None else "see above", retry_at.isoformat())
+        self.scheduler.add_job(self._send_digest, DateTrigger(retry_at), args=[name], id=f"digest-retry:{name}",
+                               name=f"digest {name} (retry)", replace_existing=True)
 
     # --- shut-down ----------------------------------------------------------------------------
 

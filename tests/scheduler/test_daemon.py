@@ -6,8 +6,11 @@ its own SQLite database, and reads the crawl records back from the database.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -322,3 +325,57 @@ def test_a_second_signal_exits_at_once(site, start_daemon):
     assert daemon.process.poll() is None, "the first signal waits for the running crawl"
     daemon.process.send_signal(signal.SIGTERM)
     assert daemon.process.wait(timeout=5) == 128 + signal.SIGTERM
+
+
+class Inbox:
+    """What a real SMTP server on 127.0.0.1 accepted."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's hook name)
+        self.messages.append(envelope.content)
+        return "250 OK"
+
+
+def test_the_daemon_sends_a_digest_that_fell_due_while_it_was_down(site, start_daemon):
+    from aiosmtpd.controller import Controller
+
+    from storage.repo import finish_digest_attempt, start_digest_attempt
+
+    inbox = Inbox()
+    with socket.socket() as probe:  # aiosmtpd checks its own port once started, so it cannot be 0
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        sources = KYODO_SOURCE + f"""
+[smtp]
+host = "127.0.0.1"
+port = {port}
+sender = "Kuroshio <kuroshio@example.org>"
+
+[[digests]]
+name = "minutely"
+to = ["analyst@example.org"]
+cron = "* * * * *"
+timezone = "Asia/Taipei"
+"""
+        config = site.config(sources)
+        assert kuroshio(config, "crawl").returncode == 0  # the archive holds the Ko article
+        with site.sessions() as session:
+            two_minutes_ago = datetime.now(timezone.utc) - timedelta(minutes=2)
+            attempt = start_digest_attempt(session, "minutely", pid=None, now=two_minutes_ago)
+            finish_digest_attempt(session, attempt, status="empty", articles_count=0, now=two_minutes_ago)
+        daemon = start_daemon(config)
+        wait_for(lambda: inbox.messages, timeout=30, what="the catch-up digest", log=daemon)
+        message = email.message_from_bytes(inbox.messages[0], policy=email.policy.default)
+        text = " ".join(message.get_body(("plain",)).get_content().split())  # the text part is wrapped
+        assert "Ko calls for deeper cooperation with" in text and f"http://{KYODO}/articles/-/38517" in text
+        status = kuroshio(config, "status")
+        assert any(line.startswith("minutely") and " ok " in line for line in status.stdout.splitlines()), status.stdout
+        assert daemon.terminate()[0] == 0
+        assert len(inbox.messages) == 1
+    finally:
+        smtp.stop()
