@@ -15,7 +15,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -163,6 +163,21 @@ SECTIONS = {"storage": STORAGE_SETTINGS, "crawl": CRAWL_SETTINGS, "daemon": DAEM
 LIST_SECTIONS = {"sources": SOURCE_SETTINGS, "topics": TOPIC_SETTINGS, "digests": DIGEST_SETTINGS}
 
 
+def _declared_defaults(settings: tuple[Setting, ...]) -> dict[str, Any]:
+    return {setting.name: setting.parse(setting.default) if setting.parse else setting.default for setting in settings}
+
+
+class _Section:
+    """A config table whose every key is declared in `SETTINGS`."""
+
+    SETTINGS: ClassVar[tuple[Setting, ...]]
+
+    @classmethod
+    def defaults(cls) -> Self:
+        """The declared (and parsed) default of every key."""
+        return cls(**_declared_defaults(cls.SETTINGS))
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     """Where and how one publisher is crawled."""
@@ -193,9 +208,10 @@ class SourceConfig:
 
 
 @dataclass(frozen=True)
-class CrawlConfig:
+class CrawlConfig(_Section):
     """Politeness and limits shared by every source's crawl."""
 
+    SETTINGS: ClassVar[tuple[Setting, ...]] = CRAWL_SETTINGS
     user_agent: str
     obey_robots: bool
     download_delay: float
@@ -207,36 +223,26 @@ class CrawlConfig:
     proxy: str
     scrapy_settings: dict[str, Any]
 
-    @classmethod
-    def defaults(cls) -> CrawlConfig:
-        """The declared defaults of every `[crawl]` key."""
-        return cls(**_declared_defaults(CRAWL_SETTINGS))
-
-
-def _declared_defaults(settings: tuple[Setting, ...]) -> dict[str, Any]:
-    return {setting.name: setting.parse(setting.default) if setting.parse else setting.default for setting in settings}
 
 
 @dataclass(frozen=True)
-class DaemonConfig:
+class DaemonConfig(_Section):
     """Scheduling of the long-running daemon; durations in seconds."""
 
+    SETTINGS: ClassVar[tuple[Setting, ...]] = DAEMON_SETTINGS
     every: float
     misfire_grace: float
     crawl_timeout: float
     shutdown_grace: float
     heartbeat: float
 
-    @classmethod
-    def defaults(cls) -> DaemonConfig:
-        """The declared defaults of every `[daemon]` key."""
-        return cls(**_declared_defaults(DAEMON_SETTINGS))
 
 
 @dataclass(frozen=True)
-class SmtpConfig:
+class SmtpConfig(_Section):
     """How digests reach the mail server; the password is read from `password_env` when sending."""
 
+    SETTINGS: ClassVar[tuple[Setting, ...]] = SMTP_SETTINGS
     host: str
     port: int
     security: str
@@ -245,10 +251,6 @@ class SmtpConfig:
     sender: str
     timeout: float
 
-    @classmethod
-    def defaults(cls) -> SmtpConfig:
-        """The declared defaults of every `[smtp]` key."""
-        return cls(**_declared_defaults(SMTP_SETTINGS))
 
 
 @dataclass(frozen=True)
