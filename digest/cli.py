@@ -1,8 +1,8 @@
 """`kuroshio digest`: preview a digest, or send it and mark its articles delivered.
 
 Exit codes: 0 when the preview was written or the digest sent (or there was nothing to send), 1 when
-the server did not accept it (nothing marked; the error is recorded for `kuroshio status`) or another
-process is sending the same digest, 2 for a bad config or bad arguments.
+the server did not accept it (nothing marked; the error is recorded for `kuroshio status`), 2 for a
+bad config or bad arguments, 75 (as `kuroshio crawl`) when another process is sending that digest.
 """
 
 from __future__ import annotations
@@ -97,13 +97,14 @@ def _preview(config: Config, digest: DigestConfig, sessions: sessionmaker[Sessio
 def _send(ctx: click.Context, config: Config, digest: DigestConfig, sessions: sessionmaker[Session],
           since_at: datetime | None) -> None:
     from digest.send import send_due_digest
-    from storage.repo import DigestBusyError
+    from scheduler.cli import EXIT_BUSY
+    from scheduler.locks import LeaseHeld
 
     try:
         attempt = send_due_digest(config, digest, since=since_at, sessions=sessions)
-    except DigestBusyError as error:
-        click.echo(f"kuroshio: {error}", err=True)
-        ctx.exit(1)
+    except LeaseHeld as held:
+        click.echo(f"kuroshio: {held}: not sent now", err=True)
+        ctx.exit(EXIT_BUSY)
     recipients = ", ".join(digest.to)
     if attempt.status == "ok":
         click.echo(f"sent digest {digest.name!r} to {recipients}: {attempt.articles_count} articles, "

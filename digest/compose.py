@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from crawler.topics import Phrase, Term, normalize
 from scheduler.config import Config, DigestConfig
 from storage.models import Article, CrawlRun
+from storage.repo import last_digest_sent_at, owed_articles, runs_started_since
 
 EXCERPT_MAX_CHARS = 480
 EXCERPT_SHORT_CHARS = 200  # two sentences shorter than this together get a third
@@ -48,7 +49,7 @@ TIME_FORMAT = "%Y-%m-%d %H:%M"
 
 # Control characters and invisible formatting that must not reach a reader: C0/C1 controls, line and
 # paragraph separators, bidirectional overrides (they can make a title read backwards) and BOMs.
-_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
 _WORD = re.compile(r"[^\W_]+")
 _DIGITS = re.compile(r"\d+")
 _LATIN_WORD_TAIL = "[a-z0-9\u00df-\u024f]*"  # the rest of a casefolded Latin word
@@ -143,8 +144,6 @@ def compose_owed(
     now: datetime | None = None,
 ) -> DigestContent:
     """The digest of everything owed to `digest` now (read from the store; writes nothing)."""
-    from storage.repo import last_digest_sent_at, owed_articles, runs_started_since
-
     now = now or datetime.now(timezone.utc)
     articles = owed_articles(session, digest=digest.name, topics=digest.topics, since=since)
     last_sent_at = last_digest_sent_at(session, digest.name)
@@ -307,7 +306,7 @@ def _story(
 def clean_line(text: str, limit: int) -> str:
     """`text` as one line: control and invisible formatting characters dropped, white space folded,
     cut to `limit` characters at a word boundary."""
-    line = " ".join(_INVISIBLE.sub(" ", text).split())
+    line = " ".join(INVISIBLE.sub(" ", text).split())
     return shorten(line, limit)
 
 
@@ -440,7 +439,7 @@ def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 def safe_url(url: str) -> str | None:
     """`url` when it is a plain http(s) link, else None (no javascript:, data: or odd schemes in a mail)."""
     parts = urlsplit(url)
-    if parts.scheme in ("http", "https") and parts.netloc and not _INVISIBLE.search(url) and " " not in url:
+    if parts.scheme in ("http", "https") and parts.netloc and not INVISIBLE.search(url) and " " not in url:
         return url
     return None
 

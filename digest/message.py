@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from digest.compose import DigestContent, Segment, shorten
+from digest.compose import INVISIBLE, DigestContent, Segment, shorten
 from scheduler.config import DigestConfig
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -35,7 +35,6 @@ MAX_SUBJECT_CHARS = 250
 TEXT_WIDTH = 76
 FALLBACK_DOMAIN = "kuroshio.localhost"
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
 _SUBJECT_FIELD = re.compile(r"\{\{|\}\}|\{(\w*)\}")
 _ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+")
 
@@ -50,9 +49,9 @@ _environment = Environment(
 
 
 def clean_header(value: str) -> str:
-    """A header value on one line: CR, LF and every other control character become spaces, runs of
-    white space fold to one."""
-    return " ".join(_CONTROL.sub(" ", value).split())
+    """A header value on one line: CR, LF and every other control (and bidi-override) character become
+    spaces, runs of white space fold to one."""
+    return " ".join(INVISIBLE.sub(" ", value).split())
 
 
 def envelope_address(sender: str) -> str:
@@ -114,8 +113,7 @@ def render_html(content: DigestContent) -> str:
 
 def build_message(content: DigestContent, *, digest: DigestConfig, sender: str, now: datetime) -> EmailMessage:
     """The whole digest as one message, ready for `smtplib` or a .eml file."""
-    domain = sender_domain(sender)
-    envelope_address(sender)
+    domain = sender_domain(sender)  # ValueError when the sender holds no address
     message = EmailMessage(policy=SMTP)
     message["From"] = clean_header(sender)
     message["To"] = ", ".join(clean_header(address) for address in digest.to)

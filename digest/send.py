@@ -4,7 +4,8 @@ Exactly once, as far as SMTP allows: articles are marked delivered (`digest_deli
 transaction after the server accepted the message, never before. A server that is down or refuses
 leaves everything owed and the attempt recorded as failed with the error; the next run sends all
 that is still owed in one digest. A crash after the server accepted but before the mark was
-committed sends that one digest again (with the same Message-ID when no article was added).
+committed sends that one digest again (with the same Message-ID when no article was added). One
+process at a time sends a digest: it holds the lease `digest:<name>` (`scheduler.locks`) meanwhile.
 
 Settings: `[smtp]` — host, port, security (none, starttls, ssl), username, password_env (the
 password is read from that environment variable when sending, never from the file, never logged),
@@ -17,7 +18,7 @@ import logging
 import os
 import smtplib
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from email.message import EmailMessage
 
@@ -26,9 +27,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from digest.compose import compose_owed
 from digest.message import build_message, envelope_address
 from scheduler.config import Config, DigestConfig, SmtpConfig
+from scheduler.locks import LeaseKeeper
 from storage.models import DigestAttempt
+from storage.repo import finish_digest_attempt, mark_digest_delivered, start_digest_attempt
 
 logger = logging.getLogger(__name__)
+
+# Renewed every third of this while a digest is being sent; a killed sender's lease expires after it.
+DIGEST_LEASE_TTL = 120.0
+
+
+def digest_lease(name: str) -> str:
+    """The lease name that guards sending digest `name`."""
+    return f"digest:{name}"
 
 
 class DeliveryError(Exception):
@@ -112,27 +123,27 @@ def send_due_digest(
     since: datetime | None = None,
     sessions: sessionmaker[Session] | None = None,
     ssl_context: ssl.SSLContext | None = None,
-    alive: Callable[[int], bool] | None = None,
 ) -> DigestAttempt:
     """Compose what `digest` owes, send it and mark it delivered; returns the recorded attempt.
 
     The attempt ends 'ok' (the server accepted; articles marked), 'empty' (nothing owed and
     `send_empty` off: nothing sent), or 'failed' (SMTP down, refusing, or misconfigured: nothing
-    marked, the error recorded). SMTP problems never raise. Raises `storage.repo.DigestBusyError` when
+    marked, the error recorded). SMTP problems never raise. Raises `scheduler.locks.LeaseHeld` when
     another live process is sending the same digest; any other exception is recorded as a failed
     attempt and raised. `sessions` defaults to the configured database (schema upgraded first).
     """
-    if sessions is not None:
-        return _send(config, digest, sessions, now=now, since=since, ssl_context=ssl_context, alive=alive)
-    from storage.engine import create_engine_for, session_factory, upgrade_schema
+    if sessions is None:
+        from storage.engine import create_engine_for, session_factory, upgrade_schema
 
-    engine = create_engine_for(config.storage_url)
-    try:
-        upgrade_schema(engine)
-        return _send(config, digest, session_factory(engine), now=now, since=since, ssl_context=ssl_context,
-                     alive=alive)
-    finally:
-        engine.dispose()
+        engine = create_engine_for(config.storage_url)
+        try:
+            upgrade_schema(engine)
+            return send_due_digest(config, digest, now=now, since=since, sessions=session_factory(engine),
+                                   ssl_context=ssl_context)
+        finally:
+            engine.dispose()
+    with LeaseKeeper(sessions, [digest_lease(digest.name)], ttl=DIGEST_LEASE_TTL):
+        return _send(config, digest, sessions, now=now, since=since, ssl_context=ssl_context)
 
 
 def _send(
@@ -143,14 +154,10 @@ def _send(
     now: datetime | None,
     since: datetime | None,
     ssl_context: ssl.SSLContext | None,
-    alive: Callable[[int], bool] | None,
 ) -> DigestAttempt:
-    from storage.repo import finish_digest_attempt, mark_digest_delivered, start_digest_attempt
-
     composed_at = now or datetime.now(timezone.utc)
     with sessions() as session:
-        attempt_id = start_digest_attempt(session, digest.name, pid=os.getpid(), alive=alive or process_alive,
-                                          now=composed_at)
+        attempt_id = start_digest_attempt(session, digest.name, pid=os.getpid(), now=composed_at)
         try:
             content = compose_owed(session, config, digest, since=since, now=composed_at)
             count = content.article_count
@@ -190,22 +197,9 @@ def _send(
 
 def _record_unexpected(session: Session, attempt_id: int, error: Exception, *, now: datetime | None) -> None:
     """Best effort: leave a failed attempt behind an unexpected error (the error itself is re-raised)."""
-    from storage.repo import finish_digest_attempt
-
     try:
         session.rollback()
         finish_digest_attempt(session, attempt_id, status="failed", articles_count=0,
                               error=f"{type(error).__name__}: {error}", now=now)
     except Exception:  # the database itself may be what failed; the original error is what matters
         logger.exception("could not record the failed digest attempt %d", attempt_id)
-
-
-def process_alive(pid: int) -> bool:
-    """Whether process `pid` runs on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -521,10 +521,6 @@ DIGEST_FINISHED_STATUSES = ("ok", "failed", "empty", "interrupted")
 _CHUNK = 500
 
 
-class DigestBusyError(RuntimeError):
-    """Another live process is sending this digest right now."""
-
-
 def owed_articles(
     session: Session, *, digest: str, topics: Sequence[str] = (), since: datetime | None = None
 ) -> list[Article]:
@@ -551,32 +547,23 @@ def delivered_article_ids(session: Session, digest: str) -> set[int]:
     return set(session.scalars(select(DigestDelivery.article_id).where(DigestDelivery.digest == digest)))
 
 
-def start_digest_attempt(
-    session: Session, digest: str, *, pid: int | None, alive: Callable[[int], bool], now: datetime | None = None
-) -> int:
+def start_digest_attempt(session: Session, digest: str, *, pid: int | None, now: datetime | None = None) -> int:
     """Record that `digest` is being sent (status 'running'); returns the attempt id.
 
-    Raises DigestBusyError when another attempt of the same digest is running in a live process
-    (`alive(pid)`), so that two processes never send the same owed articles at once. A 'running'
-    attempt whose process is gone is marked 'interrupted' first.
+    The caller holds the digest's lease (`digest.send`), so an attempt of it still 'running' belongs
+    to a process that died: it is marked 'interrupted' first.
     """
     started_at = _aware_or_now(now)
     with write_transaction(session):
-        _lock_digest(session, digest)
         running = session.scalars(
             select(DigestAttempt).where(DigestAttempt.digest == digest, DigestAttempt.status == "running")
         ).all()
         for attempt in running:
-            if attempt.pid is not None and alive(attempt.pid):
-                raise DigestBusyError(
-                    f"digest {digest!r} is being sent by process {attempt.pid} "
-                    f"(since {attempt.started_at.isoformat(timespec='seconds')})"
-                )
-        for attempt in running:
             attempt.status = "interrupted"
             attempt.finished_at = started_at
             attempt.error = f"process {attempt.pid} ended before finishing the attempt"
-            logger.warning("digest attempt %d of %s was interrupted", attempt.id, digest)
+            logger.warning("digest attempt %d of %s was interrupted (process %s is gone)", attempt.id, digest,
+                           attempt.pid)
         attempt = DigestAttempt(digest=digest, started_at=started_at, status="running", pid=pid)
         session.add(attempt)
         session.flush()
@@ -685,14 +672,6 @@ def runs_started_since(session: Session, since: datetime | None) -> list[CrawlRu
         _require_aware(since, "since")
         query = query.where(CrawlRun.started_at >= since)
     return list(session.scalars(query))
-
-
-def _lock_digest(session: Session, digest: str) -> None:
-    """On PostgreSQL, serialise attempts of one digest (SQLite's BEGIN IMMEDIATE already does)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    key = int.from_bytes(hashlib.sha256(f"digest:{digest}".encode()).digest()[:8], "big", signed=True)
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:

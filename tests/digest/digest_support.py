@@ -21,7 +21,7 @@ from aiosmtpd.smtp import Envelope
 
 from crawler.article import ExtractedArticle, text_sha256
 from crawler.topics import DEFAULT_TOPIC_QUERY, Topic, match_topics
-from fixture_web import SEED_CASES, expected
+from fixture_web import expected
 from scheduler.config import DigestConfig
 from storage.models import Article, ArticleTopic, Source
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from digest_support import SmtpServer, parse_message, parts
 from scheduler.config import Config
+from scheduler.locks import acquire
 from storage.repo import delivered_article_ids, last_digest_attempts
 
 KUROSHIO = Path(sys.executable).parent / "kuroshio"
@@ -143,3 +144,13 @@ def test_html_part_renders_in_headless_chromium(make_config, seeded, tmp_path: P
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert len(png) > 20_000  # a blank 900x1400 page compresses to a few kB; the digest's text does not
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+
+def test_send_while_another_process_sends_that_digest_exits_75(make_config, sessions, seeded, smtp_server) -> None:
+    with sessions() as session:
+        acquire(session, "digest:morning", owner="another-process", ttl=600)
+    result = kuroshio(make_config(), "digest", "--send")
+    assert result.returncode == 75
+    assert result.stderr.decode().startswith("kuroshio: digest:morning is held by pid ")
+    assert result.stderr.decode().endswith(": not sent now\n")
+    assert smtp_server.envelopes == [] and delivered(sessions) == set()

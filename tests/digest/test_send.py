@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,13 +10,13 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-import storage.repo
+import digest.send
 from crawler.article import ExtractedArticle
 from digest.send import send_due_digest
 from digest_support import NOW, SmtpServer, parse_message, parts, seed_article, tls_contexts
 from storage.models import Article, ArticleTopic, DigestAttempt, DigestDelivery, Source
+from scheduler.locks import LeaseHeld, acquire, release
 from storage.repo import (
-    DigestBusyError,
     delivered_article_ids,
     last_digest_attempts,
     list_digest_attempts,
@@ -152,7 +151,7 @@ def test_a_crash_between_accepted_and_marked_resends_that_one_digest_with_the_sa
         raise RuntimeError("killed after the server accepted")
 
     with monkeypatch.context() as patch:
-        patch.setattr(storage.repo, "mark_digest_delivered", crash)
+        patch.setattr(digest.send, "mark_digest_delivered", crash)
         with pytest.raises(RuntimeError, match="killed after"):
             send_due_digest(config, config.digests[0], sessions=sessions, now=NOW)
     assert len(smtp_server.envelopes) == 1 and delivered(sessions) == set()  # the crash path was reached
@@ -165,18 +164,31 @@ def test_a_crash_between_accepted_and_marked_resends_that_one_digest_with_the_sa
     assert attempts(sessions)[0] == ("morning", "failed", 0)
 
 
-def test_a_digest_being_sent_by_a_live_process_is_not_sent_twice(make_config, sessions, seeded, smtp_server) -> None:
+def test_a_digest_being_sent_by_another_process_is_not_sent_twice(make_config, sessions, seeded, smtp_server) -> None:
     config = make_config()
     with sessions() as session:
-        start_digest_attempt(session, "morning", pid=os.getpid(), alive=lambda pid: True, now=NOW)
-    with pytest.raises(DigestBusyError, match=f"being sent by process {os.getpid()}"):
-        send_due_digest(config, config.digests[0], sessions=sessions, now=NOW, alive=lambda pid: True)
-    assert smtp_server.envelopes == []
+        acquire(session, "digest:morning", owner="another-process", ttl=600)
+    with pytest.raises(LeaseHeld, match="digest:morning is held by"):
+        send_due_digest(config, config.digests[0], sessions=sessions, now=NOW)
+    assert smtp_server.envelopes == [] and attempts(sessions) == []
 
-    # The same running attempt, its process gone: recorded as interrupted, and the digest goes out.
-    sent = send_due_digest(config, config.digests[0], sessions=sessions, now=NOW, alive=lambda pid: False)
+    with sessions() as session:
+        release(session, "digest:morning", owner="another-process")
+    assert send_due_digest(config, config.digests[0], sessions=sessions, now=NOW).status == "ok"
+
+
+def test_an_attempt_left_running_by_a_killed_sender_is_recorded_as_interrupted(
+    make_config, sessions, seeded, smtp_server
+) -> None:
+    config = make_config()
+    with sessions() as session:
+        start_digest_attempt(session, "morning", pid=999_999, now=NOW - timedelta(hours=1))
+    sent = send_due_digest(config, config.digests[0], sessions=sessions, now=NOW)
     assert sent.status == "ok"
     assert attempts(sessions) == [("morning", "interrupted", 0), ("morning", "ok", 3)]
+    with sessions() as session:
+        interrupted = list_digest_attempts(session)[-1]
+    assert interrupted.error == "process 999999 ended before finishing the attempt"
 
 
 def test_login_over_starttls_uses_the_password_from_the_environment_and_never_logs_it(
