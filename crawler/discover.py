@@ -3,6 +3,16 @@
 Pure functions over response bytes (no I/O), so each format is tested on fixture files alone.
 Feeds go to feedparser as bytes (given a string it may open it as a path or URL); XML is parsed with
 entity resolution and network access off, so a hostile sitemap cannot read local files.
+
+A feed or sitemap that declares XML entities (`<!ENTITY` in its DOCTYPE) is refused before any parser
+sees it: real feeds and sitemaps never need them, and they are how billion-laughs and external-entity
+(XXE) documents work. feedparser strips the unsafe declarations itself, but only those written at the
+start of a line, and expat then spends seconds and tens of MB before its amplification limit stops
+a one-line billion laughs; refusing up front is fast, bounded, and leaves one clear error in the run.
+
+Links are resolved against the document's URL (relative and protocol-less `//host/path` links
+included) and only http(s) links survive: `javascript:`, `file:`, `mailto:` and the like never become
+requests. Dates keep their UTC offset or are missing (see `parse_date`).
 """
 
 from __future__ import annotations
@@ -42,6 +52,7 @@ class Sitemap:
 
 def parse_feed(body: bytes, *, url: str) -> list[DiscoveredLink]:
     """Links of an RSS or Atom feed, with each entry's own date; entries that parse survive truncation."""
+    refuse_entity_declarations(body)
     parsed = feedparser.parse(body, response_headers={"content-location": url})
     if not parsed.entries:
         reason = parsed.get("bozo_exception") or "no entries"
@@ -62,18 +73,30 @@ def _entry_alternate(entry: feedparser.FeedParserDict) -> str | None:
     return None
 
 
+# Spellings of the UTC offset that feeds use but the RFC 822 parser does not know. "CST" is not among
+# them on purpose: RFC 822 reads it as US Central (-06:00), Taiwanese and Chinese feeds mean China
+# Standard Time (+08:00), so a bare "CST" is ambiguous and the date is left missing.
+EXTRA_ZONES = {"JST": "+0900", "KST": "+0900", "HKT": "+0800"}
+AMBIGUOUS_ZONES = frozenset({"CST"})
+_NUMERIC_OFFSET = re.compile(r"[+-]\d{2}:?\d{2}$")
+
+
 def parse_date(value: str | None) -> datetime | None:
     """An aware datetime from an RFC 822 (RSS) or ISO 8601 (Atom, sitemaps) date; None if unsure.
 
-    A date without a UTC offset is rejected rather than guessed: a wrong offset is worse than none.
+    The common broken spellings are accepted: a trailing zone comment (`+0800 (CST)`), no weekday or
+    seconds, two-digit years, lower-case month names, `+08:00` in an RFC 822 date, a space or a
+    slash-separated date in ISO form, a lower-case `z`. A date without a UTC offset (or with only an
+    ambiguous zone name, or RFC 2822's "unknown" `-0000`) is missing rather than guessed: a wrong
+    offset is worse than none.
     """
     if not value:
         return None
-    value = value.strip()
-    for parse in (_parse_iso, parsedate_to_datetime):
+    value = re.sub(r"\([^)]*\)", " ", value).strip()  # RFC 822 comments: "+0800 (CST)"
+    for parse in (_parse_iso, _parse_rfc822):
         try:
             parsed = parse(value)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             continue
         if parsed is not None and parsed.tzinfo is not None:
             return parsed
@@ -81,7 +104,39 @@ def parse_date(value: str | None) -> datetime | None:
 
 
 def _parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(re.sub(r"Z$", "+00:00", value))
+    value = re.sub(r"^(\d{4})/(\d{1,2})/(\d{1,2})", r"\1-\2-\3", value)
+    return datetime.fromisoformat(re.sub(r"[Zz]$", "+00:00", value))
+
+
+def _parse_rfc822(value: str) -> datetime | None:
+    words = value.split()
+    zone = words[-1].upper() if words else ""
+    if zone in AMBIGUOUS_ZONES:
+        return None
+    if zone in EXTRA_ZONES:
+        words[-1] = EXTRA_ZONES[zone]
+    elif len(words) > 1 and zone.isalpha() and _NUMERIC_OFFSET.match(words[-2]):
+        words.pop()  # "+0800 CST": the number is the zone, the name only a label
+    if _NUMERIC_OFFSET.match(words[-1]):
+        words[-1] = words[-1].replace(":", "")  # "+08:00" in an RFC 822 date
+    return parsedate_to_datetime(" ".join(words))
+
+
+# `<!ENTITY` after a `<!DOCTYPE`, in the encodings an XML document may start in without declaring
+# one (UTF-8 and ASCII-compatible ones, UTF-16, UTF-32), matched case-insensitively.
+_ENTITY_DECLARATIONS = tuple(
+    (re.compile(re.escape("<!DOCTYPE".encode(codec)), re.IGNORECASE),
+     re.compile(re.escape("<!ENTITY".encode(codec)), re.IGNORECASE))
+    for codec in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+)
+
+
+def refuse_entity_declarations(body: bytes) -> None:
+    """DiscoveryError if an XML document declares entities (billion laughs, XXE), before any parsing."""
+    for doctype, entity in _ENTITY_DECLARATIONS:
+        if (declared := doctype.search(body)) and entity.search(body, declared.end()):
+            raise DiscoveryError("refused: the document declares XML entities (<!ENTITY>), which feeds "
+                                 "and sitemaps never need (billion laughs, external entities)")
 
 
 _XML_PARSER_OPTIONS = dict(resolve_entities=False, no_network=True, huge_tree=False, recover=True, remove_comments=True)
@@ -89,6 +144,7 @@ _XML_PARSER_OPTIONS = dict(resolve_entities=False, no_network=True, huge_tree=Fa
 
 def parse_sitemap(body: bytes, *, url: str) -> Sitemap:
     """A sitemap or sitemap index, including Google News `publication_date`s."""
+    refuse_entity_declarations(body)
     parser = lxml.etree.XMLParser(**_XML_PARSER_OPTIONS)
     try:
         root = lxml.etree.fromstring(body, parser=parser)
