@@ -26,6 +26,7 @@ import feedparser
 import lxml.etree
 import lxml.html
 from protego import Protego
+from w3lib.encoding import read_bom
 
 from crawler.urls import absolute_http_url
 
@@ -110,33 +111,56 @@ def _parse_iso(value: str) -> datetime:
 
 def _parse_rfc822(value: str) -> datetime | None:
     words = value.split()
+    if len(words) > 1 and words[-1].isalpha() and _NUMERIC_OFFSET.match(words[-2]):
+        words.pop()  # "+0800 CST": the number is the zone, the name only a label
     zone = words[-1].upper() if words else ""
     if zone in AMBIGUOUS_ZONES:
         return None
     if zone in EXTRA_ZONES:
         words[-1] = EXTRA_ZONES[zone]
-    elif len(words) > 1 and zone.isalpha() and _NUMERIC_OFFSET.match(words[-2]):
-        words.pop()  # "+0800 CST": the number is the zone, the name only a label
     if _NUMERIC_OFFSET.match(words[-1]):
         words[-1] = words[-1].replace(":", "")  # "+08:00" in an RFC 822 date
     return parsedate_to_datetime(" ".join(words))
 
 
-# `<!ENTITY` after a `<!DOCTYPE`, in the encodings an XML document may start in without declaring
-# one (UTF-8 and ASCII-compatible ones, UTF-16, UTF-32), matched case-insensitively.
-_ENTITY_DECLARATIONS = tuple(
-    (re.compile(re.escape("<!DOCTYPE".encode(codec)), re.IGNORECASE),
-     re.compile(re.escape("<!ENTITY".encode(codec)), re.IGNORECASE))
-    for codec in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
-)
+# A DOCTYPE can only stand in the prolog — after the XML declaration, comments, processing instructions
+# and white space — and entities can only be declared in its internal subset "[...]". Both patterns
+# consume each byte once (quoted literals whole), so a hostile document cannot make the check slow.
+_PROLOG_ITEM = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
+_DOCTYPE_HEAD = re.compile(rb"""<!DOCTYPE(?:[^>\["']|"[^"]*"|'[^']*')*[>\[]""", re.IGNORECASE)
+_ENTITY_DECLARATION = re.compile(rb"<!ENTITY", re.IGNORECASE)
+# Wide encodings of a document without a byte-order mark, told by which of its first four bytes are NUL
+# (as XML 1.0 appendix F and expat tell them).
+_WIDE_BY_NULS = {
+    (True, True, True, False): "utf-32-be",
+    (False, True, True, True): "utf-32-le",
+    (True, False, True, False): "utf-16-be",
+    (False, True, False, True): "utf-16-le",
+}
 
 
 def refuse_entity_declarations(body: bytes) -> None:
     """DiscoveryError if an XML document declares entities (billion laughs, XXE), before any parsing."""
-    for doctype, entity in _ENTITY_DECLARATIONS:
-        if (declared := doctype.search(body)) and entity.search(body, declared.end()):
-            raise DiscoveryError("refused: the document declares XML entities (<!ENTITY>), which feeds "
-                                 "and sitemaps never need (billion laughs, external entities)")
+    document = _ascii_compatible(body)
+    position = 0
+    while prolog_item := _PROLOG_ITEM.match(document, position):
+        position = prolog_item.end()
+    doctype = _DOCTYPE_HEAD.match(document, position)
+    if doctype and doctype.group().endswith(b"[") and _ENTITY_DECLARATION.search(document, doctype.end()):
+        raise DiscoveryError("refused: the document declares XML entities (<!ENTITY>), which feeds "
+                             "and sitemaps never need (billion laughs, external entities)")
+
+
+def _ascii_compatible(body: bytes) -> bytes:
+    """`body` without a byte-order mark, transcoded to UTF-8 if it is UTF-16 or UTF-32 (where markup
+    is not ASCII bytes)."""
+    encoding, bom = read_bom(body)
+    if encoding is None:
+        encoding = _WIDE_BY_NULS.get(tuple(byte == 0 for byte in body[:4]))
+    body = body[len(bom or b""):]
+    if encoding is None or encoding == "utf-8":
+        return body
+    return body.decode(encoding, errors="replace").encode("utf-8")
 
 
 _XML_PARSER_OPTIONS = dict(resolve_entities=False, no_network=True, huge_tree=False, recover=True, remove_comments=True)

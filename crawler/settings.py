@@ -2,6 +2,12 @@
 
 Scrapy's defaults are loose for a monitor (robots.txt ignored, 180 s timeouts, 1 GiB pages), so
 every politeness and limit setting is set here explicitly from `CrawlConfig`.
+
+`DOWNLOAD_MAXSIZE` (`[crawl] max_page_bytes`) bounds every body twice: Scrapy cancels a download once
+Content-Length announces more or the bytes received pass it, and its HttpCompressionMiddleware stops
+inflating a compressed body (Content-Encoding) at the same size: the compression-bomb guard. Only http(s)
+can be fetched: the file, data, s3 and ftp download handlers are switched off, so no link a hostile
+feed or page slips past discovery can read a local file.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[s
         "DOWNLOAD_TIMEOUT": crawl.timeout,
         "RETRY_ENABLED": True,
         "RETRY_TIMES": crawl.retry_times,
+        "DOWNLOAD_HANDLERS": {"file": None, "data": None, "s3": None, "ftp": None},
         "DOWNLOAD_MAXSIZE": crawl.max_page_bytes,
         "DOWNLOAD_WARNSIZE": crawl.max_page_bytes // 2,
         "REDIRECT_MAX_TIMES": 5,

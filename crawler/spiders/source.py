@@ -5,6 +5,12 @@ robots.txt names), listing pages — and funnels every link through one gate (`_
 canonicalises it and skips what the store already knows, so a second crawl of an unchanged site
 fetches no article page again. Every failure is logged with its URL and kept in `errors` for the
 run record; the crawl goes on.
+
+Article pages are handed to extraction as bytes with their Content-Type (`crawler.extract` decodes
+them; Scrapy's `response.text` trusts a wrong HTTP charset). A body over `DOWNLOAD_MAXSIZE`
+(`[crawl] max_page_bytes`) — cancelled mid-download, or refused when it inflates past the limit — is
+recorded as "too large"; a body that is no page (a gzip blob sent as text/html) as "not an HTML page".
+Both are remembered as failed pages, so the next crawls do not fetch them again.
 """
 
 from __future__ import annotations
@@ -17,14 +23,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.article import CrawledArticle, PageFailure
 from crawler.discover import DiscoveredLink, DiscoveryError, listing_links, parse_feed, parse_sitemap, robots_sitemaps
-from crawler.extract import NoArticleError, extract_article
+from crawler.extract import NoArticleError, NotHtmlError, extract_article
 from crawler.publishers import PUBLISHERS
 from crawler.urls import canonicalize_url
 from scheduler.config import SourceConfig
@@ -131,27 +137,42 @@ class SourceSpider(scrapy.Spider):
         )
 
     def parse_article(self, response: Response, feed_published_at: datetime | None) -> Iterator[CrawledArticle]:
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1")
         if not isinstance(response, TextResponse):
-            self.record_error(response.url, f"not an HTML page ({response.headers.get('Content-Type', b'?').decode()})")
+            self._page_failed(response.url, f"not an HTML page ({content_type or '?'})")
             return
         try:
             article = extract_article(
-                response.text,
+                response.body,
+                content_type=content_type,
                 url=response.url,
                 source=self.source.name,
                 publisher=self.publisher,
                 feed_published_at=feed_published_at,
             )
+        except NotHtmlError as error:
+            self._page_failed(response.url, f"not an HTML page ({content_type or '?'}): {error}")
+            return
         except NoArticleError as error:
             self.crawler.stats.inc_value("kuroshio/no_content")
-            self.record_error(response.url, f"no content: {error}")
-            self.failed_pages.append(PageFailure(canonicalize_url(response.url), f"no content: {error}", permanent=True))
+            self._page_failed(response.url, f"no content: {error}")
             return
         redirects = tuple(canonicalize_url(url) for url in response.meta.get("redirect_urls", ()))
         yield CrawledArticle(article, seen_urls=redirects)
 
+    def _page_failed(self, url: str, reason: str) -> None:
+        """An article page that will not yield an article however often it is fetched."""
+        self.record_error(url, reason)
+        self.failed_pages.append(PageFailure(canonicalize_url(url), reason, permanent=True))
+
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
+        if too_large := self._too_large(failure):
+            self.crawler.stats.inc_value("kuroshio/too_large")
+            self.record_error(request.url, too_large)
+            if request.callback == self.parse_article:
+                self.failed_pages.append(PageFailure(request.url, too_large, permanent=True))
+            return
         if failure.check(IgnoreRequest) and not failure.check(HttpError):  # HttpError is an IgnoreRequest
             # Forbidden by robots.txt or off-site: policy doing its job, not a failure.
             logger.info("%s: skipped %s: %s", self.source.name, request.url, failure.getErrorMessage())
@@ -163,6 +184,20 @@ class SourceSpider(scrapy.Spider):
         if request.callback == self.parse_article:
             permanent = status in GONE_STATUSES
             self.failed_pages.append(PageFailure(request.url, reason, permanent=permanent))
+
+    def _too_large(self, failure: Failure) -> str | None:
+        """Why a response was refused for its size, or None.
+
+        Scrapy's HTTP handler cancels a body past DOWNLOAD_MAXSIZE (DownloadCancelledError, whether
+        Content-Length announced it or the bytes ran over), and its HttpCompressionMiddleware refuses
+        a body that inflates past it with an IgnoreRequest naming the setting.
+        """
+        limit = self.crawler.settings.getint("DOWNLOAD_MAXSIZE")
+        if failure.check(DownloadCancelledError):
+            return f"too large: download cancelled at the {limit}-byte limit (crawl.max_page_bytes)"
+        if failure.check(IgnoreRequest) and "DOWNLOAD_MAXSIZE" in failure.getErrorMessage():
+            return f"too large: body inflates past the {limit}-byte limit (crawl.max_page_bytes)"
+        return None
 
     def record_error(self, url: str, reason: str) -> None:
         """Log a failure against its URL and keep it for the run record."""
