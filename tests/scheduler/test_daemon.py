@@ -379,3 +379,37 @@ timezone = "Asia/Taipei"
         assert len(inbox.messages) == 1
     finally:
         smtp.stop()
+
+
+@pytest.mark.faults
+def test_a_daemon_crawl_and_a_one_off_crawl_write_to_sqlite_at_once(site, start_daemon):
+    site.slow_down_kyodo_articles(delay=1)
+    sources = KYODO_SOURCE + """
+[[sources]]
+name = "taiwan-news"
+listing_pages = ["http://www.taiwannews.test/en/", "http://www.taiwannews.test/en/politics"]
+article_url_pattern = '/(en/)?news/\\d+$'
+allowed_domains = ["www.taiwannews.test"]
+publisher = "taiwan-news"
+"""
+    config = site.config(sources)
+    config.write_text(config.read_text().replace(
+        'publisher = "taiwan-news"', 'publisher = "taiwan-news"\nevery = "2h"'), encoding="utf-8")
+    with site.sessions() as session:  # taiwan-news was crawled lately: the daemon leaves it alone
+        run_id = start_run(session, "taiwan-news")
+        finish_run(session, run_id, status="ok", pages_fetched=0, articles_new=0, articles_relevant=0,
+                   duplicates_skipped=0, errors=[])
+    daemon = start_daemon(config)
+    wait_for(lambda: any(run.status == "running" and run.source.name == "kyodo" for run in site.runs()),
+             timeout=60, what="the daemon's kyodo crawl", log=daemon)
+    one_off = kuroshio(config, "crawl", "--source", "taiwan-news")
+    assert one_off.returncode == 0, one_off.stderr
+    assert "database is locked" not in one_off.stderr
+    overlapped = [run for run in site.runs() if run.source.name == "kyodo"]
+    wait_for(lambda: finished(site.runs(), "kyodo"), timeout=60, what="the kyodo crawl to end", log=daemon)
+    assert daemon.terminate()[0] == 0
+    assert "database is locked" not in daemon.output()
+    assert overlapped and overlapped[0].started_at < finished(site.runs(), "taiwan-news")[-1].finished_at
+    urls = site.all_urls()
+    assert len(urls) == len(set(urls))
+    assert len(site.article_urls()) == 3 + 4  # kyodo's three, taiwan-news's four
