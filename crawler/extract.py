@@ -25,7 +25,16 @@ trafilatura then finds the body and most metadata. This module adds what a monit
 - dates from structured data first (JSON-LD `datePublished`, `article:published_time`), then the
   feed's own date, keeping the time and its UTC offset; never the fetch time;
 - the page's canonical link, canonicalised, and its language from the markup;
+- a title on one line (control characters, CR/LF included, fold to spaces), cut to `MAX_TITLE_CHARS`
+  at a word boundary with an ellipsis: a 10 kB `<title>` is a broken or hostile page, not a headline;
 - the publisher's rules (`crawler.publishers`) where trafilatura leaves furniture behind.
+
+A page with no article raises `NoArticleError` ("no content" in the run record), never an empty or
+fake article: no text or title; text shorter than `MIN_TEXT_CHARS` (a paywall teaser, an empty
+`<body>`); text that is mostly link labels (`MAX_LINK_DENSITY`: a section index served at an article
+URL, a redesigned page where extraction only finds navigation). Consent and cookie walls (modal
+dialogs, elements named consent/gdpr/cookie-banner: `OVERLAY_XPATHS`) are pruned before extraction,
+so a page that is only such a wall has nothing left.
 """
 
 from __future__ import annotations
@@ -55,6 +64,22 @@ from crawler.publishers import Publisher
 from crawler.urls import absolute_http_url, canonicalize_url
 
 MIN_TEXT_CHARS = 200
+MAX_TITLE_CHARS = 300
+# Above this share of link labels in the extracted text, the page is an index of other pages.
+MAX_LINK_DENSITY = 0.5
+# Overlays that are never the article: modal dialogs and consent/cookie walls.
+OVERLAY_XPATHS = (
+    "//dialog",
+    "//*[@role='dialog' or @role='alertdialog' or @aria-modal='true']",
+    *(
+        f"//*[contains(translate(@id, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '{name}')"
+        f" or contains(translate(@class, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), '{name}')]"
+        for name in ("consent", "gdpr", "cookie-banner", "cookie-notice", "cookie-wall", "cookiebanner")
+    ),
+)
+# Control characters (C0, DEL, C1), line and paragraph separators, bidi overrides and BOMs: none belongs
+# in a one-line title.
+_TITLE_NOISE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
 GENERIC = Publisher(name="generic")
 
 # charset_normalizer's own threshold between text and mojibake.
@@ -177,22 +202,25 @@ def extract_article(
     canonical_url = _canonical_link(tree, url=url)
     language = _language(tree)
     published_at = _structured_published_at(tree) or feed_published_at
+    link_labels = _link_labels(tree)
     document = trafilatura.bare_extraction(
         tree,
         url=url,
         with_metadata=True,
         include_comments=False,
         include_tables=True,
-        prune_xpath=list(publisher.prune_xpaths) or None,
+        prune_xpath=[*OVERLAY_XPATHS, *publisher.prune_xpaths],
     )
     if document is None or not document.text:
         raise NoArticleError("extraction found no article text")
-    title = (document.title or "").strip()
+    title = clean_title(document.title or "")
     if not title:
         raise NoArticleError("page has no title")
-    text, byline_authors = _clean_text(document.text, publisher, title=title)
+    text, byline_authors = _clean_text(document.text, publisher, title=_one_line(document.title or ""))
     if len(text) < MIN_TEXT_CHARS:
         raise NoArticleError(f"article text too short ({len(text)} characters)")
+    if (density := _link_density(text, link_labels)) > MAX_LINK_DENSITY:
+        raise NoArticleError(f"page is an index, not an article ({density:.0%} of its text is link labels)")
     return ExtractedArticle(
         url=canonicalize_url(url),
         canonical_url=canonical_url,
@@ -205,6 +233,41 @@ def extract_article(
     )
 
 
+def clean_title(title: str) -> str:
+    """`title` on one line, white space folded, cut to `MAX_TITLE_CHARS` at a word boundary with "…"."""
+    line = _one_line(title)
+    if len(line) <= MAX_TITLE_CHARS:
+        return line
+    cut = line[: MAX_TITLE_CHARS - 1]
+    if " " in cut[MAX_TITLE_CHARS // 2 :]:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip() + "…"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(_TITLE_NOISE.sub(" ", text).split())
+
+
+def _is_headline(line: str, title: str) -> bool:
+    """Whether `line` repeats the (uncut) title; a title past `MAX_TITLE_CHARS` may come back cut short."""
+    line = _one_line(line)
+    if line == title:
+        return True
+    return min(len(line), len(title)) > MAX_TITLE_CHARS and line[:MAX_TITLE_CHARS] == title[:MAX_TITLE_CHARS]
+
+
+def _link_labels(tree: lxml.html.HtmlElement) -> frozenset[str]:
+    """The text of every link on the page, white space folded."""
+    return frozenset(label for anchor in tree.iter("a") if (label := " ".join(anchor.text_content().split())))
+
+
+def _link_density(text: str, link_labels: frozenset[str]) -> float:
+    """The share of `text`'s characters on lines that are exactly some link's label."""
+    lines = [" ".join(line.split()) for line in text.split("\n\n")]
+    linked = sum(len(line) for line in lines if line in link_labels)
+    return linked / max(1, sum(len(line) for line in lines))
+
+
 def _clean_text(text: str, publisher: Publisher, *, title: str) -> tuple[str, tuple[str, ...]]:
     """Paragraphs without furniture lines, and the authors a byline names.
 
@@ -215,7 +278,7 @@ def _clean_text(text: str, publisher: Publisher, *, title: str) -> tuple[str, tu
     authors: tuple[str, ...] = ()
     for line in text.splitlines():
         line = line.strip()
-        if not line or publisher.is_furniture(line) or (not kept and line == title):
+        if not line or publisher.is_furniture(line) or (not kept and _is_headline(line, title)):
             continue
         if (named := publisher.byline_authors(line)) is not None:
             authors = named

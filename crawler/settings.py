@@ -8,6 +8,11 @@ Content-Length announces more or the bytes received pass it, and its HttpCompres
 inflating a compressed body (Content-Encoding) at the same size: the compression-bomb guard. Only http(s)
 can be fetched: the file, data, s3 and ftp download handlers are switched off, so no link a hostile
 feed or page slips past discovery can read a local file.
+
+Retries (`[crawl] retry_times`, `retry_backoff`, `max_retry_after`) and robots.txt (`obey_robots`,
+`max_crawl_delay`) are applied by Kuroshio's middlewares in place of Scrapy's: see `crawler.middlewares`.
+Redirect loops and redirects off the allowed domains are refused there too; a chain longer than
+`REDIRECT_MAX_TIMES` is dropped by Scrapy; the spider records all three with the page's URL.
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[s
         "DOWNLOAD_TIMEOUT": crawl.timeout,
         "RETRY_ENABLED": True,
         "RETRY_TIMES": crawl.retry_times,
+        "KUROSHIO_RETRY_BACKOFF": crawl.retry_backoff,
+        "KUROSHIO_MAX_RETRY_AFTER": crawl.max_retry_after,
+        "KUROSHIO_MAX_CRAWL_DELAY": crawl.max_crawl_delay,
         "DOWNLOAD_HANDLERS": {"file": None, "data": None, "s3": None, "ftp": None},
         "DOWNLOAD_MAXSIZE": crawl.max_page_bytes,
         "DOWNLOAD_WARNSIZE": crawl.max_page_bytes // 2,
@@ -50,8 +58,17 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[s
         "LOG_INSTALL_ROOT_HANDLER": False,  # the CLI configures logging once, for every logger
         "LOGSTATS_INTERVAL": 0,
         "ITEM_PIPELINES": {"crawler.pipelines.StorePipeline": 300},
-        # Before Scrapy's OffsiteMiddleware (50).
-        "DOWNLOADER_MIDDLEWARES": {"crawler.middlewares.RobotsTxtOffsiteMiddleware": 45},
+        "DOWNLOADER_MIDDLEWARES": {
+            # Before Scrapy's OffsiteMiddleware (50).
+            "crawler.middlewares.RobotsTxtOffsiteMiddleware": 45,
+            # In the places of the Scrapy middlewares they extend (see crawler.middlewares).
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            "crawler.middlewares.RobotsPolicyMiddleware": 100,
+            "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+            "crawler.middlewares.BackoffRetryMiddleware": 550,
+            # After Scrapy's RedirectMiddleware (600), so it sees a redirect first.
+            "crawler.middlewares.RedirectPolicyMiddleware": 610,
+        },
     }
     settings.update(crawl.scrapy_settings)
     if crawl.proxy:

@@ -2,6 +2,14 @@
 
 Feeds, sitemaps and social links decorate article URLs with tracking parameters and fragments;
 the store keys articles on the canonical form so a story linked three ways is fetched and kept once.
+
+How far canonicalisation goes: `canonicalize_url` only drops what never names a different page
+(tracking parameters, fragments, default ports, letter case of scheme and host); the stored URL keeps
+its scheme and host as linked. Matching goes one step further: `url_variants` treats `http`/`https`
+and a leading `www.` as the same page, because publishers serve one site under all four and nothing
+else differs between them. No other host is merged (`news.example.com` is not `example.com`), and an
+AMP page (`/amp/...`, `?amp=1`, an `amp.` host) is not rewritten by guessing: it is recognised by its
+own `rel=canonical` link, which extraction reads, and kept as an alias of the article it points to.
 """
 
 from __future__ import annotations
@@ -30,6 +38,29 @@ def canonicalize_url(url: str) -> str:
         [(key, value) for key, value in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking(key)]
     )
     return urlunsplit((scheme, host, parts.path or "/", query, ""))
+
+
+def url_variants(url: str) -> tuple[str, ...]:
+    """`url` (canonicalised) first, then the same URL under the other scheme and with or without `www.`."""
+    canonical = canonicalize_url(url)
+    parts = urlsplit(canonical)
+    if parts.scheme not in DEFAULT_PORTS or not parts.netloc:
+        return (canonical,)
+    bare = parts.netloc.removeprefix("www.")
+    hosts = (bare, f"www.{bare}") if "." in bare and not _is_ip_address(bare) else (parts.netloc,)
+    # An explicit port belongs to one scheme: only the default ports are the same site on both.
+    schemes = ("https", "http") if parts.port is None else (parts.scheme,)
+    variants = [canonical]
+    for scheme in schemes:
+        for host in hosts:
+            variant = urlunsplit((scheme, host, parts.path, parts.query, ""))
+            if variant not in variants:
+                variants.append(variant)
+    return tuple(variants)
+
+
+def _is_ip_address(host: str) -> bool:
+    return host.split(":", 1)[0].replace(".", "").isdigit() or host.startswith("[")
 
 
 def is_tracking(parameter: str) -> bool:

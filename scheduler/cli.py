@@ -302,9 +302,13 @@ def daemon(ctx: click.Context) -> None:
 @cli.command()
 @click.pass_context
 def status(ctx: click.Context) -> None:
-    """Whether a daemon is alive, its next runs, and each source's last crawl."""
+    """Whether a daemon is alive, its next runs, and each source's last crawl.
+
+    A source whose last `STARVED_RUNS` finished runs each failed, or stored nothing new while recording
+    errors, is marked "!" and named on a line of its own (`storage.repo.starved_sources`).
+    """
     from scheduler.daemon import daemon_state
-    from storage.repo import last_runs
+    from storage.repo import STARVED_RUNS, last_runs, starved_sources
 
     config = _config(ctx)
     sessions = _sessions(config)
@@ -318,10 +322,12 @@ def status(ctx: click.Context) -> None:
     jobs = holder.info.get("jobs", {}) if holder is not None and alive else {}
     with sessions() as session:
         runs = last_runs(session)
+        starved = set(starved_sources(session)) & {source.name for source in config.sources}
     rows = []
     for source in config.sources:
         run = runs.get(source.name)
         rows.append((
+            "!" if source.name in starved else "",
             source.name,
             jobs.get(f"crawl:{source.name}", "") or "",
             run.status if run else "never run",
@@ -329,7 +335,9 @@ def status(ctx: click.Context) -> None:
             run.articles_new if run else "",
             (run.message or "")[:80] if run else "",
         ))
-    click.echo(render_table(["source", "next run", "last run", "started", "new", "message"], rows))
+    click.echo(render_table(["!", "source", "next run", "last run", "started", "new", "message"], rows))
+    for name in sorted(starved):
+        click.echo(f"! {name}: no new article in the last {STARVED_RUNS} runs (each failed or had only errors)")
     if config.digests:
         click.echo()
         click.echo(_digest_status(config, sessions, jobs))

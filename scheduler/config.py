@@ -125,6 +125,9 @@ CRAWL_SETTINGS = (
     Setting("autothrottle", bool, True, "Adapt the delay to the server's latency (Scrapy AutoThrottle)."),
     Setting("timeout", (int, float), 30.0, "Seconds before a request is abandoned."),
     Setting("retry_times", int, 2, "Retries of a transient failure (5xx, timeouts, dropped connections)."),
+    Setting("retry_backoff", (int, float), 1.0, "Seconds before the first retry of a host's transient failure; doubled each retry."),
+    Setting("max_retry_after", (int, float), 300.0, "Longest 429/503 Retry-After waited for; past it, the host's pages are deferred to the next crawl."),
+    Setting("max_crawl_delay", (int, float), 30.0, "Cap on a robots.txt Crawl-delay (a capped one is logged)."),
     Setting("max_page_bytes", int, 5 * 1024 * 1024, "Largest response accepted; larger ones are cancelled."),
     Setting("proxy", str, "", "HTTP proxy for every request (the bundled fixture web is reached this way)."),
     Setting("scrapy_settings", dict, {}, "Extra Scrapy settings laid over Kuroshio's (e.g. your own EXTENSIONS); for experts."),
@@ -219,6 +222,9 @@ class CrawlConfig(_Section):
     autothrottle: bool
     timeout: float
     retry_times: int
+    retry_backoff: float
+    max_retry_after: float
+    max_crawl_delay: float
     max_page_bytes: int
     proxy: str
     scrapy_settings: dict[str, Any]

@@ -6,8 +6,13 @@ entirely if it raises. Callers never commit for it; they pass a session with no 
 transaction left open by earlier queries is ended first). Read functions just query.
 
 Duplicates: an article is the same as a stored one when any of its URLs (fetched, canonical, or
-redirects seen on the way) is already known, or when its body has the same `content_sha256`. The new
-URLs are then kept as aliases, so the crawler never fetches them again (`known_urls`).
+redirects seen on the way) is already known — under either scheme, with or without `www.`
+(`crawler.urls.url_variants`) — or when its body has the same `content_sha256`. The new URLs are then
+kept as aliases, as they were seen, so the crawler never fetches them again (`known_urls`).
+
+Silent sources: `starved_sources` names the sources whose last `STARVED_RUNS` finished runs each
+failed, or stored no new article while something went wrong (see its docstring); `kuroshio status`
+flags them.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from crawler.article import ExtractedArticle, TopicMatch
 from crawler.article import PageFailure as CrawledPageFailure
+from crawler.urls import url_variants
 from storage.engine import write_transaction
 from storage.models import (
     Article,
@@ -46,6 +52,8 @@ MAX_ERROR_REASON_CHARS = 500
 MAX_URL_LENGTH = 2048  # the size of the URL columns: PostgreSQL enforces it, SQLite would not
 # A page that was gone or held no article is fetched again after this long (it may have come back).
 FAILED_PAGE_RECHECK = timedelta(days=7)
+# How many consecutive unproductive runs make a source worth flagging (`starved_sources`).
+STARVED_RUNS = 3
 
 # Scripts written without spaces between words: FTS5's unicode61 tokenizer would index a whole run of
 # them as one token, so words in them are searched as substrings (LIKE) instead.
@@ -93,7 +101,8 @@ def _ensure_source(session: Session, name: str) -> Source:
 
 def known_urls(session: Session, *, now: datetime | None = None) -> set[str]:
     """URLs a crawl need not fetch: every URL a stored article was seen under, and the pages that
-    failed for good (gone, no article) within the last `FAILED_PAGE_RECHECK`."""
+    failed for good (gone, no article) within the last `FAILED_PAGE_RECHECK`. A link is known when any
+    of its `crawler.urls.url_variants` is in this set."""
     recheck_from = _aware_or_now(now) - FAILED_PAGE_RECHECK
     failed = select(PageFailure.url).where(PageFailure.permanent, PageFailure.last_failed_at >= recheck_from)
     return set(session.scalars(select(ArticleURL.url))) | set(session.scalars(failed))
@@ -164,10 +173,12 @@ def store_article(
 
 
 def _find_duplicate(session: Session, urls: Sequence[str], article: ExtractedArticle) -> int | None:
-    """The id of the stored article this one duplicates: by URL first, then by body fingerprint."""
-    rows = session.execute(select(ArticleURL.url, ArticleURL.article_id).where(ArticleURL.url.in_(urls)))
+    """The id of the stored article this one duplicates: by URL first (each URL as seen, then under its
+    other scheme and `www.` forms), then by body fingerprint."""
+    candidates = _unique(variant for url in urls for variant in (url, *url_variants(url)))
+    rows = session.execute(select(ArticleURL.url, ArticleURL.article_id).where(ArticleURL.url.in_(candidates)))
     article_id_by_url = {url: article_id for url, article_id in rows}
-    for url in urls:
+    for url in candidates:
         if url in article_id_by_url:
             return article_id_by_url[url]
     if not article.text.strip():
@@ -356,6 +367,36 @@ def list_runs(session: Session, *, source: str | None = None, limit: int | None 
     if source is not None:
         query = query.where(CrawlRun.source.has(Source.name == source))
     return list(session.scalars(query))
+
+
+def starved_sources(session: Session, *, runs: int = STARVED_RUNS) -> list[str]:
+    """Sources whose last `runs` finished runs each came to nothing: the run failed, or it stored no new
+    article and recorded errors (every link it found failed: no content, gone, too large...).
+
+    Only 'ok' and 'failed' runs count; an interrupted run says nothing about the source and is skipped.
+    A quiet run — no new article and no error — breaks the streak: a source with nothing new to say is
+    not broken. A source with fewer than `runs` finished runs is not flagged yet.
+    """
+    ranked = select(
+        CrawlRun.id,
+        func.row_number()
+        .over(partition_by=CrawlRun.source_id, order_by=(CrawlRun.started_at.desc(), CrawlRun.id.desc()))
+        .label("recency"),
+    ).where(CrawlRun.status.in_(("ok", "failed"))).subquery()
+    recent = session.scalars(
+        select(CrawlRun).join(ranked, ranked.c.id == CrawlRun.id).where(ranked.c.recency <= runs)
+    ).all()
+    runs_by_source: dict[str, list[CrawlRun]] = {}
+    for run in recent:
+        runs_by_source.setdefault(run.source.name, []).append(run)
+    return sorted(
+        name for name, source_runs in runs_by_source.items()
+        if len(source_runs) == runs and all(_unproductive(run) for run in source_runs)
+    )
+
+
+def _unproductive(run: CrawlRun) -> bool:
+    return run.status == "failed" or (run.articles_new == 0 and run.errors_count > 0)
 
 
 # --- reading articles ----------------------------------------------------------------------------

@@ -10,7 +10,10 @@ Article pages are handed to extraction as bytes with their Content-Type (`crawle
 them; Scrapy's `response.text` trusts a wrong HTTP charset). A body over `DOWNLOAD_MAXSIZE`
 (`[crawl] max_page_bytes`) — cancelled mid-download, or refused when it inflates past the limit — is
 recorded as "too large"; a body that is no page (a gzip blob sent as text/html) as "not an HTML page".
-Both are remembered as failed pages, so the next crawls do not fetch them again.
+Both are remembered as failed pages, so the next crawls do not fetch them again, as is a 404/410.
+Transient failures — 5xx and timeouts after their retries, a host deferred by a long Retry-After or a
+robots.txt in 5xx, a redirect loop or a redirect off the allowed domains — are recorded with their
+URL and left for the next crawl.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ from twisted.python.failure import Failure
 from crawler.article import CrawledArticle, PageFailure
 from crawler.discover import DiscoveredLink, DiscoveryError, listing_links, parse_feed, parse_sitemap, robots_sitemaps
 from crawler.extract import NoArticleError, NotHtmlError, extract_article
+from crawler.middlewares import HostDeferred, RedirectRefused
 from crawler.publishers import PUBLISHERS
-from crawler.urls import canonicalize_url
+from crawler.urls import canonicalize_url, url_variants
 from scheduler.config import SourceConfig
 
 logger = logging.getLogger(__name__)
@@ -122,7 +126,7 @@ class SourceSpider(scrapy.Spider):
         url = canonicalize_url(link.url)
         if self.article_pattern and not self.article_pattern.search(url):
             return None
-        if url in self.known_urls:
+        if any(variant in self.known_urls for variant in url_variants(url)):
             self.crawler.stats.inc_value("kuroshio/known_skipped")
             return None
         if url in self.requested_urls:
@@ -173,6 +177,19 @@ class SourceSpider(scrapy.Spider):
             if request.callback == self.parse_article:
                 self.failed_pages.append(PageFailure(request.url, too_large, permanent=True))
             return
+        if failure.check(HostDeferred):
+            # The host asked to be left alone (long Retry-After, robots.txt in 5xx): the next crawl retries.
+            self.crawler.stats.inc_value("kuroshio/deferred")
+            self.record_error(request.url, failure.getErrorMessage())
+            if request.callback == self.parse_article:
+                self.failed_pages.append(PageFailure(request.url, failure.getErrorMessage(), permanent=False))
+            return
+        if redirect := self._bad_redirect(failure):
+            first_url = request.meta.get("redirect_urls", [request.url])[0]
+            self.record_error(first_url, redirect)
+            if request.callback == self.parse_article:
+                self.failed_pages.append(PageFailure(canonicalize_url(first_url), redirect, permanent=False))
+            return
         if failure.check(IgnoreRequest) and not failure.check(HttpError):  # HttpError is an IgnoreRequest
             # Forbidden by robots.txt or off-site: policy doing its job, not a failure.
             logger.info("%s: skipped %s: %s", self.source.name, request.url, failure.getErrorMessage())
@@ -184,6 +201,17 @@ class SourceSpider(scrapy.Spider):
         if request.callback == self.parse_article:
             permanent = status in GONE_STATUSES
             self.failed_pages.append(PageFailure(request.url, reason, permanent=permanent))
+
+    def _bad_redirect(self, failure: Failure) -> str | None:
+        """Why a redirect was not followed (a loop, too long a chain, off the allowed domains), or None."""
+        if not failure.check(IgnoreRequest) or failure.check(HttpError):
+            return None
+        if failure.check(RedirectRefused):
+            return failure.getErrorMessage()
+        if "max redirections" in failure.getErrorMessage():
+            chain = failure.request.meta.get("redirect_urls", ())  # type: ignore[attr-defined]
+            return f"too many redirects: gave up after {len(chain)}"
+        return None
 
     def _too_large(self, failure: Failure) -> str | None:
         """Why a response was refused for its size, or None.
