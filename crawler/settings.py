@@ -57,6 +57,11 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[s
         "LOG_LEVEL": log_level,
         "LOG_INSTALL_ROOT_HANDLER": False,  # the CLI configures logging once, for every logger
         "LOGSTATS_INTERVAL": 0,
+        # The pipeline is synchronous: more items in parallel only adds asyncio tasks per response.
+        "CONCURRENT_ITEMS": 1,
+        # Scrapy re-parses each callback's source with `ast` per response to warn about `return x`
+        # in generators; ours have none, and the check costs a few percent of a crawl.
+        "WARN_ON_GENERATOR_RETURN_VALUE": False,
         "ITEM_PIPELINES": {"crawler.pipelines.StorePipeline": 300},
         "DOWNLOADER_MIDDLEWARES": {
             # Before Scrapy's OffsiteMiddleware (50).
