@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,35 +15,17 @@ from pathlib import Path
 import pytest
 
 from databases import BACKENDS, POSTGRES_URL, reset_postgres_schema
-from fixture_web import REPO, SEED_CASES, expected, normalise_space, site_inventory
+from fixture_web import (
+    KUROSHIO,
+    SEED_CASES,
+    expected,
+    kuroshio,
+    normalise_space,
+    site_inventory,
+    stored_articles,
+    write_config,
+)
 from fixtures.server import DEFAULT_ROOT, FixtureWeb, ServedRequest
-
-KUROSHIO = Path(sys.executable).parent / "kuroshio"
-DEMO_CONFIG = REPO / "fixtures" / "demo.toml"
-
-
-def write_config(path: Path, *, database_url: str, proxy: str, sources: str | None = None) -> Path:
-    """The demo config (or `sources` instead of its sources) pointed at a database and the fixture proxy."""
-    text = DEMO_CONFIG.read_text(encoding="utf-8")
-    if sources is not None:
-        text = text[: text.index("[[sources]]")] + sources
-    text = text.replace("[crawl]\n", f'[crawl]\nproxy = "{proxy}"\n', 1)
-    path.write_text(f'[storage]\nurl = "{database_url}"\n\n{text}', encoding="utf-8")
-    return path
-
-
-def kuroshio(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the installed `kuroshio` command with `config`."""
-    return subprocess.run(
-        [str(KUROSHIO), "--config", str(config), *args], capture_output=True, text=True, timeout=180, check=False
-    )
-
-
-def stored_articles(config: Path) -> list[dict]:
-    listing = kuroshio(config, "articles", "list", "--all", "--limit", "1000", "--format", "jsonl")
-    assert listing.returncode == 0, listing.stderr
-    return [json.loads(line) for line in listing.stdout.splitlines()]
-
 
 @dataclass
 class TwoCrawls:

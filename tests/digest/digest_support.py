@@ -8,7 +8,6 @@ import email.policy
 import ipaddress
 import itertools
 import json
-import socket
 import ssl
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -21,7 +20,7 @@ from aiosmtpd.smtp import Envelope
 
 from crawler.article import ExtractedArticle, text_sha256
 from crawler.topics import DEFAULT_TOPIC_QUERY, Topic, match_topics
-from fixture_web import expected
+from fixture_web import expected, free_port
 from scheduler.config import DigestConfig
 from storage.models import Article, ArticleTopic, Source
 
@@ -32,13 +31,6 @@ TOPICS = (
 )
 SEEN_AT = datetime(2025, 12, 3, 0, 0, tzinfo=timezone.utc)
 NOW = datetime(2025, 12, 3, 0, 30, tzinfo=timezone.utc)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class _Collector:

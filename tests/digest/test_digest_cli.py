@@ -5,18 +5,17 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest_support import SmtpServer, parse_message, parts
+from fixture_web import KUROSHIO
 from scheduler.config import Config
 from scheduler.locks import acquire
 from storage.repo import delivered_article_ids, last_digest_attempts
 
-KUROSHIO = Path(sys.executable).parent / "kuroshio"
 CHROMIUM = Path("/usr/bin/chromium")
 
 

@@ -14,10 +14,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fixture_web import REPO
+from fixture_web import KUROSHIO, REPO, stored_articles, write_config
 from storage.engine import create_engine_for, session_factory
 from storage.repo import list_runs
-from test_crawl_end_to_end import KUROSHIO, stored_articles, write_config
 
 HOSTILE = REPO / "fixtures" / "hostile"
 CRAWL_TIMEOUT = 180

@@ -20,7 +20,7 @@ import pytest
 from crawler.extract import MAX_TITLE_CHARS
 from fixtures.server import FixtureWeb
 from hostile_crawl import HOSTILE, MeasuredCrawl, crawl_measured, hostile_config, last_run, stored_articles
-from test_crawl_end_to_end import kuroshio
+from fixture_web import kuroshio
 
 pytestmark = pytest.mark.faults
 

@@ -24,7 +24,7 @@ from hostile_crawl import (
 from storage.engine import create_engine_for, session_factory
 from storage.models import Article, PageFailure
 from storage.repo import STARVED_RUNS, finish_run, start_run, starved_sources
-from test_crawl_end_to_end import kuroshio
+from fixture_web import kuroshio
 
 pytestmark = pytest.mark.faults
 

@@ -10,9 +10,7 @@ import email
 import email.policy
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
+from fixture_web import KUROSHIO, free_port, kuroshio
 from fixtures.server import DEFAULT_ROOT, FixtureWeb
 from storage.engine import create_engine_for, session_factory, upgrade_schema
 from storage.models import Article, ArticleURL, CrawlRun
 from storage.repo import finish_run, start_run
 
-KUROSHIO = Path(sys.executable).parent / "kuroshio"
 TESTS = Path(__file__).resolve().parents[1]
 KYODO = "english.kyodonews.test"
 KYODO_SOURCE = f"""
@@ -157,11 +155,6 @@ def wait_for(condition: Callable[[], bool], *, timeout: float, what: str, log: D
 
 def finished(runs: list[CrawlRun], source: str, status: str = "ok") -> list[CrawlRun]:
     return [run for run in runs if run.source.name == source and run.status == status]
-
-
-def kuroshio(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(KUROSHIO), "--config", str(config), *args], capture_output=True, text=True,
-                          timeout=120, check=False)
 
 
 def test_daemon_crawls_again_and_again_and_picks_up_a_new_article(site, start_daemon):
@@ -344,9 +337,7 @@ def test_the_daemon_sends_a_digest_that_fell_due_while_it_was_down(site, start_d
     from storage.repo import finish_digest_attempt, start_digest_attempt
 
     inbox = Inbox()
-    with socket.socket() as probe:  # aiosmtpd checks its own port once started, so it cannot be 0
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # aiosmtpd checks its own port once started, so it cannot be 0
     smtp = Controller(inbox, hostname="127.0.0.1", port=port)
     smtp.start()
     try:
