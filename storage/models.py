@@ -1,7 +1,7 @@
 """The archive's tables as SQLAlchemy models.
 
 The schema itself is created by the hand-written migrations in `storage/migrations/`; these models must
-match them (`tests/storage/test_schema.py` compares the two). Every timestamp is stored in UTC and comes
+match them (`tests/storage/test_migrations.py` compares the two). Every timestamp is stored in UTC and comes
 back as an aware datetime on every backend; `Article.published_utc_offset` keeps the publisher's own
 offset so output can show the date the way the publisher did.
 """
@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -112,6 +113,12 @@ class Article(Base):
         lazy="selectin",
         order_by=lambda: (ArticleTopic.score.desc(), ArticleTopic.topic),
     )
+
+
+# When an article dates from (publication time, else first seen): what `storage.repo` filters and sorts
+# listings and digests by. A planner uses an expression index only for the very same expression, so this
+# one must stay the expression `storage.repo._effective_date()` builds (tests/storage/test_reading_indexes.py).
+Index("ix_articles_effective_date", func.coalesce(Article.published_at, Article.first_seen_at))
 
 
 class ArticleURL(Base):

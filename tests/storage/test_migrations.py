@@ -18,7 +18,7 @@ from storage.models import Base
 TABLES = {"sources", "crawl_runs", "articles", "article_urls", "topic_matches"}
 
 
-HEAD_REVISION = "0004"  # the newest migration in storage/migrations/versions
+HEAD_REVISION = "0005"  # the newest migration in storage/migrations/versions
 
 def _is_fulltext_table(name: str | None) -> bool:
     return bool(name) and name.startswith("articles_fts")
@@ -81,6 +81,10 @@ def test_concurrent_upgrades_of_a_fresh_database_migrate_it_once(database_url: s
         engine.dispose()
 
 
+# SQLite cannot reflect expression indexes, so there Alembic leaves ix_articles_effective_date out of
+# the comparison (with these two warnings); tests/storage/test_reading_indexes.py compares its DDL instead.
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
 def test_migrations_match_models(engine: Engine) -> None:
     def include_name(name: str | None, type_: str, parent_names: object) -> bool:
         return not (type_ == "table" and _is_fulltext_table(name))
