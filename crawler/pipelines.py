@@ -1,8 +1,14 @@
-"""Item → store: match each crawled article against the topics and write it in one transaction.
+"""Item → store: match each crawled article against the topics and store it, in batches.
 
 Settings (set per crawl by `crawler.run`): `KUROSHIO_DATABASE_URL`, `KUROSHIO_RUN_ID`,
 `KUROSHIO_TOPICS`. Every extracted article is stored, relevant or not; duplicates (a known URL,
 canonical link or identical text) only add their URLs as aliases.
+
+Articles are written `STORE_BATCH_SIZE` at a time, one transaction per batch: a commit per article
+cost more than the rest of storing it. A batch waits at most `STORE_BATCH_SECONDS`, so a slow crawl
+still stores (and shows) its articles as it goes, and the last one is written when the spider closes.
+An article that is not stored is not known, so the next crawl fetches it again: a batch lost to a
+crash or a failed write costs refetching, never an article.
 """
 
 from __future__ import annotations
@@ -10,14 +16,19 @@ from __future__ import annotations
 import logging
 
 from scrapy.crawler import Crawler
+from scrapy.utils.asyncio import AsyncioLoopingCall, create_looping_call
 from sqlalchemy.exc import SQLAlchemyError
+from twisted.internet.task import LoopingCall
 
 from crawler.article import CrawledArticle
 from crawler.topics import match_topics
 from storage.engine import create_engine_for, session_factory
-from storage.repo import store_article
+from storage.repo import ArticleToStore, store_articles
 
 logger = logging.getLogger(__name__)
+
+STORE_BATCH_SIZE = 50
+STORE_BATCH_SECONDS = 2.0
 
 
 class StorePipeline:
@@ -29,31 +40,53 @@ class StorePipeline:
         self.run_id = crawler.settings.getint("KUROSHIO_RUN_ID") or None
         self.engine = create_engine_for(crawler.settings["KUROSHIO_DATABASE_URL"])
         self.sessions = session_factory(self.engine)
+        self.batch: list[ArticleToStore] = []
+        self.timer: AsyncioLoopingCall | LoopingCall = create_looping_call(self.store_batch)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         return cls(crawler)
 
+    def open_spider(self) -> None:
+        self.timer.start(STORE_BATCH_SECONDS, now=False)
+
     def close_spider(self) -> None:
+        if self.timer.running:
+            self.timer.stop()
+        self.store_batch()
         self.engine.dispose()
 
     def process_item(self, item: CrawledArticle) -> CrawledArticle:
         article = item.article
-        stats = self.crawler.stats
         matches = match_topics(self.topics, title=article.title, text=article.text)
         try:
-            with self.sessions() as session:
-                result = store_article(
-                    session, article, matches=matches, crawl_run_id=self.run_id, seen_urls=item.seen_urls
-                )
-        except (SQLAlchemyError, ValueError) as error:
-            # Not stored, so not known: the next crawl fetches this URL again.
-            self.crawler.spider.record_error(article.url, f"store failed: {error.__class__.__name__}: {error}")
+            self.batch.append(ArticleToStore(article, matches=tuple(matches), seen_urls=item.seen_urls))
+        except ValueError as error:
+            self.crawler.spider.record_error(article.url, f"store failed: {error}")
             return item
-        if result.created:
-            stats.inc_value("kuroshio/articles_new")
-            if matches:
-                stats.inc_value("kuroshio/articles_relevant")
-        else:
-            stats.inc_value("kuroshio/duplicates_stored_as_alias")
+        if len(self.batch) >= STORE_BATCH_SIZE:
+            self.store_batch()
         return item
+
+    def store_batch(self) -> None:
+        """Write the waiting articles in one transaction; if it fails, record each one's URL."""
+        batch, self.batch = self.batch, []
+        if not batch:
+            return
+        try:
+            with self.sessions() as session:
+                results = store_articles(session, batch, crawl_run_id=self.run_id)
+        except SQLAlchemyError as error:
+            # The driver's message ("database or disk is full"), not SQLAlchemy's copy of the statement.
+            reason = f"store failed: {error.__class__.__name__}: {getattr(error, 'orig', None) or error}"
+            for item in batch:
+                self.crawler.spider.record_error(item.article.url, reason)
+            return
+        stats = self.crawler.stats
+        for item, result in zip(batch, results):
+            if not result.created:
+                stats.inc_value("kuroshio/duplicates_stored_as_alias")
+                continue
+            stats.inc_value("kuroshio/articles_new")
+            if item.matches:
+                stats.inc_value("kuroshio/articles_relevant")

@@ -1,6 +1,6 @@
 """Queries and upserts over the archive: the only module that writes to it.
 
-Transactions: every write function here (`ensure_source`, `store_article`, `start_run`, `finish_run`,
+Transactions: every write function here (`ensure_source`, `store_articles`, `start_run`, `finish_run`,
 `mark_interrupted_runs`) is one transaction of its own: it commits before returning and rolls back
 entirely if it raises. Callers never commit for it; they pass a session with no staged changes (a read
 transaction left open by earlier queries is ended first). Read functions just query.
@@ -130,6 +130,31 @@ def record_page_failures(
                 row.last_failed_at = failed_at
 
 
+@dataclass(frozen=True, slots=True)
+class ArticleToStore:
+    """An extracted article with what the store keeps beside it, checked on construction: a naive
+    `published_at` or a URL longer than `MAX_URL_LENGTH` raises ValueError here, before any write.
+
+    `seen_urls` are further URLs the page was reached under (redirect chain, feed link).
+    """
+
+    article: ExtractedArticle
+    matches: Sequence[TopicMatch] = ()
+    seen_urls: Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        _require_aware(self.article.published_at, "published_at")
+        for url in self.urls:
+            if len(url) > MAX_URL_LENGTH:
+                raise ValueError(f"URL longer than {MAX_URL_LENGTH} characters refused: {url[:80]}...")
+
+    @property
+    def urls(self) -> list[str]:
+        """Every URL the article is known under, each once: fetched, canonical, then seen on the way."""
+        article = self.article
+        return _unique(url for url in (article.url, article.canonical_url, *self.seen_urls) if url)
+
+
 def store_article(
     session: Session,
     article: ExtractedArticle,
@@ -139,37 +164,51 @@ def store_article(
     seen_urls: Sequence[str] = (),
     now: datetime | None = None,
 ) -> StoreResult:
-    """Store `article` with its topic matches, or record its URLs as aliases of the article it duplicates.
+    """Store one article: `store_articles` with a batch of one."""
+    item = ArticleToStore(article, matches=tuple(matches), seen_urls=tuple(seen_urls))
+    return store_articles(session, [item], crawl_run_id=crawl_run_id, now=now)[0]
 
-    `seen_urls` are further URLs the page was reached under (redirect chain, feed link). `now` is the
-    first-seen time to record (default: the current time). Runs in its own transaction. Raises
-    ValueError for a naive `published_at` or a URL longer than `MAX_URL_LENGTH`, storing nothing.
+
+def store_articles(
+    session: Session, batch: Sequence[ArticleToStore], *, crawl_run_id: int | None, now: datetime | None = None
+) -> list[StoreResult]:
+    """Store each article with its topic matches, or record its URLs as aliases of the article it
+    duplicates (a stored one, or an earlier one of the batch); one result per article, in order.
+
+    The whole batch is one transaction, so a crawl pays for one commit per batch instead of one per
+    article: it is stored entirely or not at all. `now` is the first-seen time to record (default: the
+    current time).
     """
-    _require_aware(article.published_at, "published_at")
     seen_at = _aware_or_now(now)
-    urls = _unique(url for url in (article.url, article.canonical_url, *seen_urls) if url)
-    for url in urls:
-        if len(url) > MAX_URL_LENGTH:
-            raise ValueError(f"URL longer than {MAX_URL_LENGTH} characters refused: {url[:80]}...")
+    sources: dict[str, Source] = {}
     with write_transaction(session):
-        _lock_article(session, article.content_sha256, urls)
-        duplicate_id = _find_duplicate(session, urls, article)
-        if duplicate_id is None:
-            try:
-                with session.begin_nested():
-                    row = _insert_article(
-                        session, article, urls=urls, crawl_run_id=crawl_run_id, seen_at=seen_at
-                    )
-                    _add_topic_matches(session, row, matches)
-                return StoreResult(article_id=row.id, created=True)
-            except IntegrityError:
-                # A concurrent writer stored one of these URLs after our lookup: this is its duplicate.
-                duplicate_id = _find_duplicate(session, urls, article)
-                if duplicate_id is None:
-                    raise
-                logger.info("%s was stored concurrently as article %d", article.url, duplicate_id)
-        _add_aliases(session, duplicate_id, urls)
-        return StoreResult(article_id=duplicate_id, created=False)
+        _lock_articles(session, batch)
+        return [_store_one(session, item, sources=sources, crawl_run_id=crawl_run_id, seen_at=seen_at)
+                for item in batch]
+
+
+def _store_one(
+    session: Session, item: ArticleToStore, *, sources: dict[str, Source], crawl_run_id: int | None,
+    seen_at: datetime,
+) -> StoreResult:
+    article, urls = item.article, item.urls
+    duplicate_id = _find_duplicate(session, urls, article)
+    if duplicate_id is None:
+        if article.source not in sources:
+            sources[article.source] = _ensure_source(session, article.source)
+        try:
+            with session.begin_nested():
+                row = _insert_article(session, item, source=sources[article.source], crawl_run_id=crawl_run_id,
+                                      seen_at=seen_at)
+            return StoreResult(article_id=row.id, created=True)
+        except IntegrityError:
+            # A concurrent writer stored one of these URLs after our lookup: this is its duplicate.
+            duplicate_id = _find_duplicate(session, urls, article)
+            if duplicate_id is None:
+                raise
+            logger.info("%s was stored concurrently as article %d", article.url, duplicate_id)
+    _add_aliases(session, duplicate_id, urls)
+    return StoreResult(article_id=duplicate_id, created=False)
 
 
 def _find_duplicate(session: Session, urls: Sequence[str], article: ExtractedArticle) -> int | None:
@@ -188,15 +227,16 @@ def _find_duplicate(session: Session, urls: Sequence[str], article: ExtractedArt
 
 
 def _insert_article(
-    session: Session,
-    article: ExtractedArticle,
-    *,
-    urls: Sequence[str],
-    crawl_run_id: int | None,
-    seen_at: datetime,
+    session: Session, item: ArticleToStore, *, source: Source, crawl_run_id: int | None, seen_at: datetime
 ) -> Article:
+    """The article row with its URLs and its best match per topic, written in one flush."""
+    article = item.article
+    best_by_topic: dict[str, TopicMatch] = {}
+    for match in item.matches:
+        if match.topic not in best_by_topic or match.score > best_by_topic[match.topic].score:
+            best_by_topic[match.topic] = match
     row = Article(
-        source=_ensure_source(session, article.source),
+        source=source,
         url=article.url,
         canonical_url=article.canonical_url or article.url,
         title=article.title,
@@ -208,23 +248,13 @@ def _insert_article(
         content_sha256=article.content_sha256,
         first_seen_at=seen_at,
         crawl_run_id=crawl_run_id,
-        urls=[ArticleURL(url=url) for url in urls],
+        urls=[ArticleURL(url=url) for url in item.urls],
+        topic_matches=[ArticleTopic(topic=match.topic, score=match.score, terms=list(match.terms))
+                       for match in best_by_topic.values()],
     )
     session.add(row)
     session.flush()
     return row
-
-
-def _add_topic_matches(session: Session, row: Article, matches: Sequence[TopicMatch]) -> None:
-    best_by_topic: dict[str, TopicMatch] = {}
-    for match in matches:
-        if match.topic not in best_by_topic or match.score > best_by_topic[match.topic].score:
-            best_by_topic[match.topic] = match
-    row.topic_matches = [
-        ArticleTopic(topic=match.topic, score=match.score, terms=list(match.terms))
-        for match in best_by_topic.values()
-    ]
-    session.flush()
 
 
 def _add_aliases(session: Session, article_id: int, urls: Sequence[str]) -> None:
@@ -239,16 +269,18 @@ def _add_aliases(session: Session, article_id: int, urls: Sequence[str]) -> None
             logger.debug("alias %s was recorded concurrently", url)
 
 
-def _lock_article(session: Session, content_sha256: str, urls: Sequence[str]) -> None:
+def _lock_articles(session: Session, batch: Sequence[ArticleToStore]) -> None:
     """Make writers of the same article take turns. SQLite needs nothing: its writers already do.
 
-    On PostgreSQL: a transaction-level advisory lock on the body fingerprint (no unique constraint would
-    catch a body stored twice) and one on each URL, taken in key order. Writers that share a URL then
-    never hold each other's rows: two writers adding the same aliases in opposite orders deadlocked.
+    On PostgreSQL: a transaction-level advisory lock on each body fingerprint (no unique constraint
+    would catch a body stored twice) and on each URL, for the whole batch at once and in key order.
+    Writers that share a URL then never hold each other's rows, and two batches never wait on each
+    other in a cycle: taken article by article, two writers adding the same aliases deadlocked.
     """
     if session.get_bind().dialect.name != "postgresql":
         return
-    digests = {hashlib.sha256(name.encode()).digest() for name in (content_sha256, *urls)}
+    names = {name for item in batch for name in (item.article.content_sha256, *item.urls)}
+    digests = {hashlib.sha256(name.encode()).digest() for name in names}
     for key in sorted(int.from_bytes(digest[:8], "big", signed=True) for digest in digests):
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 

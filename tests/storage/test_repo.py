@@ -16,6 +16,7 @@ from storage import repo
 from storage.models import Article, ArticleTopic, ArticleURL, CrawlRun, Source
 from storage.repo import (
     MAX_RECORDED_ERRORS,
+    ArticleToStore,
     StoreResult,
     article_record,
     ensure_source,
@@ -29,6 +30,7 @@ from storage.repo import (
     search_articles,
     start_run,
     store_article,
+    store_articles,
 )
 
 MakeArticle = Callable[..., ExtractedArticle]
@@ -498,24 +500,55 @@ def test_ensure_source_is_idempotent(session: Session) -> None:
 
 
 @pytest.mark.faults
-def test_store_failing_midway_leaves_no_trace(
+def test_a_batch_failing_midway_leaves_no_trace(
     session: Session, sessions: sessionmaker[Session], make_article: MakeArticle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reached: list[int] = []
+    real_insert = repo._insert_article
+    articles_written_before_the_crash: list[int] = []
 
-    def crash_after_article_insert(session: Session, row: Article, matches: Any) -> None:
-        reached.append(_count(session, Article))  # the Article row is in the database already
-        raise RuntimeError("simulated crash between the article and its topic matches")
+    def crash_on_the_second_article(session: Session, item: ArticleToStore, **options: Any) -> Article:
+        if item.article.title == "Election":
+            articles_written_before_the_crash.append(_count(session, Article))
+            raise RuntimeError("simulated crash in the middle of a batch")
+        return real_insert(session, item, **options)
 
-    monkeypatch.setattr(repo, "_add_topic_matches", crash_after_article_insert)
+    monkeypatch.setattr(repo, "_insert_article", crash_on_the_second_article)
+    batch = [ArticleToStore(make_article(title="Typhoon", url="https://news.example/t"), matches=(TYPHOON,)),
+             ArticleToStore(make_article(title="Election", url="https://news.example/e"), matches=(ELECTION,))]
     with pytest.raises(RuntimeError, match="simulated crash"):
-        _store(session, make_article(title="Typhoon"), TYPHOON)
+        store_articles(session, batch, crawl_run_id=None)
 
-    assert reached == [1]
+    assert articles_written_before_the_crash == [1]  # the first article and its rows were in the database
     with sessions() as fresh:
         assert [_count(fresh, model) for model in (Article, ArticleURL, ArticleTopic, Source)] == [0, 0, 0, 0]
         assert known_urls(fresh) == set()
         assert search_articles(fresh, "typhoon") == []
+
+
+def test_a_batch_stores_each_article_once_and_folds_its_own_duplicates(
+    session: Session, make_article: MakeArticle
+) -> None:
+    typhoon = make_article(title="Typhoon", url="https://news.example/t", text="Typhoon Krathon nears Taiwan.")
+    copy = make_article(title="Typhoon (copy)", url="https://mirror.example/t", text="Typhoon Krathon nears Taiwan.")
+    election = make_article(title="Election", url="https://news.example/e", text="Taipei votes.")
+    batch = [ArticleToStore(typhoon, matches=(TYPHOON,)), ArticleToStore(copy),
+             ArticleToStore(election, matches=(ELECTION, ELECTION))]
+
+    results = store_articles(session, batch, crawl_run_id=None)
+
+    assert [result.created for result in results] == [True, False, True]
+    assert results[1].article_id == results[0].article_id
+    assert _count(session, Article) == 2
+    assert known_urls(session) == {typhoon.url, copy.url, election.url}
+    stored = get_article(session, str(results[2].article_id))
+    assert stored is not None and [match.topic for match in stored.topic_matches] == ["election"]
+
+
+def test_an_article_that_cannot_be_stored_is_refused_before_any_write(make_article: MakeArticle) -> None:
+    with pytest.raises(ValueError, match="published_at"):
+        ArticleToStore(make_article(published_at=datetime(2025, 5, 1, 9, 30)))
+    with pytest.raises(ValueError, match="URL longer than"):
+        ArticleToStore(make_article(), seen_urls=("https://news.example/" + "x" * 3000,))
 
 
 @pytest.mark.faults
