@@ -22,9 +22,10 @@ Settings: `digests[].topics`, `digests[].timezone`, `digests[].max_articles`.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -52,6 +53,7 @@ TIME_FORMAT = "%Y-%m-%d %H:%M"
 INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
 _WORD = re.compile(r"[^\W_]+")
 _DIGITS = re.compile(r"\d+")
+_ASCII_RUN = re.compile("[\x00-\x7f]+")
 _LATIN_WORD_TAIL = "[a-z0-9\u00df-\u024f]*"  # the rest of a casefolded Latin word
 # End of a sentence: .!? and any closing quotes or brackets, then space; or a CJK full stop.
 _SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*\s+|[\u3002\uff01\uff1f][\u300d\u300f\u201d\u2019]*\s*")
@@ -243,24 +245,34 @@ class _NearTitles:
 
     def __init__(self) -> None:
         self.index: dict[str, list[int]] = defaultdict(list)
-        self.sizes: dict[int, int] = {}
+        self.trigrams: dict[int, set[str]] = {}
         self.numbers: dict[int, list[str]] = {}
 
     def add(self, position: int, key: str) -> None:
         trigrams = _trigrams(key)
-        self.sizes[position] = len(trigrams)
+        self.trigrams[position] = trigrams
         self.numbers[position] = _DIGITS.findall(key)
         for trigram in trigrams:
             self.index[trigram].append(position)
 
     def find(self, key: str) -> int | None:
+        """The first indexed title near `key`, or None.
+
+        Prefix filter: a near title shares at least ⌈NEAR_TITLE_SIMILARITY · n⌉ of the key's n trigrams
+        (Jaccard is at most shared / n), hence one of any n − ⌈NEAR_TITLE_SIMILARITY · n⌉ + 1 of them; only
+        that many are looked up, the rarest (a trigram no title has costs nothing), and the candidates
+        they name get their overlap counted exactly.
+        """
         trigrams = _trigrams(key)
+        if not trigrams:
+            return None
         numbers = _DIGITS.findall(key)
-        shared: Counter[int] = Counter()
-        for trigram in trigrams:
-            shared.update(self.index.get(trigram, ()))
-        for position, common in sorted(shared.items()):
-            similarity = common / (len(trigrams) + self.sizes[position] - common)
+        by_rarity = sorted(trigrams, key=lambda trigram: len(self.index.get(trigram, ())))
+        probes = by_rarity[: len(trigrams) - math.ceil(NEAR_TITLE_SIMILARITY * len(trigrams)) + 1]
+        candidates = {position for trigram in probes for position in self.index.get(trigram, ())}
+        for position in sorted(candidates):
+            common = len(trigrams & self.trigrams[position])
+            similarity = common / (len(trigrams) + len(self.trigrams[position]) - common)
             if similarity >= NEAR_TITLE_SIMILARITY and self.numbers[position] == numbers:
                 return position
         return None
@@ -411,11 +423,26 @@ def highlight(text: str, patterns: Sequence[re.Pattern[str]]) -> tuple[Segment, 
 
 def _normalise_with_origin(text: str) -> tuple[str, list[tuple[int, int]]]:
     """`normalize(text)` built cluster by cluster (a character and its combining marks), with the
-    span of the original text each normalised character came from."""
+    span of the original text each normalised character came from.
+
+    A run of ASCII characters is folded at once: each is a cluster of its own, normalised by `lower()`
+    alone (NFKC keeps ASCII as it is; casefold and the variant fold change no other ASCII character) —
+    except a run's last character when combining marks follow it, which goes the slow way with them.
+    """
     pieces: list[str] = []
     origin: list[tuple[int, int]] = []
     start = 0
     while start < len(text):
+        ascii_run = _ASCII_RUN.match(text, start)
+        if ascii_run:
+            end = ascii_run.end()
+            if end < len(text) and unicodedata.combining(text[end]):
+                end -= 1  # the run's last character and the marks after it are one cluster
+            if end > start:
+                pieces.append(text[start:end].lower())
+                origin.extend(zip(range(start, end), range(start + 1, end + 1)))
+                start = end
+                continue
         end = start + 1
         while end < len(text) and unicodedata.combining(text[end]):
             end += 1

@@ -1,0 +1,163 @@
+"""The digest's two fast paths give exactly what the plain algorithms give.
+
+`_normalise_with_origin` folds ASCII runs at once instead of one cluster at a time, and `_NearTitles.find`
+probes only a title's rarest trigrams instead of counting every shared one (benchmarks/RESULTS.md §4).
+Each is compared here with the plain algorithm, written out in full, on the inputs where a shortcut
+could go wrong: fullwidth, CJK, expanding and combining characters next to ASCII; titles exactly at,
+just under and just over NEAR_TITLE_SIMILARITY.
+"""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+
+import pytest
+
+from crawler.topics import normalize
+from digest.compose import NEAR_TITLE_SIMILARITY, _DIGITS, _NearTitles, _normalise_with_origin, _trigrams, fold_copies
+from digest_support import article
+
+
+def normalise_cluster_by_cluster(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """The plain algorithm: every cluster (a character and its combining marks) normalised on its own."""
+    pieces: list[str] = []
+    origin: list[tuple[int, int]] = []
+    start = 0
+    while start < len(text):
+        end = start + 1
+        while end < len(text) and unicodedata.combining(text[end]):
+            end += 1
+        folded = normalize(text[start:end])
+        pieces.append(folded)
+        origin.extend([(start, end)] * len(folded))
+        start = end
+    return "".join(pieces), origin
+
+
+def near_title_by_scan(indexed: list[str], key: str) -> int | None:
+    """The plain algorithm: the first indexed key whose trigram Jaccard with `key` reaches the threshold
+    (computed as `_NearTitles` computes it) and whose numbers are the same."""
+    trigrams = _trigrams(key)
+    for position, other in enumerate(indexed):
+        common = len(trigrams & _trigrams(other))
+        if not common:
+            continue
+        similarity = common / (len(trigrams) + len(_trigrams(other)) - common)
+        if similarity >= NEAR_TITLE_SIMILARITY and _DIGITS.findall(other) == _DIGITS.findall(key):
+            return position
+    return None
+
+
+def jaccard(first: str, second: str) -> float:
+    common = len(_trigrams(first) & _trigrams(second))
+    return common / (len(_trigrams(first)) + len(_trigrams(second)) - common)
+
+
+def near_titles(keys: list[str]) -> _NearTitles:
+    index = _NearTitles()
+    for position, key in enumerate(keys):
+        index.add(position, key)
+    return index
+
+
+# --- normalisation with origins ------------------------------------------------------------------
+
+TRICKY_TEXTS = [
+    "",
+    "Plain ASCII, with Capitals and digits 2025.",
+    "\x00\x1f\x7f control characters stay where they are",
+    "ＴＡＩＷＡＮ and ＪＡＰＡＮ＇ｓ fullwidth letters",
+    "臺灣與日本簽署協議。東京、関係、關係",
+    "Taiwan（臺灣）and Japan（日本）meet",
+    "Cafe\u0301 re\u0301sume\u0301",  # ASCII letters carrying combining accents: one cluster each
+    "e\u0301",
+    "a\u0300\u0301\u0302 stacked marks, then plain",
+    "\u0301 a combining mark with nothing before it",
+    "run ending in a mark\u0301",
+    "Straße, ﬁnance, ㍿, ½, İstanbul, Ⅻ",  # normalisation changes the length
+    "Taiwan’s and Japan‘s apostrophes ʼ",
+    "한국 and jamo \u1100\u1161 apart",
+    "𠀋 astral 👍🏽 emoji",
+    "line\u2028separator and\u00a0no-break space",
+    "mixed: Kumamoto熊本TSMC工場 ＴＳＭＣ",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY_TEXTS)
+def test_ascii_fast_path_normalises_and_maps_origins_as_cluster_by_cluster(text: str) -> None:
+    assert _normalise_with_origin(text) == normalise_cluster_by_cluster(text)
+
+
+def test_ascii_fast_path_matches_cluster_by_cluster_on_random_mixtures() -> None:
+    # Pieces chosen to meet at every kind of boundary: ASCII before a combining mark, before and after
+    # fullwidth, CJK and expanding characters.
+    pieces = ["a", "Z", " ", "7", ".", "\u0301", "\u0308", "Ａ", "ｚ", "臺", "灣", "ß", "ﬁ", "㍿", "’", "é", "İ",
+              "\u1100", "\u1161", "👍", "\U0001f3fd", "\n", "\x7f"]
+    rng = random.Random(6)
+    for _ in range(2_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        assert _normalise_with_origin(text) == normalise_cluster_by_cluster(text), ascii(text)
+
+
+# --- near-identical titles -----------------------------------------------------------------------
+
+
+def test_title_exactly_at_the_threshold_is_found_both_ways_and_just_under_is_not() -> None:
+    at_longer, at_shorter = "typhoon krathon ne", "typhoon kratho"  # 15 trigrams and 12 of them: 0.8
+    under_longer, under_shorter = "typhoon krathon n", "typhoon krath"  # 14 and 11 of them: 0.79
+    assert jaccard(at_longer, at_shorter) == NEAR_TITLE_SIMILARITY
+    assert 0.78 < jaccard(under_longer, under_shorter) < NEAR_TITLE_SIMILARITY
+    # Searching the longer title: its 3 trigrams the shorter lacks are in no title, so they are the rarest
+    # and probed first; the 4th probe (15 - 12 + 1) must be, and is, one the two share.
+    assert near_titles([at_shorter]).find(at_longer) == 0
+    assert near_titles([at_longer]).find(at_shorter) == 0
+    assert near_titles([under_shorter]).find(under_longer) is None
+    assert near_titles([under_longer]).find(under_shorter) is None
+
+
+def test_first_near_title_wins_and_numbers_must_agree() -> None:
+    indexed = ["typhoon krathon nears taiwan", "typhoon update 3 krathon", "typhoon krathon nears taiwan east"]
+    assert near_titles(indexed).find("typhoon krathon nears taiwan east") == 0
+    assert near_titles(indexed).find("typhoon update 4 krathon") is None
+    assert near_titles(indexed).find("typhoon update 3 krathon") == 1
+
+
+def test_rare_trigram_probe_finds_what_a_full_scan_finds_around_the_threshold() -> None:
+    # Variants of a few headlines by deleting, replacing, appending and truncating: pairs land on both
+    # sides of the threshold and on it, and many titles share common trigrams (so rarity ordering matters).
+    rng = random.Random(8)
+    bases = ["taiwan and japan sign fisheries accord", "kumamoto chip plant expands output",
+             "typhoon krathon nears southern taiwan", "coast guard drill off yonaguni 2025"]
+    keys: list[str] = []
+    for _ in range(400):
+        key = rng.choice(bases)
+        for _ in range(rng.randint(0, 4)):
+            spot = rng.randrange(len(key))
+            edit = rng.choice(("delete", "replace", "append", "truncate"))
+            if edit == "truncate":  # a prefix: its trigrams are a subset, so the ratio of sizes is the Jaccard
+                key = key[: rng.randint(min(14, len(key)), len(key))]
+            elif edit == "delete":
+                key = key[:spot] + key[spot + 1 :]
+            elif edit == "replace":
+                key = key[:spot] + rng.choice("abcdeklmnorst 0123") + key[spot + 1 :]
+            else:
+                key += rng.choice((" news", " update", " 2", "s"))
+        keys.append(key)
+    similarities = {jaccard(first, second) for first in keys[:200] for second in keys[:200]}
+    assert NEAR_TITLE_SIMILARITY in similarities  # the boundary itself is exercised ...
+    assert any(0.75 <= similarity < NEAR_TITLE_SIMILARITY for similarity in similarities)  # ... and just under it
+
+    for size in (1, 5, 50, 200):
+        indexed = keys[:size]
+        index = near_titles(indexed)
+        for key in keys:
+            assert index.find(key) == near_title_by_scan(indexed, key), key
+
+
+def test_fold_copies_folds_titles_at_the_threshold_and_not_just_under() -> None:
+    # Title keys are the normalised words: "Typhoon Krathon NE" → "typhoon krathon ne".
+    at = [article("Typhoon Krathon NE"), article("Typhoon Kratho", text="Another body.")]
+    under = [article("Typhoon Krathon N"), article("Typhoon Krath", text="Another body.")]
+    assert [len(story) for story in fold_copies(at, shown_limit=10)] == [2]
+    assert [len(story) for story in fold_copies(under, shown_limit=10)] == [1, 1]
