@@ -96,7 +96,7 @@ def run(scratch: Path, *, crawls: int, new_per_crawl: int) -> None:
     database = scratch / "daemon.db"
     daemon_rss: dict[int, int] = {}
     crawl_peaks: dict[int, int] = {}
-    with FixtureWeb(roots=[web.root]) as fixture_web:
+    with FixtureWeb(roots=[web.root], keep_alive=True) as fixture_web:
         config = write_config(scratch / "daemon.toml", database_url=sqlite_url(database), proxy=fixture_web.proxy_url,
                               sources_toml=SOURCE_TOML, extra=DAEMON_TOML, concurrency=8)
         with open(scratch / "daemon.log", "wb") as log:

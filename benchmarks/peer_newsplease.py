@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         web = build_synthetic_web(scratch / "web", articles=args.articles)
         print(f"synthetic web: {len(web.pages)} article pages, {web.total_bytes / 1e6:.1f} MB; both crawlers on CPU "
               f"{sorted(crawl_cpu) if crawl_cpu else 'shared'}")
-        with FixtureWeb(roots=[web.root]) as fixture_web:
+        with FixtureWeb(roots=[web.root], keep_alive=True) as fixture_web:
             config = write_config(scratch / "kuroshio.toml", database_url=sqlite_url(scratch / "kuroshio.db"),
                                   proxy=fixture_web.proxy_url, sources_toml=web.sources_toml, concurrency=CONCURRENCY)
             ours = run_measured([*KUROSHIO, "--config", str(config), "crawl"], cpus=crawl_cpu)

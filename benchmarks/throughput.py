@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"crawl pinned to CPU {sorted(crawl_cpu)}, fixture server to {sorted(server_cpus)}" if crawl_cpu
               else "not pinned: crawl, bare loops and fixture server share every CPU")
 
-        with FixtureWeb(roots=[web.root]) as fixture_web:
+        with FixtureWeb(roots=[web.root], keep_alive=True) as fixture_web:
             config = write_config(scratch / "kuroshio.toml", database_url=sqlite_url(scratch / "crawl.db"),
                                   proxy=fixture_web.proxy_url, sources_toml=web.sources_toml)
             first = run_measured([*KUROSHIO, "--config", str(config), "crawl"], cpus=crawl_cpu)

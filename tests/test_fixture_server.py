@@ -180,6 +180,21 @@ def test_host_header_names_the_site_for_origin_form_requests(web: FixtureWeb) ->
     assert raw_request(web, "/robots.txt", host="..") == 400
 
 
+@pytest.mark.parametrize("keep_alive", [False, True])
+def test_connections_are_kept_alive_only_when_asked(keep_alive: bool) -> None:
+    with FixtureWeb(keep_alive=keep_alive) as web:
+        connection = http.client.HTTPConnection("127.0.0.1", web.port, timeout=5)
+        answers = []
+        for _ in range(2):
+            connection.request("GET", FT_SEED)
+            response = connection.getresponse()
+            answers.append((response.status, len(response.read()), response.will_close))
+        connection.close()
+
+    size = FT_SEED_FILE.stat().st_size
+    assert answers == [(200, size, not keep_alive)] * 2
+
+
 def test_head_request_sends_the_headers_without_a_body(web: FixtureWeb) -> None:
     fetched = fetch(web, FT_SEED, method="HEAD")
 
