@@ -2,7 +2,8 @@
 
 Exit codes: 0 when the command did its job (a crawl with some failed pages included), 1 when a
 crawl could not do its job (every source failed), 2 for a bad config or bad arguments, 3 when a
-daemon already runs on the database, 75 when every source asked for is being crawled elsewhere.
+daemon already runs on the database, 74 when the database refused writes (full, read-only, its disk
+failing: a later try may succeed), 75 when every source asked for is being crawled elsewhere.
 """
 
 from __future__ import annotations
@@ -12,17 +13,23 @@ import io
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from scheduler.config import Config, ConfigError, load_config
+from scheduler.config import Config, ConfigError, SourceConfig, load_config
 from scheduler.render import render_table
 
+if TYPE_CHECKING:
+    from crawler.run import SourceRun
+
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+EXIT_STORE_UNWRITABLE = 74  # EX_IOERR: the database is full, read-only or its disk failing
 EXIT_BUSY = 75  # EX_TEMPFAIL: every requested source is being crawled by another process
 CRAWL_LEASE_TTL = 60.0
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -83,8 +90,35 @@ def _sessions(config: Config):
     from storage.engine import create_engine_for, session_factory, upgrade_schema
 
     engine = create_engine_for(config.storage_url)
-    upgrade_schema(engine)
+    with _refused_writes_reported(config):  # even a reading command writes: the schema upgrade
+        upgrade_schema(engine)
     return session_factory(engine)
+
+
+class StoreUnwritable(click.ClickException):
+    """The database refused a write: full, read-only or its disk failing. One line, exit 74."""
+
+    exit_code = EXIT_STORE_UNWRITABLE
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"kuroshio: {self.message}", err=True)
+
+
+@contextmanager
+def _refused_writes_reported(config: Config) -> Iterator[None]:
+    """Turn a write the store refused into `StoreUnwritable`, naming the database and the cause; a
+    traceback would bury the one thing the operator must fix (space, or a read-only mount)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage.engine import unwritable_reason
+
+    try:
+        yield
+    except SQLAlchemyError as error:
+        reason = unwritable_reason(error, config.storage_url)
+        if reason is None:
+            raise
+        raise StoreUnwritable(reason) from None
 
 
 @cli.command()
@@ -97,6 +131,15 @@ def crawl(ctx: click.Context, source_names: tuple[str, ...]) -> None:
         sources = config.select_sources(source_names)
     except ConfigError as error:
         raise click.BadParameter(str(error), param_hint="--source") from None
+    with _refused_writes_reported(config):  # every write is one transaction: a refused one changed nothing
+        results = _crawl_free_sources(ctx, config, sources)
+    click.echo(_crawl_summary(results))
+    if all(result.status == "failed" for result in results):
+        ctx.exit(1)
+
+
+def _crawl_free_sources(ctx: click.Context, config: Config, sources: tuple[SourceConfig, ...]) -> list[SourceRun]:
+    """Crawl those of `sources` no other process is crawling, holding their leases meanwhile."""
     from crawler.run import crawl as run_crawl, progress_stream
     from scheduler.locks import LeaseHeld, LeaseKeeper, crawl_lease
 
@@ -109,13 +152,11 @@ def crawl(ctx: click.Context, source_names: tuple[str, ...]) -> None:
     keeper = LeaseKeeper(sessions, [crawl_lease(source.name) for source in free], ttl=CRAWL_LEASE_TTL)
     try:
         with keeper:
-            results = run_crawl(config, free, log_level=ctx.obj["log_level"], progress=progress_stream())
+            return run_crawl(config, free, log_level=ctx.obj["log_level"], progress=progress_stream())
     except LeaseHeld as held:  # taken between our look and our claim
         click.echo(f"kuroshio: {held}: not crawled now", err=True)
         ctx.exit(EXIT_BUSY)
-    click.echo(_crawl_summary(results))
-    if all(result.status == "failed" for result in results):
-        ctx.exit(1)
+        raise  # unreachable: ctx.exit raises
 
 
 def _busy_sources(sessions, sources) -> tuple[dict, tuple]:

@@ -16,6 +16,11 @@ Design, and why:
 - **Signals**: SIGTERM/SIGINT stop scheduling and ask running crawls to stop (Scrapy finishes
   in-flight pages and records its run); whatever still runs after `daemon.shutdown_grace` is
   killed and its run marked interrupted. Exit status 0. A second signal exits at once.
+- **A store that cannot take writes** (full, read-only) fails the crawls and the heartbeat, not the
+  daemon: each failure is logged in one line, the next scheduled run tries again, and the end of a
+  crawl that could not record it is recorded before the next crawl. The daemon opens the database per
+  use, so it writes again as soon as the store can. It refuses to start on such a store (exit 74;
+  systemd's `Restart=on-failure` tries again).
 """
 
 from __future__ import annotations
@@ -39,12 +44,13 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from scheduler.cli import EXIT_BUSY
+from scheduler.cli import EXIT_BUSY, EXIT_STORE_UNWRITABLE
 from scheduler.config import Config, SourceConfig
 from scheduler.locks import DAEMON_LEASE, Holder, LeaseHeld, LeaseKeeper, holder, pid_alive
-from storage.engine import create_engine_for, session_factory, upgrade_schema
+from storage.engine import create_engine_for, session_factory, unwritable_reason, upgrade_schema
 from digest.send import send_due_digest
 from storage.repo import end_runs_of_process, last_digest_attempts, last_runs, mark_interrupted_runs
 
@@ -62,11 +68,13 @@ class Daemon:
     def __init__(self, config: Config, *, log_level: str) -> None:
         self.config = config
         self.log_level = log_level
-        self.engine = create_engine_for(config.storage_url)
+        self.engine = create_engine_for(config.storage_url, pooled=False)
         self.sessions: sessionmaker[Session] = session_factory(self.engine)
         self.stopping = threading.Event()
         self.crawls: dict[str, subprocess.Popen[bytes]] = {}
         self.crawls_lock = threading.Lock()
+        self.unended_runs: dict[int, tuple[str, str]] = {}  # crawl pid → the status and message to end its runs
+        self.unended_lock = threading.Lock()
         self.scheduler = BackgroundScheduler(
             timezone=timezone.utc,
             executors={"default": ThreadPoolExecutor(MAX_PARALLEL_CRAWLS)},
@@ -76,14 +84,20 @@ class Daemon:
 
     def run(self) -> int:
         """Schedule until a signal arrives; the process exit status."""
-        upgrade_schema(self.engine)
         keeper = LeaseKeeper(self.sessions, [DAEMON_LEASE], ttl=3 * self.config.daemon.heartbeat,
                              info=self._published_state, on_lost=self._lease_lost)
         try:
+            upgrade_schema(self.engine)
             keeper.__enter__()
         except LeaseHeld as held:
             logger.error("another daemon already runs on this database: %s", held.holder.describe())
             return EXIT_ANOTHER_DAEMON
+        except SQLAlchemyError as error:
+            reason = unwritable_reason(error, self.config.storage_url)
+            if reason is None:
+                raise
+            logger.error("%s: daemon not started", reason)
+            return EXIT_STORE_UNWRITABLE
         try:
             self._recover_interrupted_runs()
             self._declare_jobs()
@@ -179,6 +193,7 @@ class Daemon:
         """One crawl of `source` in a subprocess, ended if it outlives `daemon.crawl_timeout`."""
         if self.stopping.is_set():
             return
+        self._end_unended_runs()  # before a new process could reuse the pid of one that left runs open
         command = [sys.executable, "-m", "scheduler", "--log-level", self.log_level]
         if self.config.path is not None:
             command += ["--config", str(self.config.path)]
@@ -208,14 +223,39 @@ class Daemon:
             self._end_runs(process.pid, "interrupted", "daemon shut down during the crawl")
         elif code == EXIT_BUSY:
             logger.warning("crawl of %s skipped: another process is crawling it right now", source)
+        elif code == EXIT_STORE_UNWRITABLE:
+            logger.error("crawl of %s could not write to the database (its message is above): "
+                         "the next scheduled run tries again", source)
+            # The store refused this very moment: its run is ended before the next crawl instead.
+            self._end_runs(process.pid, "failed", "the database refused writes (full or read-only?)", now=False)
         elif code not in (0, 1):
             logger.error("crawl of %s exited with status %d", source, code)
             self._end_runs(process.pid, "failed", f"crawl process exited with status {code}")
 
-    def _end_runs(self, pid: int, status: str, message: str) -> None:
-        """Finish the runs a crawl process left open (it was killed, or died)."""
-        with self.sessions() as session:
-            end_runs_of_process(session, pid, status=status, message=message)
+    def _end_runs(self, pid: int, status: str, message: str, *, now: bool = True) -> None:
+        """Finish the runs a crawl process left open (it was killed, died, or could not write them):
+        `now`, and until the store takes the write, before each later crawl."""
+        with self.unended_lock:
+            self.unended_runs[pid] = (status, message)
+        if now:
+            self._end_unended_runs(failure_level=logging.ERROR)
+
+    def _end_unended_runs(self, *, failure_level: int = logging.DEBUG) -> None:
+        """Record the end of crawl runs not recorded yet, so that a run a full or read-only store cut
+        short does not stay `running` until the daemon restarts."""
+        with self.unended_lock:
+            for pid, (status, message) in list(self.unended_runs.items()):
+                try:
+                    with self.sessions() as session:
+                        end_runs_of_process(session, pid, status=status, message=message)
+                except SQLAlchemyError as error:
+                    reason = unwritable_reason(error, self.config.storage_url)
+                    if reason is None:
+                        raise
+                    logger.log(failure_level, "could not end the runs of crawl pid %d: %s; trying again before "
+                               "the next crawl", pid, reason)
+                    return
+                del self.unended_runs[pid]
 
     def _send_digest(self, name: str) -> None:
         """Send digest `name`; a failed send (recorded by the digest) is tried again a little later."""

@@ -4,7 +4,9 @@ A lease is a row naming its holder and an expiry. The holder renews it (`LeaseKe
 works; a holder that was SIGKILLed stops renewing, so another process may take the lease once it has
 expired — or at once on the same host, where the holder's pid is seen to be gone. The database is
 the only thing every process shares (the daemon, a one-off `kuroshio crawl` in another shell, the
-crawl subprocesses), so it is where they coordinate.
+crawl subprocesses), so it is where they coordinate. A store that cannot take writes (full,
+read-only) stops renewals, not the holder: the keeper says so once, keeps trying, and says when
+renewals succeed again.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.engine import write_transaction
+from storage.engine import unwritable_reason, write_transaction
 from storage.models import Lease
 
 logger = logging.getLogger(__name__)
@@ -202,16 +204,34 @@ class LeaseKeeper:
         return self.info() if self.info else None
 
     def _renew_until_stopped(self) -> None:
+        failed_since: datetime | None = None
         while not self._stop.wait(self.ttl / 3):
             try:
                 self.renew_now()
-            except Exception:  # a database hiccup: keep trying until the lease would expire
-                logger.exception("could not renew leases %s", ", ".join(self.names))
+            except Exception as error:  # the database is down, full or read-only: keep trying, say it once
+                if failed_since is None:
+                    failed_since = datetime.now(timezone.utc)
+                    self._log_failure(error, f"could not renew leases {', '.join(self.names)}",
+                                      f"trying again every {self.ttl / 3:.0f} s")
+                continue
+            if failed_since is not None:
+                logger.warning("leases %s renewed again, after failing since %s", ", ".join(self.names),
+                               failed_since.isoformat(timespec="seconds"))
+                failed_since = None
 
     def _release(self, names: list[str]) -> None:
         try:
             with self.sessions() as session:
                 for name in names:
                     release(session, name, owner=self.owner)
-        except Exception:  # the lease will expire by itself
-            logger.exception("could not release leases %s", ", ".join(names))
+        except Exception as error:
+            self._log_failure(error, f"could not release leases {', '.join(names)}", "they expire by themselves")
+
+    def _log_failure(self, error: Exception, what: str, then: str) -> None:
+        """One line for a store that cannot take writes (the operator's fix is space or permissions); a
+        traceback for anything else, which may be a bug."""
+        reason = unwritable_reason(error, self.sessions.kw["bind"].url)
+        if reason is None:
+            logger.exception("%s; %s", what, then)
+        else:
+            logger.error("%s: %s; %s", what, reason, then)

@@ -2,7 +2,8 @@
 
 `default_database_url()` picks the per-user SQLite file; `create_engine_for()` opens any SQLAlchemy URL
 (SQLite or PostgreSQL); `upgrade_schema()` brings the schema to the newest migration; every write goes
-through `write_transaction()`.
+through `write_transaction()`; `unwritable_reason()` tells a full, read-only or failing store (which a
+later retry may cure) from every other database error, in one line naming the database.
 
 SQLite is tuned for several processes sharing one file (a scheduled crawl, a manual crawl, the CLI):
 WAL journal so readers never block the writer, a 30 s busy timeout, foreign keys enforced, and write
@@ -26,8 +27,9 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import URL, Connection, Engine, NullPool, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
@@ -40,6 +42,13 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 30
 _SQLITE_BEGIN_OPTION = "kuroshio_sqlite_begin"
 # Any fixed 64-bit key: PostgreSQL advisory lock that serialises concurrent schema upgrades.
 _PG_SCHEMA_LOCK_KEY = 0x6B75726F7368696F  # "kuroshio"
+# Errors of a store that cannot take writes now: full, read-only, its disk failing. SQLite names its
+# result codes (extended codes share the primary code's prefix: SQLITE_READONLY_DBMOVED, SQLITE_IOERR_SHMSIZE);
+# PostgreSQL's SQLSTATEs are read_only_sql_transaction, disk_full and io_error.
+_SQLITE_UNWRITABLE = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPEN")
+_POSTGRES_UNWRITABLE = frozenset({"25006", "53100", "58030"})
+# Below this much free space a filesystem is reported full: SQLite needs 32 KiB for a WAL index alone.
+_FULL_BELOW_BYTES = 1 << 20
 
 
 def default_database_url() -> str:
@@ -54,15 +63,21 @@ def default_database_url() -> str:
     return f"sqlite:///{(folder / DATABASE_FILENAME).resolve()}"
 
 
-def create_engine_for(url: str) -> Engine:
-    """An engine for `url`; SQLite engines get the concurrency settings described in the module docstring."""
+def create_engine_for(url: str, *, pooled: bool = True) -> Engine:
+    """An engine for `url`; SQLite engines get the concurrency settings described in the module docstring.
+
+    `pooled=False` opens a connection per use: for a process that writes a few rows a minute for months
+    (the daemon), so that it never keeps a connection opened while the store was read-only, nor the
+    file of a filesystem remounted since.
+    """
     sa_url = make_url(url)
+    pool = {} if pooled else {"poolclass": NullPool}
     if sa_url.get_backend_name() != "sqlite":
-        return create_engine(sa_url, pool_pre_ping=True)
+        return create_engine(sa_url, pool_pre_ping=True, **pool)
     database = sa_url.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+    engine = create_engine(sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}, **pool)
     _install_sqlite_transaction_control(engine)
     return engine
 
@@ -107,6 +122,39 @@ def _use_wal(cursor: Any) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+def unwritable_reason(error: BaseException, url: str | URL) -> str | None:
+    """One line naming the database at `url` and why it refused a write, when `error` says the store is
+    full, read-only or its disk failing — a retry later may succeed; None for any other error."""
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    if not (getattr(cause, "sqlite_errorname", None) or "").startswith(_SQLITE_UNWRITABLE) \
+            and getattr(cause, "sqlstate", None) not in _POSTGRES_UNWRITABLE:
+        return None
+    said = str(cause).strip().splitlines()
+    cause_text = said[0] if said else type(cause).__name__
+    sa_url = make_url(url)
+    if sa_url.get_backend_name() == "sqlite" and sa_url.database and sa_url.database != ":memory:":
+        path = Path(sa_url.database).expanduser()
+        return f"cannot write to the database {path}: {cause_text}{_filesystem_state(path)}"
+    return f"cannot write to the database {sa_url.render_as_string(hide_password=True)}: {cause_text}"
+
+
+def _filesystem_state(path: Path) -> str:
+    """What the filesystem says about a SQLite file SQLite could not write: SQLite reports a WAL index it
+    could not grow as "disk I/O error", and a file it could only open read-only as "readonly"."""
+    try:
+        stats = os.statvfs(path.parent)
+    except OSError:
+        return ""
+    if stats.f_flag & os.ST_RDONLY:
+        return " (its filesystem is mounted read-only)"
+    free = stats.f_bavail * stats.f_frsize
+    if free < _FULL_BELOW_BYTES:
+        return f" (its filesystem is full: {free // 1024} KiB free)"
+    if path.exists() and not os.access(path, os.W_OK):
+        return " (the file is not writable by this user)"
+    return ""
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
