@@ -105,15 +105,10 @@ def test_a_one_off_crawl_into_an_unwritable_store_fails_in_one_clear_line_and_ha
 
     store.inflict()
     refused = kuroshio(config, "crawl")
-    status = kuroshio(config, "status")  # reading commands upgrade the schema first: they are refused too
     store.repair()
 
-    for command in (refused, status):
-        assert command.returncode == EXIT_STORE_UNWRITABLE, command.stderr
-        lines = command.stderr.strip().splitlines()
-        assert len(lines) == 1, command.stderr
-        assert lines[0].startswith(f"kuroshio: cannot write to the database {store.database}: "), lines[0]
-        assert re.search(store.says, lines[0]), lines[0]
+    assert refused.returncode == EXIT_STORE_UNWRITABLE, refused.stderr
+    assert_one_clear_line(refused.stderr, store)
     assert not web.requests, "a crawl that cannot store fetches nothing"
     assert_unharmed(store, before)
 
@@ -121,6 +116,32 @@ def test_a_one_off_crawl_into_an_unwritable_store_fails_in_one_clear_line_and_ha
     assert again.returncode == 0, again.stderr
     assert_unharmed(store, before)
     assert {row[1] for row in read_articles(store.database)} == KYODO_ARTICLES | {NEW_ARTICLE}
+
+
+def assert_one_clear_line(stderr: str, store: BrokenStore) -> None:
+    """`stderr` is one line naming the database and the fault, no traceback."""
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith(f"kuroshio: cannot write to the database {store.database}: "), lines[0]
+    assert re.search(store.says, lines[0]), lines[0]
+
+
+def test_status_and_a_starting_daemon_refuse_an_unwritable_store_in_one_clear_line(store, web, tmp_path):
+    config = write_config(tmp_path, store=store, web=web)
+    assert kuroshio(config, "db", "upgrade").returncode == 0
+
+    store.inflict()
+    status = kuroshio(config, "status")  # reading commands bring the schema up to date first: a write
+    daemon = kuroshio(config, "daemon")
+    store.repair()
+
+    assert status.returncode == EXIT_STORE_UNWRITABLE, status.stderr
+    assert_one_clear_line(status.stderr, store)
+    assert daemon.returncode == EXIT_STORE_UNWRITABLE, daemon.stderr
+    assert re.fullmatch(f"ERROR scheduler.daemon: cannot write to the database {re.escape(str(store.database))}: "
+                        f".*({store.says}).*: daemon not started\n", daemon.stderr), daemon.stderr
+    assert kuroshio(config, "status").returncode == 0
+    assert integrity(store.database) == "ok"
 
 
 class Daemon:
@@ -261,3 +282,38 @@ def stored_rows(url: str) -> list[tuple]:
                 "SELECT id, url, canonical_url, title, text, content_sha256 FROM articles ORDER BY id")]
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("store", ["full"], indirect=True)  # a filesystem with a file open for writing cannot be
+def test_a_crawl_cut_short_by_a_full_disk_is_recorded_failed_and_the_next_stores_the_rest(  # remounted read-only
+    store, web, overlay, tmp_path, start_daemon
+):
+    for article in (DEFAULT_ROOT / KYODO / "articles" / "-").glob("*.html"):  # a crawl of 3 articles takes 6 s
+        page = overlay / KYODO / "articles" / "-" / article.name
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_bytes(article.read_bytes())
+        page.with_name(page.name + ".headers.json").write_text('{"delay": 2}', encoding="utf-8")
+    config = write_config(tmp_path, store=store, web=web, every="2s")
+    config.write_text(config.read_text().replace("[crawl]\n", "[crawl]\nconcurrent_per_domain = 1\n"), encoding="utf-8")
+    daemon = start_daemon(config)
+    daemon.wait_for(lambda: "daemon started" in daemon.output(), what="the daemon (and its schema)")
+    daemon.wait_for(lambda: read_articles(store.database), what="a first stored article")
+    before = read_articles(store.database)
+
+    store.inflict()
+    daemon.wait_for(lambda: "crawl of kyodo ended with status 74" in daemon.output(), what="the cut crawl to end")
+    log = daemon.output()
+    assert re.search(r"WARNING crawler\.spiders\.source: kyodo: http://\S+: store failed: OperationalError", log), \
+        "an article fetched after the disk filled was refused"
+    assert re.search(f"kuroshio: cannot write to the database {re.escape(str(store.database))}: .*{store.says}", log)
+    store.repair()
+
+    daemon.wait_for(lambda: {row[1] for row in read_articles(store.database)} == KYODO_ARTICLES,
+                    what="the next crawl to store the articles the cut one could not")
+    daemon.wait_for(lambda: ("kyodo", "ok", None) in read_runs(store.database), what="the next crawl's record")
+    assert daemon.terminate() == 0
+    assert_unharmed(store, before)
+    runs = read_runs(store.database)
+    assert runs[0] == ("kyodo", "failed", "the database refused writes (full or read-only?)"), runs
+    assert not [run for run in runs if run[1] == "running"], runs
+    assert "Traceback" not in daemon.output()

@@ -93,7 +93,7 @@ def _mount(*args: str | Path, check: bool = True) -> str:
     done = subprocess.run(["mount", *map(str, args)], capture_output=True, text=True, check=False)
     if check and done.returncode:
         raise AssertionError(f"mount {' '.join(map(str, args))} failed: {done.stderr.strip()}")
-    return done.stderr.strip() if done.returncode else ""
+    return (done.stderr.strip().splitlines() or ["failed"])[0] if done.returncode else ""
 
 
 def _fill(ballast: Path) -> None:
