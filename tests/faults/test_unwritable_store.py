@@ -1,10 +1,12 @@
-"""Fault 15: the disk holding the SQLite store fills up, or its filesystem turns read-only.
+"""Fault 15: the disk holding the SQLite store fills up, or its filesystem turns read-only (and a
+PostgreSQL database set read-only, when `KUROSHIO_TEST_POSTGRES_URL` names one).
 
 A one-off `kuroshio crawl` then exits 74 with one line naming the database and the cause, and no
-traceback; a running daemon logs the same, keeps its schedule and heartbeat going, and stores what it
-could not as soon as the space or the writability is back. In both, what was stored before is intact:
-the same rows, and SQLite's integrity check passes. The faults are real (a small tmpfs filled by a
-ballast file, or remounted read-only: see `unwritable_store`).
+traceback (so do `status` and a starting daemon); a running daemon logs the same, keeps its schedule
+and heartbeat going, and stores what it could not as soon as the space or the writability is back; a
+crawl the full disk cut short is recorded failed. What was stored before is intact: the same rows, and
+SQLite's integrity check passes. The faults are real (a small tmpfs filled by a ballast file, or
+remounted read-only: see `unwritable_store`).
 """
 
 from __future__ import annotations
@@ -54,11 +56,11 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BrokenStor
         yield broken
 
 
-def write_config(folder: Path, *, store: BrokenStore, web: FixtureWeb, every: str = "1h") -> Path:
+def write_config(folder: Path, *, database_url: str, web: FixtureWeb, every: str = "1h") -> Path:
     """Kyodo alone, crawled `every` so often by a daemon with a one-second heartbeat."""
     path = folder / "kuroshio.toml"
     path.write_text(
-        f'[storage]\nurl = "{store.url}"\n\n'
+        f'[storage]\nurl = "{database_url}"\n\n'
         f'[crawl]\nproxy = "{web.proxy_url}"\ndownload_delay = 0.0\nautothrottle = false\ntimeout = 30\n'
         f'retry_times = 0\n\n[daemon]\nheartbeat = "1s"\nshutdown_grace = "5s"\n\n'
         f'[[sources]]\nname = "kyodo"\nlisting_pages = ["http://{KYODO}/news/asia"]\n'
@@ -92,10 +94,18 @@ def assert_unharmed(store: BrokenStore, before: list[tuple]) -> None:
     assert len(urls) == len(set(urls)), "an article URL stored twice"
 
 
+def assert_one_clear_line(stderr: str, store: BrokenStore) -> None:
+    """`stderr` is one line naming the database and the fault, no traceback."""
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith(f"kuroshio: cannot write to the database {store.database}: "), lines[0]
+    assert re.search(store.says, lines[0]), lines[0]
+
+
 def test_a_one_off_crawl_into_an_unwritable_store_fails_in_one_clear_line_and_harms_nothing(
     store, web, overlay, tmp_path
 ):
-    config = write_config(tmp_path, store=store, web=web)
+    config = write_config(tmp_path, database_url=store.url, web=web)
     first = kuroshio(config, "crawl")
     assert first.returncode == 0, first.stderr
     before = read_articles(store.database)
@@ -118,16 +128,8 @@ def test_a_one_off_crawl_into_an_unwritable_store_fails_in_one_clear_line_and_ha
     assert {row[1] for row in read_articles(store.database)} == KYODO_ARTICLES | {NEW_ARTICLE}
 
 
-def assert_one_clear_line(stderr: str, store: BrokenStore) -> None:
-    """`stderr` is one line naming the database and the fault, no traceback."""
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith(f"kuroshio: cannot write to the database {store.database}: "), lines[0]
-    assert re.search(store.says, lines[0]), lines[0]
-
-
 def test_status_and_a_starting_daemon_refuse_an_unwritable_store_in_one_clear_line(store, web, tmp_path):
-    config = write_config(tmp_path, store=store, web=web)
+    config = write_config(tmp_path, database_url=store.url, web=web)
     assert kuroshio(config, "db", "upgrade").returncode == 0
 
     store.inflict()
@@ -191,7 +193,7 @@ def start_daemon(store: BrokenStore, tmp_path: Path) -> Iterator[Callable[[Path]
 def test_the_daemon_logs_an_unwritable_store_carries_on_and_stores_the_missed_article_later(
     store, web, overlay, tmp_path, start_daemon
 ):
-    daemon = start_daemon(write_config(tmp_path, store=store, web=web, every="2s"))
+    daemon = start_daemon(write_config(tmp_path, database_url=store.url, web=web, every="2s"))
     ended_well = "crawl of kyodo ended with status 0"
     daemon.wait_for(lambda: ended_well in daemon.output(), what="a first crawl")
     before = read_articles(store.database)
@@ -248,9 +250,7 @@ def read_only_postgres() -> Iterator[Callable[[bool], None]]:
 def test_a_one_off_crawl_into_a_read_only_postgresql_database_fails_in_one_clear_line_and_harms_nothing(
     backend, read_only_postgres, web, overlay, tmp_path
 ):
-    store = BrokenStore(tmp_path, "read-only")  # its URL is replaced by PostgreSQL's below
-    config = write_config(tmp_path, store=store, web=web)
-    config.write_text(config.read_text().replace(store.url, POSTGRES_URL), encoding="utf-8")
+    config = write_config(tmp_path, database_url=POSTGRES_URL, web=web)
     assert kuroshio(config, "crawl").returncode == 0
     before = stored_rows(POSTGRES_URL)
     publish_new_article(overlay)
@@ -293,7 +293,7 @@ def test_a_crawl_cut_short_by_a_full_disk_is_recorded_failed_and_the_next_stores
         page.parent.mkdir(parents=True, exist_ok=True)
         page.write_bytes(article.read_bytes())
         page.with_name(page.name + ".headers.json").write_text('{"delay": 2}', encoding="utf-8")
-    config = write_config(tmp_path, store=store, web=web, every="2s")
+    config = write_config(tmp_path, database_url=store.url, web=web, every="2s")
     config.write_text(config.read_text().replace("[crawl]\n", "[crawl]\nconcurrent_per_domain = 1\n"), encoding="utf-8")
     daemon = start_daemon(config)
     daemon.wait_for(lambda: "daemon started" in daemon.output(), what="the daemon (and its schema)")
