@@ -22,7 +22,7 @@ from typing import Any
 # The functions that open a stage: every sample below one (and above no other) is that stage's.
 STAGE_FUNCTIONS = {
     ("crawler/extract.py", "extract_article"): "extraction: extract_article (lxml parse, trafilatura, cleanup)",
-    ("crawler/pipelines.py", "process_item"): "store: StorePipeline -> store_article (SQLAlchemy ORM + SQLite)",
+    ("crawler/pipelines.py", "store_batch"): "store: StorePipeline -> store_articles (SQLAlchemy ORM + SQLite)",
     ("crawler/topics.py", "match_topics"): "topic matching: match_topics",
     ("crawler/spiders/source.py", "_follow_all"): "discovery: feeds, sitemaps, listings -> requests",
     ("crawler/spiders/source.py", "parse_robots"): "discovery: feeds, sitemaps, listings -> requests",

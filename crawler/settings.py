@@ -48,6 +48,7 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[s
         "KUROSHIO_RETRY_BACKOFF": crawl.retry_backoff,
         "KUROSHIO_MAX_RETRY_AFTER": crawl.max_retry_after,
         "KUROSHIO_MAX_CRAWL_DELAY": crawl.max_crawl_delay,
+        "KUROSHIO_EXTRACTION_WORKERS": crawl.extraction_workers,
         "DOWNLOAD_HANDLERS": {"file": None, "data": None, "s3": None, "ftp": None},
         "DOWNLOAD_MAXSIZE": crawl.max_page_bytes,
         "DOWNLOAD_WARNSIZE": crawl.max_page_bytes // 2,

@@ -83,6 +83,12 @@ def parse_timezone(value: str) -> str:
     return value
 
 
+def non_negative(value: int) -> int:
+    if value < 0:
+        raise ValueError(f"expected 0 or more, got {value}")
+    return value
+
+
 def one_of(*choices: str) -> Callable[[str], str]:
     """A parser accepting only `choices`."""
 
@@ -130,6 +136,7 @@ CRAWL_SETTINGS = (
     Setting("max_crawl_delay", (int, float), 30.0, "Cap on a robots.txt Crawl-delay (a capped one is logged)."),
     Setting("max_page_bytes", int, 5 * 1024 * 1024, "Largest response accepted; larger ones are cancelled."),
     Setting("proxy", str, "", "HTTP proxy for every request (the bundled fixture web is reached this way)."),
+    Setting("extraction_workers", int, 0, "Processes extracting articles beside each crawl; 0: in the crawl's own process.", parse=non_negative),
     Setting("scrapy_settings", dict, {}, "Extra Scrapy settings laid over Kuroshio's (e.g. your own EXTENSIONS); for experts."),
 )
 
@@ -227,6 +234,7 @@ class CrawlConfig(_Section):
     max_crawl_delay: float
     max_page_bytes: int
     proxy: str
+    extraction_workers: int
     scrapy_settings: dict[str, Any]
 
 

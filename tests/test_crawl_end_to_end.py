@@ -40,16 +40,22 @@ class TwoCrawls:
     articles_after_second: list[dict]
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+# Every backend, and SQLite once more with extraction in a worker process (`crawl.extraction_workers`).
+CRAWL_SETUPS = [*BACKENDS, "sqlite+extraction-worker"]
+
+
+@pytest.fixture(scope="module", params=CRAWL_SETUPS)
 def two_crawls(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoCrawls]:
     folder = tmp_path_factory.mktemp("crawl")
-    if request.param == "sqlite":
+    if request.param.startswith("sqlite"):
         database_url = f"sqlite:///{folder / 'kuroshio.db'}"
     else:
         reset_postgres_schema(POSTGRES_URL)
         database_url = POSTGRES_URL
     with FixtureWeb() as web:
         config = write_config(folder / "kuroshio.toml", database_url=database_url, proxy=web.proxy_url)
+        if request.param.endswith("+extraction-worker"):
+            config.write_text(config.read_text().replace("[crawl]\n", "[crawl]\nextraction_workers = 1\n", 1))
         first = kuroshio(config, "crawl")
         first_requests = web.requests
         articles_after_first = stored_articles(config)

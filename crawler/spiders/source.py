@@ -26,17 +26,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy import signals
+from scrapy.crawler import Crawler
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from crawler.article import CrawledArticle, PageFailure
+from crawler.article import CrawledArticle, ExtractedArticle, PageFailure
 from crawler.discover import DiscoveredLink, DiscoveryError, listing_links, parse_feed, parse_sitemap, robots_sitemaps
 from crawler.extract import NoArticleError, NotHtmlError, extract_article
 from crawler.middlewares import HostDeferred, RedirectRefused
 from crawler.publishers import PUBLISHERS
 from crawler.urls import canonicalize_url, url_variants
+from crawler.workers import ExtractionWorkerDied, ExtractionWorkers
 from scheduler.config import SourceConfig
 
 logger = logging.getLogger(__name__)
@@ -61,6 +64,19 @@ class SourceSpider(scrapy.Spider):
         self.publisher = PUBLISHERS.get(source.publisher) if source.publisher else None
         self.errors: list[dict[str, str]] = []
         self.failed_pages: list[PageFailure] = []
+        self.workers: ExtractionWorkers | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SourceSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        if processes := crawler.settings.getint("KUROSHIO_EXTRACTION_WORKERS"):
+            spider.workers = ExtractionWorkers.acquire(processes)
+            crawler.signals.connect(spider.release_workers, signal=signals.spider_closed)
+        return spider
+
+    def release_workers(self) -> None:
+        ExtractionWorkers.release()
+        self.workers = None
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for url in self.source.feeds:
@@ -140,20 +156,16 @@ class SourceSpider(scrapy.Spider):
             cb_kwargs={"feed_published_at": link.published_at},
         )
 
-    def parse_article(self, response: Response, feed_published_at: datetime | None) -> Iterator[CrawledArticle]:
+    async def parse_article(
+        self, response: Response, feed_published_at: datetime | None
+    ) -> AsyncIterator[CrawledArticle]:
         content_type = response.headers.get("Content-Type", b"").decode("latin-1")
         if not isinstance(response, TextResponse):
             self._page_failed(response.url, f"not an HTML page ({content_type or '?'})")
             return
         try:
-            article = extract_article(
-                response.body,
-                content_type=content_type,
-                url=response.url,
-                source=self.source.name,
-                publisher=self.publisher,
-                feed_published_at=feed_published_at,
-            )
+            article = await self._extract(response.body, url=response.url, content_type=content_type,
+                                          feed_published_at=feed_published_at)
         except NotHtmlError as error:
             self._page_failed(response.url, f"not an HTML page ({content_type or '?'}): {error}")
             return
@@ -161,8 +173,22 @@ class SourceSpider(scrapy.Spider):
             self.crawler.stats.inc_value("kuroshio/no_content")
             self._page_failed(response.url, f"no content: {error}")
             return
+        except ExtractionWorkerDied as error:
+            self.record_error(response.url, str(error))  # not remembered: the next crawl fetches it again
+            return
         redirects = tuple(canonicalize_url(url) for url in response.meta.get("redirect_urls", ()))
         yield CrawledArticle(article, seen_urls=redirects)
+
+    async def _extract(
+        self, body: bytes, *, url: str, content_type: str, feed_published_at: datetime | None
+    ) -> ExtractedArticle:
+        """The page's article, extracted in this process or by the crawl's extraction workers."""
+        if self.workers is None:
+            return extract_article(body, content_type=content_type, url=url, source=self.source.name,
+                                   publisher=self.publisher, feed_published_at=feed_published_at)
+        return await self.workers.extract(body, content_type=content_type, url=url, source=self.source.name,
+                                          publisher=self.source.publisher or None,
+                                          feed_published_at=feed_published_at)
 
     def _page_failed(self, url: str, reason: str) -> None:
         """An article page that will not yield an article however often it is fetched."""
