@@ -6,9 +6,11 @@ ratio of the end-to-end crawl rate (article pages stored per second of the real 
 process, start-up included) to the rate of a bare loop calling `trafilatura.bare_extraction` with
 Kuroshio's options on the same HTML, both on one CPU (the fixture server gets the other).
 
-Also printed: the incremental re-crawl (start-up + discovery, no article fetched), the rate of
-Kuroshio's `extract_article` alone (the wrapper's own cost), peak RSS of the crawl process, and a
-pyinstrument profile of one more crawl by stage (`benchmarks.profile_crawl`; needs the `bench` extra).
+Also printed: the incremental re-crawl (start-up + discovery, no article fetched), the same crawl with
+`crawl.extraction_workers = 1` (extraction in a worker process: two cores, against the same one-core
+bare loop), the rate of Kuroshio's `extract_article` alone (the wrapper's own cost), peak RSS of the
+crawl process, and a pyinstrument profile of one more crawl by stage (`benchmarks.profile_crawl`;
+needs the `bench` extra).
 
     .venv/bin/python -m benchmarks.throughput [--articles 2400] [--no-profile]
 """
@@ -54,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(machine_summary())
     scratch = Path(tempfile.mkdtemp(prefix="kuroshio-bench-"))
     crawl_cpu, server_cpus = (None, None) if args.no_pin else crawl_cpus()
+    worker_cpus = two_cpus()
     if server_cpus:
         os.sched_setaffinity(0, server_cpus)  # the fixture server's thread inherits this; the crawl gets crawl_cpu
     try:
@@ -75,6 +78,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"incremental re-crawl (start-up + discovery, no article fetched): {again.seconds:.2f} s "
                   f"({again.cpu_seconds:.2f} s CPU), "
                   f"exit {again.returncode}, peak RSS {again.max_rss_mib:.0f} MiB")
+            worker_config = write_config(scratch / "workers.toml", database_url=sqlite_url(scratch / "workers.db"),
+                                         proxy=fixture_web.proxy_url, sources_toml=web.sources_toml,
+                                         extra="extraction_workers = 1")
+            with_worker = run_measured([*KUROSHIO, "--config", str(worker_config), "crawl"], cpus=worker_cpus)
+            report_crawl("with one extraction worker (its CPU time not counted), " +
+                         (f"CPUs {sorted(worker_cpus)}" + (", shared with the fixture server" if
+                                                            worker_cpus & (server_cpus or set()) else "")),
+                         with_worker, scratch / "workers.db", web.pages)
             profile_path = scratch / "crawl-profile.json"
             if profile:
                 profile_config = write_config(scratch / "profile.toml", database_url=sqlite_url(scratch / "profile.db"),
@@ -96,10 +107,19 @@ def main(argv: Sequence[str] | None = None) -> None:
               f"{steady_rate:.1f} pages/s")
         print(f"HEADLINE ratio end-to-end / bare: {end_to_end_rate / bare_rate:.2f} "
               f"(target >= 0.85; without the fixed start-up and discovery cost: {steady_rate / bare_rate:.2f})")
+        worker_rate = len(web.pages) / with_worker.seconds
+        print(f"with one extraction worker (crawl.extraction_workers = 1, two cores): {worker_rate:.1f} pages/s, "
+              f"ratio to the one-core bare loop {worker_rate / bare_rate:.2f}")
         if profile and profile_path.exists():
             print(summarise(profile_path))
     finally:
         remove_tree(scratch)
+
+
+def two_cpus() -> set[int]:
+    """Two CPUs for a crawl with an extraction worker (the first two this process may use): on a
+    machine with only two, the fixture server shares them."""
+    return set(sorted(os.sched_getaffinity(0))[:2])
 
 
 def report_crawl(label: str, measured: Measured, database: Path, pages: Sequence[SyntheticPage]) -> None:

@@ -52,9 +52,11 @@ def text_sha256(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class CrawledArticle:
-    """The item a spider yields: an extracted article and every URL that led to it (redirects)."""
+    """The item a spider yields: an extracted article, the topics it matched and every URL that led
+    to it (redirects)."""
 
     article: ExtractedArticle
+    matches: tuple[TopicMatch, ...] = ()
     seen_urls: tuple[str, ...] = ()
 
 

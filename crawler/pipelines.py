@@ -1,8 +1,8 @@
-"""Item → store: match each crawled article against the topics and store it, in batches.
+"""Item → store: store each crawled article with the topics it matched, in batches.
 
-Settings (set per crawl by `crawler.run`): `KUROSHIO_DATABASE_URL`, `KUROSHIO_RUN_ID`,
-`KUROSHIO_TOPICS`. Every extracted article is stored, relevant or not; duplicates (a known URL,
-canonical link or identical text) only add their URLs as aliases.
+Settings (set per crawl by `crawler.run`): `KUROSHIO_DATABASE_URL`, `KUROSHIO_RUN_ID`. Every extracted
+article is stored, relevant or not; duplicates (a known URL, canonical link or identical text) only add
+their URLs as aliases.
 
 Articles are written `STORE_BATCH_SIZE` at a time, one transaction per batch: a commit per article
 cost more than the rest of storing it. A batch waits at most `STORE_BATCH_SECONDS`, so a slow crawl
@@ -21,7 +21,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet.task import LoopingCall
 
 from crawler.article import CrawledArticle
-from crawler.topics import match_topics
 from storage.engine import create_engine_for, session_factory
 from storage.repo import ArticleToStore, store_articles
 
@@ -36,7 +35,6 @@ class StorePipeline:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.topics = crawler.settings.get("KUROSHIO_TOPICS") or ()
         self.run_id = crawler.settings.getint("KUROSHIO_RUN_ID") or None
         self.engine = create_engine_for(crawler.settings["KUROSHIO_DATABASE_URL"])
         self.sessions = session_factory(self.engine)
@@ -57,12 +55,10 @@ class StorePipeline:
         self.engine.dispose()
 
     def process_item(self, item: CrawledArticle) -> CrawledArticle:
-        article = item.article
-        matches = match_topics(self.topics, title=article.title, text=article.text)
         try:
-            self.batch.append(ArticleToStore(article, matches=tuple(matches), seen_urls=item.seen_urls))
+            self.batch.append(ArticleToStore(item.article, matches=item.matches, seen_urls=item.seen_urls))
         except ValueError as error:
-            self.crawler.spider.record_error(article.url, f"store failed: {error}")
+            self.crawler.spider.record_error(item.article.url, f"store failed: {error}")
             return item
         if len(self.batch) >= STORE_BATCH_SIZE:
             self.store_batch()

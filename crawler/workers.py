@@ -1,10 +1,10 @@
-"""Extraction in worker processes, so one large crawl can use more than one core.
+"""Reading an article page — extraction, then topic matching — in the crawl's process or in workers.
 
-Why: extraction is most of a crawl's CPU and runs in Python, so in the crawl's own process it
+Why workers: reading is most of a crawl's CPU and runs in Python, so in the crawl's own process it
 competes with Scrapy's engine and the store for one core under the GIL. With `[crawl]
-extraction_workers = N`, pages are extracted in N processes while the reactor goes on downloading
-and storing; the default 0 keeps extraction in the crawl process (the daemon already runs several
-crawls side by side, each in a process of its own).
+extraction_workers = N`, pages are read in N processes while the reactor goes on downloading and
+storing; the default 0 reads them in the crawl process (the daemon already runs several crawls side
+by side, each in a process of its own).
 
 The workers fork from a forkserver that has already imported trafilatura, so starting them is cheap
 and they inherit no reactor, thread or database connection. Every spider of a crawl process shares
@@ -19,39 +19,58 @@ import logging
 import multiprocessing
 import os
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from functools import partial
 from multiprocessing.connection import Connection
 
-from crawler.article import ExtractedArticle
+from crawler.article import ExtractedArticle, TopicMatch
 from crawler.extract import extract_article
-from crawler.publishers import PUBLISHERS
+from crawler.publishers import PUBLISHERS, Publisher
+from crawler.topics import Topic, match_topics
 
 logger = logging.getLogger(__name__)
 
 
 class ExtractionWorkerDied(RuntimeError):
-    """The worker process extracting a page exited before answering."""
+    """The worker process reading a page exited before answering."""
+
+
+def read_article(
+    body: bytes,
+    *,
+    url: str,
+    source: str,
+    content_type: str | None,
+    publisher: Publisher | None,
+    feed_published_at: datetime | None,
+    topics: Sequence[Topic],
+) -> tuple[ExtractedArticle, tuple[TopicMatch, ...]]:
+    """The page's article and the topics it matches; raises what `extract_article` raises."""
+    article = extract_article(body, url=url, source=source, content_type=content_type, publisher=publisher,
+                              feed_published_at=feed_published_at)
+    return article, tuple(match_topics(topics, title=article.title, text=article.text))
 
 
 class ExtractionWorkers:
-    """A pool of `processes` extraction workers, shared by the spiders of a crawl process."""
+    """A pool of `processes` workers reading pages against `topics`, shared by a crawl process's spiders."""
 
     _shared: ExtractionWorkers | None = None
     _users = 0
 
-    def __init__(self, processes: int) -> None:
+    def __init__(self, processes: int, topics: Sequence[Topic]) -> None:
         self.processes = processes
+        self.topics = tuple(topics)
         self._lifeline: Connection
         self._executor = self._new_executor()
 
     @classmethod
-    def acquire(cls, processes: int) -> ExtractionWorkers:
+    def acquire(cls, processes: int, topics: Sequence[Topic]) -> ExtractionWorkers:
         """The crawl process's pool (started by the first spider that asks); `release` when done."""
         if cls._shared is None:
-            cls._shared = cls(processes)
+            cls._shared = cls(processes, topics)
         cls._users += 1
         return cls._shared
 
@@ -63,7 +82,7 @@ class ExtractionWorkers:
             cls._shared.close()
             cls._shared = None
 
-    async def extract(
+    async def read(
         self,
         body: bytes,
         *,
@@ -72,9 +91,9 @@ class ExtractionWorkers:
         content_type: str | None,
         publisher: str | None,
         feed_published_at: datetime | None,
-    ) -> ExtractedArticle:
-        """`crawler.extract.extract_article` run in a worker; raises what it raises there."""
-        call = partial(_extract_in_worker, body, url=url, source=source, content_type=content_type,
+    ) -> tuple[ExtractedArticle, tuple[TopicMatch, ...]]:
+        """`read_article` run in a worker (against the pool's topics); raises what it raises there."""
+        call = partial(_read_in_worker, body, url=url, source=source, content_type=content_type,
                        publisher=publisher, feed_published_at=feed_published_at)
         executor = self._executor
         try:
@@ -102,12 +121,18 @@ class ExtractionWorkers:
         # however it ends (a worker blocked on its task queue would not: it holds both ends of that).
         lifeline, self._lifeline = context.Pipe(duplex=False)
         return ProcessPoolExecutor(max_workers=self.processes, mp_context=context,
-                                   initializer=_exit_with_parent, initargs=(lifeline,))
+                                   initializer=_start_worker, initargs=(lifeline, self.topics))
 
 
-def _exit_with_parent(lifeline: Connection) -> None:
-    """In each worker: end this process as soon as the crawl process that started it has ended, so a
-    SIGKILLed or timed-out crawl leaves no worker behind."""
+# The topics every page is matched against, in a worker; set once when it starts.
+_worker_topics: tuple[Topic, ...] = ()
+
+
+def _start_worker(lifeline: Connection, topics: tuple[Topic, ...]) -> None:
+    """In each worker: keep the topics, and end this process as soon as the crawl process that started
+    it has ended, so a SIGKILLed or timed-out crawl leaves no worker behind."""
+    global _worker_topics
+    _worker_topics = topics
 
     def watch() -> None:
         try:
@@ -119,7 +144,7 @@ def _exit_with_parent(lifeline: Connection) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-def _extract_in_worker(
+def _read_in_worker(
     body: bytes,
     *,
     url: str,
@@ -127,8 +152,8 @@ def _extract_in_worker(
     content_type: str | None,
     publisher: str | None,
     feed_published_at: datetime | None,
-) -> ExtractedArticle:
+) -> tuple[ExtractedArticle, tuple[TopicMatch, ...]]:
     """Runs in a worker: publishers travel by name, their rules are this process's own."""
-    return extract_article(body, url=url, source=source, content_type=content_type,
-                           publisher=PUBLISHERS.get(publisher) if publisher else None,
-                           feed_published_at=feed_published_at)
+    return read_article(body, url=url, source=source, content_type=content_type,
+                        publisher=PUBLISHERS.get(publisher) if publisher else None,
+                        feed_published_at=feed_published_at, topics=_worker_topics)

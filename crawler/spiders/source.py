@@ -7,7 +7,8 @@ fetches no article page again. Every failure is logged with its URL and kept in 
 run record; the crawl goes on.
 
 Article pages are handed to extraction as bytes with their Content-Type (`crawler.extract` decodes
-them; Scrapy's `response.text` trusts a wrong HTTP charset). A body over `DOWNLOAD_MAXSIZE`
+them; Scrapy's `response.text` trusts a wrong HTTP charset), then matched against the crawl's topics
+(`KUROSHIO_TOPICS`), here or in the crawl's worker processes (`crawler.workers`). A body over `DOWNLOAD_MAXSIZE`
 (`[crawl] max_page_bytes`) — cancelled mid-download, or refused when it inflates past the limit — is
 recorded as "too large"; a body that is no page (a gzip blob sent as text/html) as "not an HTML page".
 Both are remembered as failed pages, so the next crawls do not fetch them again, as is a 404/410.
@@ -33,13 +34,14 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from crawler.article import CrawledArticle, ExtractedArticle, PageFailure
+from crawler.article import CrawledArticle, ExtractedArticle, PageFailure, TopicMatch
 from crawler.discover import DiscoveredLink, DiscoveryError, listing_links, parse_feed, parse_sitemap, robots_sitemaps
-from crawler.extract import NoArticleError, NotHtmlError, extract_article
+from crawler.extract import NoArticleError, NotHtmlError
 from crawler.middlewares import HostDeferred, RedirectRefused
 from crawler.publishers import PUBLISHERS
+from crawler.topics import Topic
 from crawler.urls import canonicalize_url, url_variants
-from crawler.workers import ExtractionWorkerDied, ExtractionWorkers
+from crawler.workers import ExtractionWorkerDied, ExtractionWorkers, read_article
 from scheduler.config import SourceConfig
 
 logger = logging.getLogger(__name__)
@@ -64,13 +66,15 @@ class SourceSpider(scrapy.Spider):
         self.publisher = PUBLISHERS.get(source.publisher) if source.publisher else None
         self.errors: list[dict[str, str]] = []
         self.failed_pages: list[PageFailure] = []
+        self.topics: tuple[Topic, ...] = ()
         self.workers: ExtractionWorkers | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SourceSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.topics = tuple(crawler.settings.get("KUROSHIO_TOPICS") or ())
         if processes := crawler.settings.getint("KUROSHIO_EXTRACTION_WORKERS"):
-            spider.workers = ExtractionWorkers.acquire(processes)
+            spider.workers = ExtractionWorkers.acquire(processes, spider.topics)
             crawler.signals.connect(spider.release_workers, signal=signals.spider_closed)
         return spider
 
@@ -164,8 +168,8 @@ class SourceSpider(scrapy.Spider):
             self._page_failed(response.url, f"not an HTML page ({content_type or '?'})")
             return
         try:
-            article = await self._extract(response.body, url=response.url, content_type=content_type,
-                                          feed_published_at=feed_published_at)
+            article, matches = await self._read(response.body, url=response.url, content_type=content_type,
+                                                feed_published_at=feed_published_at)
         except NotHtmlError as error:
             self._page_failed(response.url, f"not an HTML page ({content_type or '?'}): {error}")
             return
@@ -177,18 +181,17 @@ class SourceSpider(scrapy.Spider):
             self.record_error(response.url, str(error))  # not remembered: the next crawl fetches it again
             return
         redirects = tuple(canonicalize_url(url) for url in response.meta.get("redirect_urls", ()))
-        yield CrawledArticle(article, seen_urls=redirects)
+        yield CrawledArticle(article, matches=matches, seen_urls=redirects)
 
-    async def _extract(
+    async def _read(
         self, body: bytes, *, url: str, content_type: str, feed_published_at: datetime | None
-    ) -> ExtractedArticle:
-        """The page's article, extracted in this process or by the crawl's extraction workers."""
+    ) -> tuple[ExtractedArticle, tuple[TopicMatch, ...]]:
+        """The page's article and its topic matches, read in this process or by the crawl's workers."""
         if self.workers is None:
-            return extract_article(body, content_type=content_type, url=url, source=self.source.name,
-                                   publisher=self.publisher, feed_published_at=feed_published_at)
-        return await self.workers.extract(body, content_type=content_type, url=url, source=self.source.name,
-                                          publisher=self.source.publisher or None,
-                                          feed_published_at=feed_published_at)
+            return read_article(body, content_type=content_type, url=url, source=self.source.name,
+                                publisher=self.publisher, feed_published_at=feed_published_at, topics=self.topics)
+        return await self.workers.read(body, content_type=content_type, url=url, source=self.source.name,
+                                       publisher=self.source.publisher or None, feed_published_at=feed_published_at)
 
     def _page_failed(self, url: str, reason: str) -> None:
         """An article page that will not yield an article however often it is fetched."""

@@ -1,4 +1,4 @@
-"""Extraction workers: the same article as in-process extraction, and a dead worker costs one page."""
+"""Extraction workers: the same article and matches as in-process reading, and a dead worker costs one page."""
 
 from __future__ import annotations
 
@@ -13,35 +13,46 @@ from pathlib import Path
 
 import pytest
 
-from crawler.extract import NoArticleError, extract_article
+from crawler.extract import NoArticleError
 from crawler.publishers import PUBLISHERS
-from crawler.workers import ExtractionWorkerDied, ExtractionWorkers
+from crawler.topics import default_topics
+from crawler.workers import ExtractionWorkerDied, ExtractionWorkers, read_article
 from fixture_web import SEED_CASES, expected, page_bytes
 
 HTML = "text/html; charset=utf-8"
 
 
+TOPICS = default_topics()
+
+
 @pytest.fixture
 def workers() -> Iterator[ExtractionWorkers]:
-    pool = ExtractionWorkers(1)
+    pool = ExtractionWorkers(1, TOPICS)
     yield pool
     pool.close()
 
 
-def extract_in(workers: ExtractionWorkers, case: str, body: bytes | None = None):
+def read_in(workers: ExtractionWorkers, case: str, body: bytes | None = None):
     fields = expected(case)
-    return asyncio.run(workers.extract(body if body is not None else page_bytes(fields["url"]), url=fields["url"],
-                                       source=fields["source"], content_type=HTML, publisher=fields["source"],
-                                       feed_published_at=None))
+    return asyncio.run(workers.read(body if body is not None else page_bytes(fields["url"]), url=fields["url"],
+                                    source=fields["source"], content_type=HTML, publisher=fields["source"],
+                                    feed_published_at=None))
+
+
+def extract_in(workers: ExtractionWorkers, case: str, body: bytes | None = None):
+    return read_in(workers, case, body)[0]
 
 
 @pytest.mark.parametrize("case", SEED_CASES)
-def test_a_worker_extracts_exactly_what_the_crawl_process_would(workers: ExtractionWorkers, case: str) -> None:
+def test_a_worker_reads_exactly_what_the_crawl_process_would(workers: ExtractionWorkers, case: str) -> None:
     fields = expected(case)
-    in_process = extract_article(page_bytes(fields["url"]), url=fields["url"], source=fields["source"],
-                                 content_type=HTML, publisher=PUBLISHERS[fields["source"]])
+    in_process = read_article(page_bytes(fields["url"]), url=fields["url"], source=fields["source"],
+                              content_type=HTML, publisher=PUBLISHERS[fields["source"]], feed_published_at=None,
+                              topics=TOPICS)
 
-    assert extract_in(workers, case) == in_process
+    article, matches = read_in(workers, case)
+    assert (article, matches) == in_process
+    assert [match.topic for match in matches] == ["taiwan-japan"]  # the seeds are on topic
 
 
 def test_a_page_with_no_article_raises_the_same_error_from_a_worker(workers: ExtractionWorkers) -> None:
@@ -62,15 +73,15 @@ def test_a_dead_worker_fails_its_page_and_the_next_page_gets_a_new_one(workers: 
 
 
 def test_spiders_share_one_pool_and_the_last_to_finish_closes_it() -> None:
-    first = ExtractionWorkers.acquire(1)
-    second = ExtractionWorkers.acquire(1)
+    first = ExtractionWorkers.acquire(1, TOPICS)
+    second = ExtractionWorkers.acquire(1, TOPICS)
     assert second is first
     ExtractionWorkers.release()
     assert extract_in(first, SEED_CASES[0]).title == expected(SEED_CASES[0])["title"]  # still open
     ExtractionWorkers.release()
     with pytest.raises(RuntimeError, match="shutdown"):
         extract_in(first, SEED_CASES[0])
-    assert ExtractionWorkers.acquire(1) is not first
+    assert ExtractionWorkers.acquire(1, TOPICS) is not first
     ExtractionWorkers.release()
 
 
@@ -79,11 +90,11 @@ import asyncio, os, signal, sys
 from crawler.workers import ExtractionWorkers
 
 if __name__ == "__main__":
-    workers = ExtractionWorkers(1)
+    workers = ExtractionWorkers(1, ())
     body = b"<html><head><title>t</title></head><body><p>short</p></body></html>"
     try:
-        asyncio.run(workers.extract(body, url="http://news.test/a", source="s", content_type="text/html",
-                                    publisher=None, feed_published_at=None))
+        asyncio.run(workers.read(body, url="http://news.test/a", source="s", content_type="text/html",
+                                 publisher=None, feed_published_at=None))
     except ValueError:
         pass
     print(*workers._executor._processes, flush=True)
