@@ -84,10 +84,13 @@ def message_id(name: str, article_ids: tuple[int, ...], *, domain: str, now: dat
 
 
 def render_subject(template: str, content: DigestContent) -> str:
-    """The subject from its template: {name}, {count}, {topics}, {date}; other braces stay as written."""
+    """The subject from its template: {name}, {count}, {articles} ("1 new article", "3 new articles"),
+    {topics}, {date}; other braces stay as written."""
+    count = content.article_count
     values = {
         "name": content.name,
-        "count": str(content.article_count),
+        "count": str(count),
+        "articles": f"{count} new article" if count == 1 else f"{count} new articles",
         "topics": ", ".join(content.topics),
         "date": content.generated_at.date().isoformat(),
     }

@@ -164,7 +164,7 @@ DIGEST_SETTINGS = (
     Setting("to", list, None, "Recipient addresses.", required=True),
     Setting("cron", str, "0 8 * * *", "When the daemon sends it (crontab expression).", parse=parse_cron),
     Setting("timezone", str, "UTC", "Time zone of `cron` and of the times shown in the digest.", parse=parse_timezone),
-    Setting("subject", str, "Kuroshio {name}: {count} new articles", "Subject template: {name}, {count}, {topics}, {date}."),
+    Setting("subject", str, "Kuroshio {name}: {articles}", "Subject template: {name}, {count}, {articles} (\"3 new articles\"), {topics}, {date}."),
     Setting("send_empty", bool, False, "Send a digest even when nothing is new."),
     Setting("max_articles", int, 200, "Most articles in one digest; the rest are counted in a closing line."),
 )

@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
+
 from digest.compose import SourceProblem, compose_digest
 from digest.message import build_message, clean_header, message_bytes, message_id, render_html, render_text
 from digest_support import NOW, TOPICS, article, digest_config, parse_message, parts, seed
 from fixture_web import SEED_CASES
+from scheduler.config import DIGEST_SETTINGS
 
 
 def build(articles, **overrides):
@@ -26,6 +29,14 @@ def test_digest_is_one_multipart_alternative_message_with_text_and_html_parts() 
     text, html = parts(message)
     assert "3 new articles from 3 sources" in text
     assert "<strong>3 new articles</strong> from <strong>3 sources</strong>" in html
+
+
+@pytest.mark.parametrize(("count", "subject"), [(1, "Kuroshio morning: 1 new article"),
+                                               (3, "Kuroshio morning: 3 new articles")])
+def test_the_default_subject_counts_articles_in_singular_and_plural(count: int, subject: str) -> None:
+    default = next(setting.default for setting in DIGEST_SETTINGS if setting.name == "subject")
+    _, message = build([seed(case) for case in SEED_CASES[:count]], subject=default)
+    assert message["Subject"] == subject
 
 
 def test_headers_name_sender_recipients_date_list_and_a_stable_message_id() -> None:
