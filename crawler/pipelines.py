@@ -17,7 +17,7 @@ import logging
 
 from scrapy.crawler import Crawler
 from scrapy.utils.asyncio import AsyncioLoopingCall, create_looping_call
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from twisted.internet.task import LoopingCall
 
 from crawler.article import CrawledArticle
@@ -39,17 +39,18 @@ class StorePipeline:
         self.engine = create_engine_for(crawler.settings["KUROSHIO_DATABASE_URL"])
         self.sessions = session_factory(self.engine)
         self.batch: list[ArticleToStore] = []
-        self.timer: AsyncioLoopingCall | LoopingCall = create_looping_call(self.store_batch)
+        self.timer: AsyncioLoopingCall | LoopingCall | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         return cls(crawler)
 
     def open_spider(self) -> None:
+        self.timer = create_looping_call(self.store_batch)  # needs the running reactor
         self.timer.start(STORE_BATCH_SECONDS, now=False)
 
     def close_spider(self) -> None:
-        if self.timer.running:
+        if self.timer is not None and self.timer.running:
             self.timer.stop()
         self.store_batch()
         self.engine.dispose()
@@ -65,14 +66,25 @@ class StorePipeline:
         return item
 
     def store_batch(self) -> None:
-        """Write the waiting articles in one transaction; if it fails, record each one's URL."""
+        """Write the waiting articles in one transaction."""
         batch, self.batch = self.batch, []
-        if not batch:
-            return
+        if batch:
+            self._store(batch)
+
+    def _store(self, batch: list[ArticleToStore]) -> None:
+        """Store `batch`, or record each of its URLs with why it was not stored.
+
+        An article that breaks a constraint no duplicate explains fails its whole transaction; its
+        batch is then stored an article at a time, so that only that article is left out.
+        """
         try:
             with self.sessions() as session:
                 results = store_articles(session, batch, crawl_run_id=self.run_id)
         except SQLAlchemyError as error:
+            if isinstance(error, IntegrityError) and len(batch) > 1:
+                for item in batch:
+                    self._store([item])
+                return
             # The driver's message ("database or disk is full"), not SQLAlchemy's copy of the statement.
             reason = f"store failed: {error.__class__.__name__}: {getattr(error, 'orig', None) or error}"
             for item in batch:
