@@ -267,8 +267,11 @@ class Daemon:
         except LeaseHeld as held:
             logger.warning("digest %s skipped: %s", name, held)
             return
-        except Exception:  # recorded as a failed attempt by send_due_digest; the daemon carries on
-            logger.exception("digest %s failed", name)
+        except Exception as error:  # recorded as a failed attempt by send_due_digest; the daemon carries on
+            if reason := unwritable_reason(error, self.config.storage_url):
+                logger.error("digest %s not sent: %s", name, reason)  # a full or read-only store: one line
+            else:
+                logger.exception("digest %s failed", name)
             attempt = None
         if attempt is not None and attempt.status != "failed":
             logger.info("digest %s: %s (%d articles)", name, attempt.status, attempt.articles_count)
