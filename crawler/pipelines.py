@@ -13,8 +13,6 @@ crash or a failed write costs refetching, never an article.
 
 from __future__ import annotations
 
-import logging
-
 from scrapy.crawler import Crawler
 from scrapy.utils.asyncio import AsyncioLoopingCall, create_looping_call
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -23,8 +21,6 @@ from twisted.internet.task import LoopingCall
 from crawler.article import CrawledArticle
 from storage.engine import create_engine_for, session_factory
 from storage.repo import ArticleToStore, store_articles
-
-logger = logging.getLogger(__name__)
 
 STORE_BATCH_SIZE = 50
 STORE_BATCH_SECONDS = 2.0

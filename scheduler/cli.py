@@ -156,7 +156,6 @@ def _crawl_free_sources(ctx: click.Context, config: Config, sources: tuple[Sourc
     except LeaseHeld as held:  # taken between our look and our claim
         click.echo(f"kuroshio: {held}: not crawled now", err=True)
         ctx.exit(EXIT_BUSY)
-        raise  # unreachable: ctx.exit raises
 
 
 def _busy_sources(sessions, sources) -> tuple[dict, tuple]:

@@ -21,7 +21,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -141,18 +141,17 @@ class ArticleToStore:
     article: ExtractedArticle
     matches: Sequence[TopicMatch] = ()
     seen_urls: Sequence[str] = ()
+    # Every URL the article is known under, each once: fetched, canonical, then seen on the way.
+    urls: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         _require_aware(self.article.published_at, "published_at")
-        for url in self.urls:
+        article = self.article
+        urls = tuple(_unique(url for url in (article.url, article.canonical_url, *self.seen_urls) if url))
+        for url in urls:
             if len(url) > MAX_URL_LENGTH:
                 raise ValueError(f"URL longer than {MAX_URL_LENGTH} characters refused: {url[:80]}...")
-
-    @property
-    def urls(self) -> list[str]:
-        """Every URL the article is known under, each once: fetched, canonical, then seen on the way."""
-        article = self.article
-        return _unique(url for url in (article.url, article.canonical_url, *self.seen_urls) if url)
+        object.__setattr__(self, "urls", urls)  # frozen: set once, here
 
 
 def store_article(

@@ -10,7 +10,7 @@ import pytest
 import scrapy
 from scrapy.crawler import Crawler
 from scrapy.utils.test import get_crawler
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from crawler.article import CrawledArticle, ExtractedArticle, TopicMatch
