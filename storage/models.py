@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     CheckConstraint,
+    ColumnElement,
     DateTime,
     Float,
     ForeignKey,
@@ -115,10 +116,17 @@ class Article(Base):
     )
 
 
-# When an article dates from (publication time, else first seen): what `storage.repo` filters and sorts
-# listings and digests by. A planner uses an expression index only for the very same expression, so this
-# one must stay the expression `storage.repo._effective_date()` builds (tests/storage/test_reading_indexes.py).
-Index("ix_articles_effective_date", func.coalesce(Article.published_at, Article.first_seen_at))
+def effective_date() -> ColumnElement[datetime]:
+    """When an article dates from: its publication time, or when we first saw it if it has none.
+
+    `storage.repo` filters and sorts listings and digests by it. A planner uses an expression index
+    only for the very same expression, so the index below and the queries both build it here
+    (tests/storage/test_reading_indexes.py checks the plans).
+    """
+    return func.coalesce(Article.published_at, Article.first_seen_at)
+
+
+Index("ix_articles_effective_date", effective_date())
 
 
 class ArticleURL(Base):

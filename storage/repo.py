@@ -42,6 +42,7 @@ from storage.models import (
     DigestDelivery,
     PageFailure,
     Source,
+    effective_date,
 )
 
 logger = logging.getLogger(__name__)
@@ -433,9 +434,9 @@ def _unproductive(run: CrawlRun) -> bool:
 # --- reading articles ----------------------------------------------------------------------------
 
 
-def _effective_date() -> ColumnElement[datetime]:
-    """When an article dates from: its publication time, or when we first saw it if it has none."""
-    return func.coalesce(Article.published_at, Article.first_seen_at)
+def _newest_first() -> tuple[ColumnElement[Any], ...]:
+    """Newest first by `effective_date`; among articles of the same time, the last stored first."""
+    return effective_date().desc(), Article.id.desc()
 
 
 def list_articles(
@@ -459,12 +460,10 @@ def list_articles(
         conditions.append(Article.topic_matches.any())
     if since is not None:
         _require_aware(since, "since")
-        conditions.append(_effective_date() >= since)
+        conditions.append(effective_date() >= since)
     if source is not None:
         conditions.append(Article.source.has(Source.name == source))
-    query = (
-        select(Article).where(*conditions).order_by(_effective_date().desc(), Article.id.desc())
-    )
+    query = select(Article).where(*conditions).order_by(*_newest_first())
     return list(session.scalars(query.limit(limit)))
 
 
@@ -523,8 +522,7 @@ def _search_substrings(session: Session, terms: Sequence[str], *, limit: int) ->
         # are letters and digits only, so they carry no LIKE wildcard or escape character.
         pattern = "%" + "%".join(_WORD_PIECE.findall(term)) + "%"
         conditions.append(or_(Article.title.ilike(pattern), Article.text.ilike(pattern)))
-    newest_first = (_effective_date().desc(), Article.id.desc())
-    return list(session.scalars(select(Article).where(*conditions).order_by(*newest_first).limit(limit)))
+    return list(session.scalars(select(Article).where(*conditions).order_by(*_newest_first()).limit(limit)))
 
 
 # --- output --------------------------------------------------------------------------------------
@@ -609,8 +607,8 @@ def owed_articles(
     conditions.append(~delivered)
     if since is not None:
         _require_aware(since, "since")
-        conditions.append(_effective_date() >= since)
-    query = select(Article).where(*conditions).order_by(_effective_date().desc(), Article.id.desc())
+        conditions.append(effective_date() >= since)
+    query = select(Article).where(*conditions).order_by(*_newest_first())
     return list(session.scalars(query))
 
 
