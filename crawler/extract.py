@@ -64,6 +64,7 @@ from w3lib.encoding import (
 from crawler.article import ExtractedArticle
 from crawler.discover import parse_date
 from crawler.publishers import Publisher
+from crawler.text import one_line
 from crawler.urls import absolute_http_url, canonicalize_url
 
 MIN_TEXT_CHARS = 200
@@ -81,9 +82,6 @@ _OVERLAY_ROLES = frozenset({"dialog", "alertdialog"})
 _CONSENT_NAME = re.compile("consent|gdpr|cookie-banner|cookie-notice|cookie-wall|cookiebanner")
 # Never pruned by name: sites put `...-consent-enabled` feature flags on <body>.
 _PAGE_FRAME = frozenset({"html", "body", "main", "article"})
-# Control characters (C0, DEL, C1), line and paragraph separators, bidi overrides and BOMs: none belongs
-# in a one-line title.
-_TITLE_NOISE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
 GENERIC = Publisher(name="generic")
 
 # charset_normalizer's own threshold between text and mojibake.
@@ -220,7 +218,7 @@ def extract_article(
     title = clean_title(document.title or "")
     if not title:
         raise NoArticleError("page has no title")
-    text, byline_authors = _clean_text(document.text, publisher, title=_one_line(document.title or ""))
+    text, byline_authors = _clean_text(document.text, publisher, title=one_line(document.title or ""))
     if len(text) < MIN_TEXT_CHARS:
         raise NoArticleError(f"article text too short ({len(text)} characters)")
     if (density := _link_density(text, link_labels)) > MAX_LINK_DENSITY:
@@ -254,7 +252,7 @@ def _is_overlay(element: lxml.html.HtmlElement) -> bool:
 
 def clean_title(title: str) -> str:
     """`title` on one line, white space folded, cut to `MAX_TITLE_CHARS` at a word boundary with "…"."""
-    line = _one_line(title)
+    line = one_line(title)
     if len(line) <= MAX_TITLE_CHARS:
         return line
     cut = line[: MAX_TITLE_CHARS - 1]
@@ -263,13 +261,9 @@ def clean_title(title: str) -> str:
     return cut.rstrip() + "…"
 
 
-def _one_line(text: str) -> str:
-    return " ".join(_TITLE_NOISE.sub(" ", text).split())
-
-
 def _is_headline(line: str, title: str) -> bool:
     """Whether `line` repeats the (uncut) title; a title past `MAX_TITLE_CHARS` may come back cut short."""
-    line = _one_line(line)
+    line = one_line(line)
     if line == title:
         return True
     return min(len(line), len(title)) > MAX_TITLE_CHARS and line[:MAX_TITLE_CHARS] == title[:MAX_TITLE_CHARS]

@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from crawler.text import INVISIBLE, one_line
 from crawler.topics import Phrase, Term, normalize
 from scheduler.config import Config, DigestConfig
 from storage.models import Article, CrawlRun
@@ -48,9 +49,6 @@ MIN_TITLE_KEY_CHARS = 12  # shorter titles ("Editorial", "News in brief") fold n
 FIRST_DIGEST_LOOKBACK = timedelta(days=1)
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 
-# Control characters and invisible formatting that must not reach a reader: C0/C1 controls, line and
-# paragraph separators, bidirectional overrides (they can make a title read backwards) and BOMs.
-INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
 _WORD = re.compile(r"[^\W_]+")
 _DIGITS = re.compile(r"\d+")
 _ASCII_RUN = re.compile("[\x00-\x7f]+")
@@ -318,8 +316,7 @@ def _story(
 def clean_line(text: str, limit: int) -> str:
     """`text` as one line: control and invisible formatting characters dropped, white space folded,
     cut to `limit` characters at a word boundary."""
-    line = " ".join(INVISIBLE.sub(" ", text).split())
-    return shorten(line, limit)
+    return shorten(one_line(text), limit)
 
 
 def shorten(text: str, limit: int) -> str:

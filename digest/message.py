@@ -27,7 +27,8 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from digest.compose import INVISIBLE, DigestContent, Segment, shorten
+from crawler.text import one_line
+from digest.compose import DigestContent, Segment, shorten
 from scheduler.config import DigestConfig
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -51,7 +52,7 @@ _environment = Environment(
 def clean_header(value: str) -> str:
     """A header value on one line: CR, LF and every other control (and bidi-override) character become
     spaces, runs of white space fold to one."""
-    return " ".join(INVISIBLE.sub(" ", value).split())
+    return one_line(value)
 
 
 def envelope_address(sender: str) -> str:
