@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("KUROSHIO_SHARED_DIR", REPO.parent / "shared"))  # shared/ beside the clone
 KUROSHIO = [str(Path(sys.executable).parent / "kuroshio")] if (Path(sys.executable).parent / "kuroshio").exists() \
-    else [sys.executable, "-m", "scheduler"]
+    else [sys.executable, "-m", "kuroshio.scheduler"]
 
 
 def machine_summary() -> str:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from benchmarks.common import KUROSHIO, machine_summary, proc_status_kib, remove_tree, sqlite_url, write_config
 from benchmarks.synthetic_web import build_synthetic_web, write_rss_feed
-from fixtures.server import FixtureWeb
+from kuroshio.fixtures.server import FixtureWeb
 
 FEED_WINDOW = 20  # items a live feed keeps
 SOURCE_TOML = """

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import trafilatura
 
 from benchmarks.common import SHARED, machine_summary
-from crawler.extract import NoArticleError, extract_article
+from kuroshio.crawler.extract import NoArticleError, extract_article
 
 DATA = SHARED / "benchmarks" / "article-extraction-benchmark"
 TOKEN = re.compile(r"\w+")

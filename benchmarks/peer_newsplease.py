@@ -28,7 +28,7 @@ from pathlib import Path
 
 from benchmarks.common import KUROSHIO, crawl_cpus, machine_summary, remove_tree, run_measured, sqlite_url, write_config
 from benchmarks.synthetic_web import PUBLISHERS, build_synthetic_web
-from fixtures.server import FixtureWeb
+from kuroshio.fixtures.server import FixtureWeb
 
 CONCURRENCY = 32
 

@@ -36,7 +36,7 @@ def profile_crawl(config: Path, output: Path) -> None:
     """Run one `kuroshio --config CONFIG crawl` in this process under pyinstrument; save the session."""
     from pyinstrument import Profiler
 
-    from scheduler.cli import cli
+    from kuroshio.scheduler.cli import cli
 
     profiler = Profiler(interval=0.0005)
     profiler.start()

@@ -30,10 +30,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks.common import KUROSHIO, machine_summary, median_ms, remove_tree, run_measured, sqlite_url
 from benchmarks.synthetic_web import neutralise, sentence_pool
-from scheduler.config import DigestConfig, SourceConfig, builtin_config
-from storage.engine import create_engine_for, session_factory, upgrade_schema
-from storage.models import Article, ArticleTopic, ArticleURL, CrawlRun, DigestAttempt, DigestDelivery, Source
-from storage.repo import list_articles, search_articles
+from kuroshio.scheduler.config import DigestConfig, SourceConfig, builtin_config
+from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
+from kuroshio.storage.models import Article, ArticleTopic, ArticleURL, CrawlRun, DigestAttempt, DigestDelivery, Source
+from kuroshio.storage.repo import list_articles, search_articles
 
 BATCH = 5_000
 SOURCES = ("focus-taiwan", "kyodo", "taiwan-news", "nikkei-asia", "taipei-times", "japan-times", "cna-chinese",
@@ -165,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def _digest_rows(sessions: sessionmaker[Session], url: str, *, now: datetime, runs: int) -> list[tuple[str, float, int]]:
     try:
-        from digest.compose import compose_owed
+        from kuroshio.digest.compose import compose_owed
     except ImportError as error:
         print(f"digest composition skipped: the digest package is not ready ({error})")
         return []

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
-from crawler.topics import Topic, default_topics, match_topics
+from kuroshio.crawler.topics import Topic, default_topics, match_topics
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE_WEB = REPO / "fixtures" / "web"

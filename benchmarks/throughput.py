@@ -31,14 +31,14 @@ from typing import Any
 
 import trafilatura
 
-import crawler.extract
+import kuroshio.crawler.extract
 from benchmarks.common import KUROSHIO, REPO, Measured, crawl_cpus, machine_summary, remove_tree, run_measured, \
     sqlite_url, write_config
 from benchmarks.profile_crawl import summarise
 from benchmarks.synthetic_web import SyntheticPage, build_synthetic_web
-from crawler.extract import NoArticleError, extract_article
-from crawler.publishers import PUBLISHERS
-from fixtures.server import CONTENT_TYPES, FixtureWeb
+from kuroshio.crawler.extract import NoArticleError, extract_article
+from kuroshio.crawler.publishers import PUBLISHERS
+from kuroshio.fixtures.server import CONTENT_TYPES, FixtureWeb
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -142,7 +142,7 @@ def _loaded(pages: Sequence[SyntheticPage]) -> list[tuple[SyntheticPage, bytes]]
 
 # The options `crawler.extract.extract_article` passes to trafilatura.bare_extraction (besides the URL and
 # the publisher's prune_xpath); read from crawler.extract when it declares them, so the two cannot drift.
-KUROSHIO_OPTIONS: dict[str, Any] = getattr(crawler.extract, "TRAFILATURA_OPTIONS", None) or {
+KUROSHIO_OPTIONS: dict[str, Any] = getattr(kuroshio.crawler.extract, "TRAFILATURA_OPTIONS", None) or {
     "with_metadata": True, "include_comments": False, "include_tables": True}
 
 

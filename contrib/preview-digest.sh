@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Render a real digest in headless Chromium and save a screenshot a reviewer can look at.
 #
-# It starts the offline fixture web (python -m fixtures.server), crawls it into a throwaway SQLite
+# It starts the offline fixture web (python -m kuroshio.fixtures.server), crawls it into a throwaway SQLite
 # database, writes the digest's HTML part with `kuroshio digest --out digest.html` and screenshots
 # it. The config adds a second topic (so stories are grouped) and one source on a host the fixture
 # web does not serve (so the footer names a source whose crawl failed). Nothing is sent or marked.
@@ -26,7 +26,7 @@ cleanup() {
 trap cleanup EXIT
 
 cd "$repo"
-"$venv/bin/python" -m fixtures.server >"$work/server.out" 2>"$work/server.err" &
+"$venv/bin/python" -m kuroshio.fixtures.server >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 for _ in $(seq 50); do
     [ -s "$work/server.out" ] && break

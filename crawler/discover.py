@@ -28,7 +28,7 @@ import lxml.html
 from protego import Protego
 from w3lib.encoding import read_bom
 
-from crawler.urls import absolute_http_url
+from kuroshio.crawler.urls import absolute_http_url
 
 
 class DiscoveryError(ValueError):

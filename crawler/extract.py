@@ -61,11 +61,11 @@ from w3lib.encoding import (
     to_unicode,
 )
 
-from crawler.article import ExtractedArticle
-from crawler.discover import parse_date
-from crawler.publishers import Publisher
-from crawler.text import one_line
-from crawler.urls import absolute_http_url, canonicalize_url
+from kuroshio.crawler.article import ExtractedArticle
+from kuroshio.crawler.discover import parse_date
+from kuroshio.crawler.publishers import Publisher
+from kuroshio.crawler.text import one_line
+from kuroshio.crawler.urls import absolute_http_url, canonicalize_url
 
 MIN_TEXT_CHARS = 200
 # fast: no fallback extractors (justext, readability); with comments removed at parse time it scores

@@ -18,9 +18,9 @@ from scrapy.utils.asyncio import AsyncioLoopingCall, create_looping_call
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from twisted.internet.task import LoopingCall
 
-from crawler.article import CrawledArticle
-from storage.engine import create_engine_for, session_factory
-from storage.repo import ArticleToStore, store_articles
+from kuroshio.crawler.article import CrawledArticle
+from kuroshio.storage.engine import create_engine_for, session_factory
+from kuroshio.storage.repo import ArticleToStore, store_articles
 
 STORE_BATCH_SIZE = 50
 STORE_BATCH_SECONDS = 2.0

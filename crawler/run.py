@@ -17,12 +17,12 @@ from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 from twisted.internet import task
 
-from crawler.article import PageFailure
-from crawler.settings import scrapy_settings
-from crawler.spiders.source import SourceSpider
-from scheduler.config import Config, SourceConfig
-from storage.engine import create_engine_for, session_factory, upgrade_schema
-from storage.repo import finish_run, known_urls, record_page_failures, start_run
+from kuroshio.crawler.article import PageFailure
+from kuroshio.crawler.settings import scrapy_settings
+from kuroshio.crawler.spiders.source import SourceSpider
+from kuroshio.scheduler.config import Config, SourceConfig
+from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
+from kuroshio.storage.repo import finish_run, known_urls, record_page_failures, start_run
 
 PROGRESS_INTERVAL = 0.5
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scheduler.config import CrawlConfig
+from kuroshio.scheduler.config import CrawlConfig
 
 
 MIN_DOWNLOAD_DELAY = 0.001
@@ -63,22 +63,22 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[s
         # Scrapy re-parses each callback's source with `ast` per response to warn about `return x`
         # in generators; ours have none, and the check costs a few percent of a crawl.
         "WARN_ON_GENERATOR_RETURN_VALUE": False,
-        "ITEM_PIPELINES": {"crawler.pipelines.StorePipeline": 300},
+        "ITEM_PIPELINES": {"kuroshio.crawler.pipelines.StorePipeline": 300},
         "DOWNLOADER_MIDDLEWARES": {
             # Before Scrapy's OffsiteMiddleware (50).
-            "crawler.middlewares.RobotsTxtOffsiteMiddleware": 45,
+            "kuroshio.crawler.middlewares.RobotsTxtOffsiteMiddleware": 45,
             # In the places of the Scrapy middlewares they extend (see crawler.middlewares).
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-            "crawler.middlewares.RobotsPolicyMiddleware": 100,
+            "kuroshio.crawler.middlewares.RobotsPolicyMiddleware": 100,
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-            "crawler.middlewares.BackoffRetryMiddleware": 550,
+            "kuroshio.crawler.middlewares.BackoffRetryMiddleware": 550,
             # After Scrapy's RedirectMiddleware (600), so it sees a redirect first.
-            "crawler.middlewares.RedirectPolicyMiddleware": 610,
+            "kuroshio.crawler.middlewares.RedirectPolicyMiddleware": 610,
         },
     }
     settings.update(crawl.scrapy_settings)
     if crawl.proxy:
         settings["KUROSHIO_PROXY"] = crawl.proxy
         # Before Scrapy's HttpProxyMiddleware (750), so it sees the proxy; robots.txt requests too.
-        settings["DOWNLOADER_MIDDLEWARES"]["crawler.middlewares.ProxyMiddleware"] = 740
+        settings["DOWNLOADER_MIDDLEWARES"]["kuroshio.crawler.middlewares.ProxyMiddleware"] = 740
     return settings

@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-from crawler.article import TopicMatch
+from kuroshio.crawler.article import TopicMatch
 
 TITLE_WEIGHT = 3
 """One occurrence in the title is worth this many in the body: a headline names what a story is about."""

@@ -26,10 +26,10 @@ from datetime import datetime
 from functools import partial
 from multiprocessing.connection import Connection
 
-from crawler.article import ExtractedArticle, TopicMatch
-from crawler.extract import extract_article
-from crawler.publishers import PUBLISHERS, Publisher
-from crawler.topics import Topic, match_topics
+from kuroshio.crawler.article import ExtractedArticle, TopicMatch
+from kuroshio.crawler.extract import extract_article
+from kuroshio.crawler.publishers import PUBLISHERS, Publisher
+from kuroshio.crawler.topics import Topic, match_topics
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class ExtractionWorkers:
 
     def _new_executor(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["crawler.extract"])
+        context.set_forkserver_preload(["kuroshio.crawler.extract"])
         # Only this process holds the writing end: the workers see it close when this process ends,
         # however it ends (a worker blocked on its task queue would not: it holds both ends of that).
         lifeline, self._lifeline = context.Pipe(duplex=False)

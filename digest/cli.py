@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from scheduler.config import Config, DigestConfig
+from kuroshio.scheduler.config import Config, DigestConfig
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -35,7 +35,7 @@ TEXT_SUFFIXES = (".txt",)
 def digest_command(ctx: click.Context, name: str | None, since: str | None, send: bool, dry_run: bool,
                    out: Path | None) -> None:
     """Build the digest of relevant articles not yet delivered to digest NAME (default: the only one)."""
-    from scheduler.cli import _config, _parse_since, _sessions
+    from kuroshio.scheduler.cli import _config, _parse_since, _sessions
 
     if send and dry_run:
         raise click.UsageError("give --send or --dry-run, not both")
@@ -66,8 +66,8 @@ def _select_digest(config: Config, name: str | None) -> DigestConfig:
 
 def _preview(config: Config, digest: DigestConfig, sessions: sessionmaker[Session], since_at: datetime | None,
              out: Path | None) -> None:
-    from digest.compose import compose_owed
-    from digest.message import build_message, message_bytes, render_html, render_text
+    from kuroshio.digest.compose import compose_owed
+    from kuroshio.digest.message import build_message, message_bytes, render_html, render_text
 
     with sessions() as session:
         content = compose_owed(session, config, digest, since=since_at)
@@ -96,9 +96,9 @@ def _preview(config: Config, digest: DigestConfig, sessions: sessionmaker[Sessio
 
 def _send(ctx: click.Context, config: Config, digest: DigestConfig, sessions: sessionmaker[Session],
           since_at: datetime | None) -> None:
-    from digest.send import send_due_digest
-    from scheduler.cli import EXIT_BUSY
-    from scheduler.locks import LeaseHeld
+    from kuroshio.digest.send import send_due_digest
+    from kuroshio.scheduler.cli import EXIT_BUSY
+    from kuroshio.scheduler.locks import LeaseHeld
 
     try:
         attempt = send_due_digest(config, digest, since=since_at, sessions=sessions)

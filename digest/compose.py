@@ -34,11 +34,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from crawler.text import INVISIBLE, one_line
-from crawler.topics import Phrase, Term, normalize
-from scheduler.config import Config, DigestConfig
-from storage.models import Article, CrawlRun
-from storage.repo import last_digest_sent_at, owed_articles, runs_started_since
+from kuroshio.crawler.text import INVISIBLE, one_line
+from kuroshio.crawler.topics import Phrase, Term, normalize
+from kuroshio.scheduler.config import Config, DigestConfig
+from kuroshio.storage.models import Article, CrawlRun
+from kuroshio.storage.repo import last_digest_sent_at, owed_articles, runs_started_since
 
 EXCERPT_MAX_CHARS = 480
 EXCERPT_SHORT_CHARS = 200  # two sentences shorter than this together get a third

@@ -27,9 +27,9 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from crawler.text import one_line
-from digest.compose import DigestContent, Segment, shorten
-from scheduler.config import DigestConfig
+from kuroshio.crawler.text import one_line
+from kuroshio.digest.compose import DigestContent, Segment, shorten
+from kuroshio.scheduler.config import DigestConfig
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MAX_SUBJECT_CHARS = 250

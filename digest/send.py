@@ -24,12 +24,12 @@ from email.message import EmailMessage
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from digest.compose import compose_owed
-from digest.message import build_message, envelope_address
-from scheduler.config import Config, DigestConfig, SmtpConfig
-from scheduler.locks import LeaseKeeper
-from storage.models import DigestAttempt
-from storage.repo import finish_digest_attempt, mark_digest_delivered, start_digest_attempt
+from kuroshio.digest.compose import compose_owed
+from kuroshio.digest.message import build_message, envelope_address
+from kuroshio.scheduler.config import Config, DigestConfig, SmtpConfig
+from kuroshio.scheduler.locks import LeaseKeeper
+from kuroshio.storage.models import DigestAttempt
+from kuroshio.storage.repo import finish_digest_attempt, mark_digest_delivered, start_digest_attempt
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ def send_due_digest(
     attempt and raised. `sessions` defaults to the configured database (schema upgraded first).
     """
     if sessions is None:
-        from storage.engine import create_engine_for, session_factory, upgrade_schema
+        from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
 
         engine = create_engine_for(config.storage_url)
         try:

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from scheduler.config import Config, ConfigError, SourceConfig, load_config
-from scheduler.render import render_table
+from kuroshio.scheduler.config import Config, ConfigError, SourceConfig, load_config
+from kuroshio.scheduler.render import render_table
 
 if TYPE_CHECKING:
-    from crawler.run import SourceRun
+    from kuroshio.crawler.run import SourceRun
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 EXIT_STORE_UNWRITABLE = 74  # EX_IOERR: the database is full, read-only or its disk failing
@@ -87,7 +87,7 @@ def _config(ctx: click.Context) -> Config:
 
 
 def _sessions(config: Config):
-    from storage.engine import create_engine_for, session_factory, upgrade_schema
+    from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
 
     engine = create_engine_for(config.storage_url)
     with _refused_writes_reported(config):  # even a reading command writes: the schema upgrade
@@ -110,7 +110,7 @@ def _refused_writes_reported(config: Config) -> Iterator[None]:
     traceback would bury the one thing the operator must fix (space, or a read-only mount)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from storage.engine import unwritable_reason
+    from kuroshio.storage.engine import unwritable_reason
 
     try:
         yield
@@ -140,8 +140,8 @@ def crawl(ctx: click.Context, source_names: tuple[str, ...]) -> None:
 
 def _crawl_free_sources(ctx: click.Context, config: Config, sources: tuple[SourceConfig, ...]) -> list[SourceRun]:
     """Crawl those of `sources` no other process is crawling, holding their leases meanwhile."""
-    from crawler.run import crawl as run_crawl, progress_stream
-    from scheduler.locks import LeaseHeld, LeaseKeeper, crawl_lease
+    from kuroshio.crawler.run import crawl as run_crawl, progress_stream
+    from kuroshio.scheduler.locks import LeaseHeld, LeaseKeeper, crawl_lease
 
     sessions = _sessions(config)
     busy, free = _busy_sources(sessions, sources)
@@ -160,7 +160,7 @@ def _crawl_free_sources(ctx: click.Context, config: Config, sources: tuple[Sourc
 
 def _busy_sources(sessions, sources) -> tuple[dict, tuple]:
     """Sources another live process is crawling (with its holder), and the rest."""
-    from scheduler.locks import crawl_lease, holder
+    from kuroshio.scheduler.locks import crawl_lease, holder
 
     busy = {}
     with sessions() as session:
@@ -212,7 +212,7 @@ def _parse_since(value: str | None) -> datetime | None:
 def articles_list(ctx: click.Context, topic: str | None, since: str | None, source: str | None,
                   include_unmatched: bool, limit: int, output_format: str) -> None:
     """List articles, newest first (by default only those matching a topic)."""
-    from storage.repo import article_record, list_articles
+    from kuroshio.storage.repo import article_record, list_articles
 
     config = _config(ctx)
     since_at = _parse_since(since)
@@ -231,9 +231,9 @@ def articles_list(ctx: click.Context, topic: str | None, since: str | None, sour
 @click.pass_context
 def articles_show(ctx: click.Context, ref: str, output_format: str) -> None:
     """Show one article by id or by any URL it was seen under."""
-    from storage.repo import article_record, get_article
+    from kuroshio.storage.repo import article_record, get_article
 
-    from crawler.urls import canonicalize_url
+    from kuroshio.crawler.urls import canonicalize_url
 
     config = _config(ctx)
     with _sessions(config)() as session:
@@ -262,7 +262,7 @@ def articles_show(ctx: click.Context, ref: str, output_format: str) -> None:
 @click.pass_context
 def articles_search(ctx: click.Context, words: str, limit: int, output_format: str) -> None:
     """Full-text search over titles and texts of every stored article."""
-    from storage.repo import article_record, search_articles
+    from kuroshio.storage.repo import article_record, search_articles
 
     config = _config(ctx)
     with _sessions(config)() as session:
@@ -292,7 +292,7 @@ def _format_records(records: list[dict[str, Any]], output_format: str) -> str:
 @click.pass_context
 def sources(ctx: click.Context) -> None:
     """List configured sources with their last crawl."""
-    from storage.repo import last_runs
+    from kuroshio.storage.repo import last_runs
 
     config = _config(ctx)
     with _sessions(config)() as session:
@@ -316,7 +316,7 @@ def sources(ctx: click.Context) -> None:
 @click.pass_context
 def runs(ctx: click.Context, source: str | None, limit: int) -> None:
     """Crawl history, newest first, with counts, duration and errors."""
-    from storage.repo import list_runs
+    from kuroshio.storage.repo import list_runs
 
     config = _config(ctx)
     with _sessions(config)() as session:
@@ -334,7 +334,7 @@ def runs(ctx: click.Context, source: str | None, limit: int) -> None:
 @click.pass_context
 def daemon(ctx: click.Context) -> None:
     """Run scheduled crawls (and digests) in the foreground until SIGTERM or SIGINT."""
-    from scheduler.daemon import run_daemon
+    from kuroshio.scheduler.daemon import run_daemon
 
     ctx.exit(run_daemon(_config(ctx), log_level=ctx.obj["log_level"]))
 
@@ -347,8 +347,8 @@ def status(ctx: click.Context) -> None:
     A source whose last `STARVED_RUNS` finished runs each failed, or stored nothing new while recording
     errors, is marked "!" and named on a line of its own (`storage.repo.starved_sources`).
     """
-    from scheduler.daemon import daemon_state
-    from storage.repo import STARVED_RUNS, last_runs, starved_sources
+    from kuroshio.scheduler.daemon import daemon_state
+    from kuroshio.storage.repo import STARVED_RUNS, last_runs, starved_sources
 
     config = _config(ctx)
     sessions = _sessions(config)
@@ -385,7 +385,7 @@ def status(ctx: click.Context) -> None:
 
 def _digest_status(config: Config, sessions, jobs: dict) -> str:
     """Each digest's next run and last attempt, with the error of a failed one."""
-    from storage.repo import last_digest_attempts
+    from kuroshio.storage.repo import last_digest_attempts
 
     with sessions() as session:
         attempts = last_digest_attempts(session)
@@ -412,7 +412,7 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Create or upgrade the schema to the latest migration."""
-    from storage.engine import create_engine_for, upgrade_schema
+    from kuroshio.storage.engine import create_engine_for, upgrade_schema
 
     config = _config(ctx)
     upgrade_schema(create_engine_for(config.storage_url))
@@ -425,9 +425,9 @@ def db_upgrade(ctx: click.Context) -> None:
 @click.pass_context
 def demo(ctx: click.Context, database: Path) -> None:
     """Crawl the bundled offline fixture web into a fresh SQLite database and show what was found."""
-    from crawler.run import crawl as run_crawl, progress_stream
-    from fixtures.server import FixtureWeb
-    from storage.repo import article_record, list_articles
+    from kuroshio.crawler.run import crawl as run_crawl, progress_stream
+    from kuroshio.fixtures.server import DEMO_CONFIG, FixtureWeb
+    from kuroshio.storage.repo import article_record, list_articles
 
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
@@ -449,8 +449,6 @@ def demo(ctx: click.Context, database: Path) -> None:
     click.echo(f"\nBrowse the archive: KUROSHIO_DATABASE_URL={database_url} kuroshio articles list --all")
 
 
-from digest.cli import digest_command  # noqa: E402 - digest/cli.py imports this module's helpers lazily
+from kuroshio.digest.cli import digest_command  # noqa: E402 - digest/cli.py imports this module's helpers lazily
 
 cli.add_command(digest_command)
-
-DEMO_CONFIG = Path(__file__).resolve().parent.parent / "fixtures" / "demo.toml"

@@ -19,8 +19,8 @@ from typing import Any, ClassVar, Self
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from crawler.topics import DEFAULT_MIN_SCORE, DEFAULT_TOPIC_QUERY, QuerySyntaxError, Topic
-from storage.engine import default_database_url
+from kuroshio.crawler.topics import DEFAULT_MIN_SCORE, DEFAULT_TOPIC_QUERY, QuerySyntaxError, Topic
+from kuroshio.storage.engine import default_database_url
 
 DEFAULT_USER_AGENT = "Kuroshio/0.1 (scheduled news monitor; set crawl.user_agent to add your contact)"
 
@@ -461,7 +461,7 @@ class _Reader:
         return tuple(sources)
 
     def check_source(self, prefix: str, source: SourceConfig) -> None:
-        from crawler.publishers import PUBLISHERS
+        from kuroshio.crawler.publishers import PUBLISHERS
 
         if not source.discovery_urls:
             self.fail(prefix, "a source needs at least one of feeds, sitemaps, listing_pages")

@@ -47,12 +47,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from scheduler.cli import EXIT_BUSY, EXIT_STORE_UNWRITABLE
-from scheduler.config import Config, SourceConfig
-from scheduler.locks import DAEMON_LEASE, Holder, LeaseHeld, LeaseKeeper, holder, pid_alive
-from storage.engine import create_engine_for, session_factory, unwritable_reason, upgrade_schema
-from digest.send import send_due_digest
-from storage.repo import end_runs_of_process, last_digest_attempts, last_runs, mark_interrupted_runs
+from kuroshio.scheduler.cli import EXIT_BUSY, EXIT_STORE_UNWRITABLE
+from kuroshio.scheduler.config import Config, SourceConfig
+from kuroshio.scheduler.locks import DAEMON_LEASE, Holder, LeaseHeld, LeaseKeeper, holder, pid_alive
+from kuroshio.storage.engine import create_engine_for, session_factory, unwritable_reason, upgrade_schema
+from kuroshio.digest.send import send_due_digest
+from kuroshio.storage.repo import end_runs_of_process, last_digest_attempts, last_runs, mark_interrupted_runs
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ class Daemon:
         if self.stopping.is_set():
             return
         self._end_unended_runs()  # before a new process could reuse the pid of one that left runs open
-        command = [sys.executable, "-m", "scheduler", "--log-level", self.log_level]
+        command = [sys.executable, "-m", "kuroshio.scheduler", "--log-level", self.log_level]
         if self.config.path is not None:
             command += ["--config", str(self.config.path)]
         command += ["crawl", "--source", source]

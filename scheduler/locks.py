@@ -26,8 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.engine import unwritable_reason, write_transaction
-from storage.models import Lease
+from kuroshio.storage.engine import unwritable_reason, write_transaction
+from kuroshio.storage.models import Lease
 
 logger = logging.getLogger(__name__)
 

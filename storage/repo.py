@@ -29,11 +29,11 @@ from sqlalchemy import ColumnElement, exists, func, insert, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crawler.article import ExtractedArticle, TopicMatch
-from crawler.article import PageFailure as CrawledPageFailure
-from crawler.urls import url_variants
-from storage.engine import write_transaction
-from storage.models import (
+from kuroshio.crawler.article import ExtractedArticle, TopicMatch
+from kuroshio.crawler.article import PageFailure as CrawledPageFailure
+from kuroshio.crawler.urls import url_variants
+from kuroshio.storage.engine import write_transaction
+from kuroshio.storage.models import (
     Article,
     ArticleTopic,
     ArticleURL,

@@ -25,7 +25,7 @@ from fixture_web import (
     stored_articles,
     write_config,
 )
-from fixtures.server import DEFAULT_ROOT, FixtureWeb, ServedRequest
+from kuroshio.fixtures.server import DEFAULT_ROOT, FixtureWeb, ServedRequest
 
 @dataclass
 class TwoCrawls:

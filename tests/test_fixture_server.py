@@ -23,7 +23,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from lxml import etree, html
 
-from fixtures.server import DEFAULT_ROOT, SIDECAR_SUFFIX, FixtureWeb, ServedRequest
+from kuroshio.fixtures.server import DEFAULT_ROOT, SIDECAR_SUFFIX, FixtureWeb, ServedRequest
 
 EXPECTED = Path(__file__).resolve().parents[1] / "fixtures" / "expected"
 SITE = json.loads((EXPECTED / "site.json").read_text(encoding="utf-8"))
@@ -256,7 +256,7 @@ def test_request_log_records_each_answer_in_order(tmp_path: Path) -> None:
 
 def test_command_line_server_prints_its_proxy_url_and_serves() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "fixtures.server", "--port", "0"],
+        [sys.executable, "-m", "kuroshio.fixtures.server", "--port", "0"],
         cwd=Path(__file__).resolve().parents[1],
         stdout=subprocess.PIPE,
         text=True,

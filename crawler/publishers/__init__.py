@@ -47,7 +47,7 @@ def by_class(*names: str) -> tuple[str, ...]:
 
 
 def _registry() -> dict[str, Publisher]:
-    from crawler.publishers import focus_taiwan, kyodo, taiwan_news
+    from kuroshio.crawler.publishers import focus_taiwan, kyodo, taiwan_news
 
     return {module.PUBLISHER.name: module.PUBLISHER for module in (focus_taiwan, kyodo, taiwan_news)}
 

@@ -7,7 +7,7 @@ again in a lightbox). trafilatura drops most of it on an article page, but on a 
 authors appear only in a closing "(By A and B)" line, followed by an "Enditem/xx" desk code.
 """
 
-from crawler.publishers import Publisher, by_class
+from kuroshio.crawler.publishers import Publisher, by_class
 
 PUBLISHER = Publisher(
     name="focus-taiwan",

@@ -5,7 +5,7 @@ drops; a "Related coverage:" paragraph followed by linked headlines closes the a
 keeps.
 """
 
-from crawler.publishers import Publisher
+from kuroshio.crawler.publishers import Publisher
 
 RELATED_COVERAGE = "//p[starts-with(normalize-space(.), 'Related coverage')]"
 

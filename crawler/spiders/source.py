@@ -34,15 +34,15 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from crawler.article import CrawledArticle, ExtractedArticle, PageFailure, TopicMatch
-from crawler.discover import DiscoveredLink, DiscoveryError, listing_links, parse_feed, parse_sitemap, robots_sitemaps
-from crawler.extract import NoArticleError, NotHtmlError
-from crawler.middlewares import HostDeferred, RedirectRefused
-from crawler.publishers import PUBLISHERS
-from crawler.topics import Topic
-from crawler.urls import canonicalize_url, url_variants
-from crawler.workers import ExtractionWorkerDied, ExtractionWorkers, read_article
-from scheduler.config import SourceConfig
+from kuroshio.crawler.article import CrawledArticle, ExtractedArticle, PageFailure, TopicMatch
+from kuroshio.crawler.discover import DiscoveredLink, DiscoveryError, listing_links, parse_feed, parse_sitemap, robots_sitemaps
+from kuroshio.crawler.extract import NoArticleError, NotHtmlError
+from kuroshio.crawler.middlewares import HostDeferred, RedirectRefused
+from kuroshio.crawler.publishers import PUBLISHERS
+from kuroshio.crawler.topics import Topic
+from kuroshio.crawler.urls import canonicalize_url, url_variants
+from kuroshio.crawler.workers import ExtractionWorkerDied, ExtractionWorkers, read_article
+from kuroshio.scheduler.config import SourceConfig
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from storage.engine import create_engine_for, default_database_url
-from storage.models import Base
+from kuroshio.storage.engine import create_engine_for, default_database_url
+from kuroshio.storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata

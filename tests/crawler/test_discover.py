@@ -3,7 +3,7 @@ from datetime import datetime
 
 import pytest
 
-from crawler.discover import (
+from kuroshio.crawler.discover import (
     DiscoveryError,
     listing_links,
     parse_date,

@@ -2,8 +2,8 @@ from datetime import datetime
 
 import pytest
 
-from crawler.extract import NoArticleError, extract_article
-from crawler.publishers import PUBLISHERS
+from kuroshio.crawler.extract import NoArticleError, extract_article
+from kuroshio.crawler.publishers import PUBLISHERS
 from fixture_web import SEED_CASES, SEEDS, expected, normalise_space, page_bytes, site_inventory
 
 

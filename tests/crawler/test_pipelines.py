@@ -13,11 +13,11 @@ from scrapy.utils.test import get_crawler
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from crawler.article import CrawledArticle, ExtractedArticle, TopicMatch
-from crawler.pipelines import STORE_BATCH_SIZE, StorePipeline
-from storage import repo
-from storage.engine import create_engine_for, session_factory, upgrade_schema
-from storage.models import Article
+from kuroshio.crawler.article import CrawledArticle, ExtractedArticle, TopicMatch
+from kuroshio.crawler.pipelines import STORE_BATCH_SIZE, StorePipeline
+from kuroshio.storage import repo
+from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
+from kuroshio.storage.models import Article
 
 ON_TOPIC = (TopicMatch(topic="taiwan-japan", score=4.0, terms=("taiwan", "japan")),)
 

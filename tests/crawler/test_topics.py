@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.topics import (
+from kuroshio.crawler.topics import (
     DEFAULT_MIN_SCORE,
     DEFAULT_TOPIC_NAME,
     TITLE_WEIGHT,

@@ -1,6 +1,6 @@
 import pytest
 
-from crawler.urls import absolute_http_url, canonicalize_url
+from kuroshio.crawler.urls import absolute_http_url, canonicalize_url
 
 
 @pytest.mark.parametrize(

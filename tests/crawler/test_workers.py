@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from crawler.extract import NoArticleError
-from crawler.publishers import PUBLISHERS
-from crawler.topics import default_topics
-from crawler.workers import ExtractionWorkerDied, ExtractionWorkers, read_article
+from kuroshio.crawler.extract import NoArticleError
+from kuroshio.crawler.publishers import PUBLISHERS
+from kuroshio.crawler.topics import default_topics
+from kuroshio.crawler.workers import ExtractionWorkerDied, ExtractionWorkers, read_article
 from fixture_web import SEED_CASES, expected, page_bytes
 
 HTML = "text/html; charset=utf-8"
@@ -87,7 +87,7 @@ def test_spiders_share_one_pool_and_the_last_to_finish_closes_it() -> None:
 
 WORKER_THEN_SIGKILL = """
 import asyncio, os, signal, sys
-from crawler.workers import ExtractionWorkers
+from kuroshio.crawler.workers import ExtractionWorkers
 
 if __name__ == "__main__":
     workers = ExtractionWorkers(1, ())

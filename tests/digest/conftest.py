@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawler.article import ExtractedArticle
-from crawler.topics import DEFAULT_TOPIC_QUERY, match_topics
+from kuroshio.crawler.article import ExtractedArticle
+from kuroshio.crawler.topics import DEFAULT_TOPIC_QUERY, match_topics
 from digest_support import SEEN_AT, SEMICONDUCTOR_QUERY, TOPICS, SmtpServer, seed_article, toml_value
 from fixture_web import SEED_CASES
-from scheduler.config import Config, load_config
-from storage.engine import create_engine_for, session_factory, upgrade_schema
-from storage.repo import store_article
+from kuroshio.scheduler.config import Config, load_config
+from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
+from kuroshio.storage.repo import store_article
 
 
 @pytest.fixture

@@ -18,11 +18,11 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
 
-from crawler.article import ExtractedArticle, text_sha256
-from crawler.topics import DEFAULT_TOPIC_QUERY, Topic, match_topics
+from kuroshio.crawler.article import ExtractedArticle, text_sha256
+from kuroshio.crawler.topics import DEFAULT_TOPIC_QUERY, Topic, match_topics
 from fixture_web import expected, free_port
-from scheduler.config import DigestConfig
-from storage.models import Article, ArticleTopic, Source
+from kuroshio.scheduler.config import DigestConfig
+from kuroshio.storage.models import Article, ArticleTopic, Source
 
 SEMICONDUCTOR_QUERY = "semiconductor* OR chip*"
 TOPICS = (

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from digest.compose import (
+from kuroshio.digest.compose import (
     Segment,
     compose_digest,
     excerpt,
@@ -22,7 +22,7 @@ from digest.compose import (
 )
 from digest_support import NOW, TOPICS, article, digest_config, seed
 from fixture_web import SEED_CASES, expected
-from storage.models import Article, CrawlRun, Source
+from kuroshio.storage.models import Article, CrawlRun, Source
 
 def compose(articles: list[Article], **overrides: object):
     return compose_digest(digest_config(**overrides), articles, topic_names=[t.name for t in TOPICS],

@@ -14,8 +14,8 @@ import unicodedata
 
 import pytest
 
-from crawler.topics import normalize
-from digest.compose import NEAR_TITLE_SIMILARITY, _DIGITS, _NearTitles, _normalise_with_origin, _trigrams, fold_copies
+from kuroshio.crawler.topics import normalize
+from kuroshio.digest.compose import NEAR_TITLE_SIMILARITY, _DIGITS, _NearTitles, _normalise_with_origin, _trigrams, fold_copies
 from digest_support import article
 
 

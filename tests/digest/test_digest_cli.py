@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from digest_support import SmtpServer, parse_message, parts
 from fixture_web import KUROSHIO
-from scheduler.config import Config
-from scheduler.locks import acquire
-from storage.repo import delivered_article_ids, last_digest_attempts
+from kuroshio.scheduler.config import Config
+from kuroshio.scheduler.locks import acquire
+from kuroshio.storage.repo import delivered_article_ids, last_digest_attempts
 
 CHROMIUM = Path("/usr/bin/chromium")
 

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from digest.compose import SourceProblem, compose_digest
-from digest.message import build_message, clean_header, message_bytes, message_id, render_html, render_text
+from kuroshio.digest.compose import SourceProblem, compose_digest
+from kuroshio.digest.message import build_message, clean_header, message_bytes, message_id, render_html, render_text
 from digest_support import NOW, TOPICS, article, digest_config, parse_message, parts, seed
 from fixture_web import SEED_CASES
-from scheduler.config import DIGEST_SETTINGS
+from kuroshio.scheduler.config import DIGEST_SETTINGS
 
 
 def build(articles, **overrides):

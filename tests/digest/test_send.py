@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-import digest.send
-from crawler.article import ExtractedArticle
-from digest.send import send_due_digest
+import kuroshio.digest.send
+from kuroshio.crawler.article import ExtractedArticle
+from kuroshio.digest.send import send_due_digest
 from digest_support import NOW, SmtpServer, parse_message, parts, seed_article, tls_contexts
-from storage.models import Article, ArticleTopic, DigestAttempt, DigestDelivery, Source
-from scheduler.locks import LeaseHeld, acquire, release
-from storage.repo import (
+from kuroshio.storage.models import Article, ArticleTopic, DigestAttempt, DigestDelivery, Source
+from kuroshio.scheduler.locks import LeaseHeld, acquire, release
+from kuroshio.storage.repo import (
     delivered_article_ids,
     last_digest_attempts,
     list_digest_attempts,
@@ -151,7 +151,7 @@ def test_a_crash_between_accepted_and_marked_resends_that_one_digest_with_the_sa
         raise RuntimeError("killed after the server accepted")
 
     with monkeypatch.context() as patch:
-        patch.setattr(digest.send, "mark_digest_delivered", crash)
+        patch.setattr(kuroshio.digest.send, "mark_digest_delivered", crash)
         with pytest.raises(RuntimeError, match="killed after"):
             send_due_digest(config, config.digests[0], sessions=sessions, now=NOW)
     assert len(smtp_server.envelopes) == 1 and delivered(sessions) == set()  # the crash path was reached

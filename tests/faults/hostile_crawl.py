@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fixture_web import KUROSHIO, REPO, stored_articles, write_config
-from storage.engine import create_engine_for, session_factory
-from storage.repo import list_runs
+from kuroshio.storage.engine import create_engine_for, session_factory
+from kuroshio.storage.repo import list_runs
 
 HOSTILE = REPO / "fixtures" / "hostile"
 CRAWL_TIMEOUT = 180

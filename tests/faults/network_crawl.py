@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fixtures.server import ServedRequest
+from kuroshio.fixtures.server import ServedRequest
 
 
 def set_crawl_keys(config: Path, **keys: float | int) -> Path:

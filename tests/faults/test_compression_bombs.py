@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import pytest
 import trafilatura.utils
 
-from crawler.extract import NotHtmlError, extract_article
-from fixtures.server import FixtureWeb
+from kuroshio.crawler.extract import NotHtmlError, extract_article
+from kuroshio.fixtures.server import FixtureWeb
 from hostile_crawl import (
     HOSTILE,
     MEMORY_CEILING,
@@ -27,7 +27,7 @@ from hostile_crawl import (
     last_run,
     stored_articles,
 )
-from scheduler.config import CrawlConfig
+from kuroshio.scheduler.config import CrawlConfig
 
 pytestmark = pytest.mark.faults
 

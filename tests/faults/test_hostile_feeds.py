@@ -21,8 +21,8 @@ import feedparser
 import lxml.etree
 import pytest
 
-from crawler.discover import DiscoveryError, listing_links, parse_date, parse_feed, parse_sitemap
-from fixtures.server import FixtureWeb, ServedRequest
+from kuroshio.crawler.discover import DiscoveryError, listing_links, parse_date, parse_feed, parse_sitemap
+from kuroshio.fixtures.server import FixtureWeb, ServedRequest
 from hostile_crawl import (
     HOSTILE,
     MEMORY_CEILING,

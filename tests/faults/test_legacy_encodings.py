@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from scrapy.http import HtmlResponse
 
-from crawler.extract import NotHtmlError, decode_html, extract_article
+from kuroshio.crawler.extract import NotHtmlError, decode_html, extract_article
 from fixture_web import normalise_space
-from fixtures.server import FixtureWeb
+from kuroshio.fixtures.server import FixtureWeb
 from hostile_crawl import HOSTILE, MeasuredCrawl, crawl_measured, hostile_config, last_run, stored_articles
 
 pytestmark = pytest.mark.faults

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from fixtures.server import FixtureWeb, ServedRequest
+from kuroshio.fixtures.server import FixtureWeb, ServedRequest
 from hostile_crawl import HOSTILE, MeasuredCrawl, crawl_measured, hostile_config, last_run, stored_articles
 from network_crawl import gaps, served, set_crawl_keys
 

@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import or_, select
 
-from crawler.extract import NoArticleError, extract_article
-from fixtures.server import FixtureWeb, ServedRequest
+from kuroshio.crawler.extract import NoArticleError, extract_article
+from kuroshio.fixtures.server import FixtureWeb, ServedRequest
 from hostile_crawl import (
     HOSTILE, MeasuredCrawl, crawl_measured, database_url, hostile_config, last_run, stored_articles,
 )
-from storage.engine import create_engine_for, session_factory
-from storage.models import Article, PageFailure
-from storage.repo import STARVED_RUNS, finish_run, start_run, starved_sources
+from kuroshio.storage.engine import create_engine_for, session_factory
+from kuroshio.storage.models import Article, PageFailure
+from kuroshio.storage.repo import STARVED_RUNS, finish_run, start_run, starved_sources
 from fixture_web import kuroshio
 
 pytestmark = pytest.mark.faults
@@ -117,7 +117,7 @@ def record_run(session, source: str, *, hour: int, status: str = "ok", articles_
 
 @pytest.fixture()
 def sessions(tmp_path: Path):
-    from storage.engine import upgrade_schema
+    from kuroshio.storage.engine import upgrade_schema
 
     engine = create_engine_for(f"sqlite:///{tmp_path / 'runs.db'}")
     upgrade_schema(engine)

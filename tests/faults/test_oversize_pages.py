@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from fixtures.server import FixtureWeb, ServedRequest
+from kuroshio.fixtures.server import FixtureWeb, ServedRequest
 from hostile_crawl import (
     HOSTILE,
     MEMORY_CEILING,
@@ -26,7 +26,7 @@ from hostile_crawl import (
     run_measured,
     stored_articles,
 )
-from scheduler.config import CrawlConfig
+from kuroshio.scheduler.config import CrawlConfig
 
 pytestmark = pytest.mark.faults
 

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from crawler.middlewares import retry_after_seconds
-from fixtures.server import FixtureWeb, ServedRequest
+from kuroshio.crawler.middlewares import retry_after_seconds
+from kuroshio.fixtures.server import FixtureWeb, ServedRequest
 from hostile_crawl import HOSTILE, MeasuredCrawl, crawl_measured, hostile_config, last_run, stored_articles
 from network_crawl import served, set_crawl_keys
-from scheduler.config import CrawlConfig
+from kuroshio.scheduler.config import CrawlConfig
 
 pytestmark = pytest.mark.faults
 

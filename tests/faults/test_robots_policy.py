@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from fixtures.server import FixtureWeb, ServedRequest
+from kuroshio.fixtures.server import FixtureWeb, ServedRequest
 from hostile_crawl import HOSTILE, MeasuredCrawl, crawl_measured, hostile_config, last_run
 from network_crawl import gaps, served, set_crawl_keys
 

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from crawler.extract import extract_article
-from crawler.urls import canonicalize_url, url_variants
-from fixtures.server import FixtureWeb, ServedRequest
+from kuroshio.crawler.extract import extract_article
+from kuroshio.crawler.urls import canonicalize_url, url_variants
+from kuroshio.fixtures.server import FixtureWeb, ServedRequest
 from hostile_crawl import (
     HOSTILE, MeasuredCrawl, crawl_measured, database_url, hostile_config, last_run, stored_articles,
 )
-from storage.engine import create_engine_for, session_factory
-from storage.models import ArticleURL
+from kuroshio.storage.engine import create_engine_for, session_factory
+from kuroshio.storage.models import ArticleURL
 
 pytestmark = pytest.mark.faults
 
@@ -136,9 +136,9 @@ def test_the_second_crawl_knows_the_https_forms_and_fetches_no_article(dup_crawl
 
 
 def test_store_matches_a_stored_url_under_its_other_scheme_and_www_form(tmp_path: Path) -> None:
-    from crawler.article import ExtractedArticle
-    from storage.engine import upgrade_schema
-    from storage.repo import known_urls, store_article
+    from kuroshio.crawler.article import ExtractedArticle
+    from kuroshio.storage.engine import upgrade_schema
+    from kuroshio.storage.repo import known_urls, store_article
 
     engine = create_engine_for(f"sqlite:///{tmp_path / 'dup.db'}")
     upgrade_schema(engine)

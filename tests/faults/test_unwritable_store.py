@@ -25,8 +25,8 @@ from sqlalchemy.engine import make_url
 
 from databases import POSTGRES_MARKS, POSTGRES_URL, reset_postgres_schema
 from fixture_web import KUROSHIO, kuroshio
-from fixtures.server import DEFAULT_ROOT, FixtureWeb
-from scheduler.cli import EXIT_STORE_UNWRITABLE
+from kuroshio.fixtures.server import DEFAULT_ROOT, FixtureWeb
+from kuroshio.scheduler.cli import EXIT_STORE_UNWRITABLE
 from unwritable_store import FAULTS, BrokenStore, broken_store, integrity, read_articles, read_runs, read_urls
 
 pytestmark = pytest.mark.faults

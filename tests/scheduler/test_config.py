@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.config import (
+from kuroshio.scheduler.config import (
     CRAWL_SETTINGS,
     BUILTIN_SOURCES,
     ConfigError,

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-import scheduler.daemon
-from scheduler.config import load_config
-from scheduler.daemon import Daemon
+import kuroshio.scheduler.daemon
+from kuroshio.scheduler.config import load_config
+from kuroshio.scheduler.daemon import Daemon
 
 
 @pytest.fixture
@@ -34,8 +34,8 @@ def test_a_digest_the_full_store_refused_is_one_line_and_is_tried_again(
     def send_into_a_full_store(*args: object, **kwargs: object) -> None:
         raise store_full_error()
 
-    monkeypatch.setattr(scheduler.daemon, "send_due_digest", send_into_a_full_store)
-    with caplog.at_level(logging.INFO, logger="scheduler.daemon"):
+    monkeypatch.setattr(kuroshio.scheduler.daemon, "send_due_digest", send_into_a_full_store)
+    with caplog.at_level(logging.INFO, logger="kuroshio.scheduler.daemon"):
         daemon._send_digest("morning")
 
     [refused] = [record for record in caplog.records if record.levelno == logging.ERROR]
@@ -51,8 +51,8 @@ def test_any_other_failure_keeps_its_traceback_and_is_tried_again(
     def send_with_a_bug(*args: object, **kwargs: object) -> None:
         raise KeyError("template field")
 
-    monkeypatch.setattr(scheduler.daemon, "send_due_digest", send_with_a_bug)
-    with caplog.at_level(logging.INFO, logger="scheduler.daemon"):
+    monkeypatch.setattr(kuroshio.scheduler.daemon, "send_due_digest", send_with_a_bug)
+    with caplog.at_level(logging.INFO, logger="kuroshio.scheduler.daemon"):
         daemon._send_digest("morning")
 
     [failed] = [record for record in caplog.records if record.levelno == logging.ERROR]

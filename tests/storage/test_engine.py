@@ -11,9 +11,9 @@ from sqlalchemy import Engine, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storage.engine import create_engine_for, default_database_url, session_factory, upgrade_schema
-from storage.models import ArticleURL, Source
-from storage.repo import ensure_source, list_articles
+from kuroshio.storage.engine import create_engine_for, default_database_url, session_factory, upgrade_schema
+from kuroshio.storage.models import ArticleURL, Source
+from kuroshio.storage.repo import ensure_source, list_articles
 
 
 @pytest.fixture

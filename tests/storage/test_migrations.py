@@ -12,8 +12,8 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-from storage.engine import MIGRATIONS_DIR, create_engine_for, upgrade_schema
-from storage.models import Base
+from kuroshio.storage.engine import MIGRATIONS_DIR, create_engine_for, upgrade_schema
+from kuroshio.storage.models import Base
 
 TABLES = {"sources", "crawl_runs", "articles", "article_urls", "topic_matches"}
 

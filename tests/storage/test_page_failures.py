@@ -1,8 +1,8 @@
 from datetime import datetime, timedelta, timezone
 
-from crawler.article import PageFailure
-from storage.models import PageFailure as PageFailureRow
-from storage.repo import FAILED_PAGE_RECHECK, known_urls, record_page_failures
+from kuroshio.crawler.article import PageFailure
+from kuroshio.storage.models import PageFailure as PageFailureRow
+from kuroshio.storage.repo import FAILED_PAGE_RECHECK, known_urls, record_page_failures
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc)
 

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawler.article import ExtractedArticle, TopicMatch
-from storage import repo
-from storage.models import Article, ArticleTopic, ArticleURL, CrawlRun, Source
-from storage.repo import (
+from kuroshio.crawler.article import ExtractedArticle, TopicMatch
+from kuroshio.storage import repo
+from kuroshio.storage.models import Article, ArticleTopic, ArticleURL, CrawlRun, Source
+from kuroshio.storage.repo import (
     MAX_RECORDED_ERRORS,
     ArticleToStore,
     StoreResult,

@@ -8,11 +8,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import select
 
-from crawler.article import ExtractedArticle, PageFailure, TopicMatch
-from scheduler.locks import acquire, holder, new_owner
-from storage.engine import MIGRATIONS_DIR, create_engine_for, session_factory, upgrade_schema
-from storage.models import ArticleURL
-from storage.repo import (
+from kuroshio.crawler.article import ExtractedArticle, PageFailure, TopicMatch
+from kuroshio.scheduler.locks import acquire, holder, new_owner
+from kuroshio.storage.engine import MIGRATIONS_DIR, create_engine_for, session_factory, upgrade_schema
+from kuroshio.storage.models import ArticleURL
+from kuroshio.storage.repo import (
     article_record,
     finish_run,
     known_urls,
