@@ -4,7 +4,7 @@ Why: the bundled fixture web (fixtures/web) has a dozen articles, too few to mea
 memory. This scales it up while keeping what makes it realistic: every article page is one of the real
 fixture pages (fixtures/web, three publishers' markup and furniture) with a new URL, headline, date
 and body. Bodies are drawn from the sentences of those pages, whose seed pages carry the seed texts
-(/work/shared/seeds) verbatim; country names are swapped so that a chosen share of pages is on topic
+(fixtures/seeds) verbatim; country names are swapped so that a chosen share of pages is on topic
 for the default Taiwan–Japan query, and each page is labelled with `crawler.topics.match_topics`.
 Sizes vary: 3 to 60 paragraphs, 5 to 60 related links, and an inline script blob of 1 to 40 KB (real
 news pages carry far more markup than text).

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 REPO = Path(__file__).resolve().parents[1]
 WEB = REPO / "fixtures" / "web"
 EXPECTED = REPO / "fixtures" / "expected"
-SEEDS = REPO.parent / "shared" / "seeds"
+SEEDS = REPO / "fixtures" / "seeds"  # the three source documents, copied from shared/seeds
 SEED_CASES = ("focus-taiwan-kung", "kyodo-ko", "taiwan-news-lai")
 DEMO_CONFIG = REPO / "fixtures" / "demo.toml"
 KUROSHIO = Path(sys.executable).parent / "kuroshio"

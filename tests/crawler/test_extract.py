@@ -41,7 +41,7 @@ def test_seed_page_metadata_is_recovered(case):
 
 @pytest.mark.parametrize("case", SEED_CASES)
 def test_expected_bodies_are_the_seed_documents_own_paragraphs(case):
-    """The golden bodies are taken from ../shared/seeds, not invented: every paragraph is in the seed."""
+    """The golden bodies are taken from fixtures/seeds, not invented: every paragraph is in the seed."""
     seed_text = normalise_space("\n".join(path.read_text(encoding="utf-8") for path in SEEDS.glob("*.txt")))
     for paragraph in expected(case)["body"].split("\n\n"):
         assert normalise_space(paragraph) in seed_text

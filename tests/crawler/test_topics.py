@@ -25,7 +25,7 @@ from kuroshio.crawler.topics import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SEEDS = sorted((REPO_ROOT.parent / "shared" / "seeds").glob("*.txt"))
+SEEDS = sorted((REPO_ROOT / "fixtures" / "seeds").glob("*.txt"))
 
 
 def default_topic() -> Topic:
