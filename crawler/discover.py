@@ -21,14 +21,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import lxml.etree
 import lxml.html
 from protego import Protego
 from w3lib.encoding import read_bom
-
-from kuroshio.crawler.urls import absolute_http_url
 
 
 class DiscoveryError(ValueError):
@@ -49,6 +48,14 @@ class Sitemap:
 
     links: tuple[DiscoveredLink, ...]
     sitemaps: tuple[str, ...]
+
+
+def absolute_http_url(href: str, *, base: str) -> str | None:
+    """`href` resolved against `base` when it is an http(s) link, else None (javascript:, mailto:, file:)."""
+    resolved = urljoin(base, href.strip())
+    if urlsplit(resolved).scheme not in ("http", "https"):
+        return None
+    return resolved
 
 
 def parse_feed(body: bytes, *, url: str) -> list[DiscoveredLink]:

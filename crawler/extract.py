@@ -61,11 +61,12 @@ from w3lib.encoding import (
     to_unicode,
 )
 
-from kuroshio.crawler.article import ExtractedArticle
+from kuroshio.storage.records import ExtractedArticle
 from kuroshio.crawler.discover import parse_date
 from kuroshio.crawler.publishers import Publisher
-from kuroshio.crawler.text import one_line
-from kuroshio.crawler.urls import absolute_http_url, canonicalize_url
+from kuroshio.storage.text import one_line
+from kuroshio.crawler.discover import absolute_http_url
+from kuroshio.storage.urls import canonicalize_url
 
 MIN_TEXT_CHARS = 200
 # fast: no fallback extractors (justext, readability); with comments removed at parse time it scores

@@ -18,7 +18,7 @@ from scrapy.utils.asyncio import AsyncioLoopingCall, create_looping_call
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from twisted.internet.task import LoopingCall
 
-from kuroshio.crawler.article import CrawledArticle
+from kuroshio.crawler.items import CrawledArticle
 from kuroshio.storage.engine import create_engine_for, session_factory
 from kuroshio.storage.repo import ArticleToStore, store_articles
 

@@ -17,7 +17,7 @@ from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 from twisted.internet import task
 
-from kuroshio.crawler.article import PageFailure
+from kuroshio.storage.records import PageFailure
 from kuroshio.crawler.settings import scrapy_settings
 from kuroshio.crawler.spiders.source import SourceSpider
 from kuroshio.scheduler.config import Config, SourceConfig

@@ -22,7 +22,7 @@ Unicode NFKC, so full-width letters, parentheses and quotes work too.
 
 Normalisation (`normalize`, applied to queries and texts alike): NFKC (full-width and half-width
 forms become one), casefold, curly apostrophes to ', and a small fold of CJK variants
-(`_VARIANT_FOLD`) so that 台灣, 臺灣 and 台湾 are one form, and 日台關係, 日台关系
+(`kuroshio.storage.text.normalize`, shared with search and the digest) so that 台灣, 臺灣 and 台湾 are one form, and 日台關係, 日台关系
 and 日台関係 match each other.
 
 Scoring, so that a passing mention does not count: a term scores its occurrences in the text plus
@@ -40,7 +40,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-from kuroshio.crawler.article import TopicMatch
+from kuroshio.storage.records import TopicMatch
+from kuroshio.storage.text import normalize, words_pattern
 
 TITLE_WEIGHT = 3
 """One occurrence in the title is worth this many in the body: a headline names what a story is about."""
@@ -51,7 +52,7 @@ one in the title. A single passing mention ("... as Japan did last year") is not
 
 DEFAULT_TOPIC_NAME = "taiwan-japan"
 
-# 台灣 stands for 臺灣 and 台湾, and 東京 for 东京 (see _VARIANT_FOLD): one form of each is
+# 台灣 stands for 臺灣 and 台湾, and 東京 for 东京 (see kuroshio.storage.text): one form of each is
 # enough. 台日 and 日台, the press's shorthand for Taiwan–Japan (台日關係, 日台関係, 日台交流),
 # sit on both sides because they name both countries at once. Taipei and Tokyo are there as the
 # governments' names; as datelines they add one mention, which the min score absorbs. Substring
@@ -62,39 +63,7 @@ DEFAULT_TOPIC_QUERY = (
     " AND (Japan OR Japanese OR Tokyo OR 日本 OR 東京 OR 台日 OR 日台)"
 )
 
-# Each fold maps a variant to its simplified Chinese form. Only variants of one character are folded,
-# so a fold joins spellings across scripts without adding meanings; 係 is the one exception, below.
-_VARIANT_FOLD = str.maketrans(
-    {
-        "臺": "台",  # formal traditional form (臺灣); 台 is the everyday form in all scripts
-        "灣": "湾",  # traditional; 湾 is both simplified and Japanese
-        "東": "东",  # traditional and Japanese; 东 simplified (東京/东京)
-        "關": "关",  # traditional; 関 is Japanese, 关 simplified (關係/関係/关系)
-        "関": "关",
-        # Simplified Chinese already merged 係 (relation) into 系, so the fold adds no ambiguity that a
-        # simplified text does not have; it is needed for 關係/関係 to meet 关系.
-        "係": "系",
-        "\u2019": "'",  # right single quotation mark, the usual apostrophe in edited text
-        "\u2018": "'",
-        "\u02bc": "'",  # modifier letter apostrophe
-    }
-)
-
-_CJK_RANGES = (
-    "\u3005\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-    "\U00020000-\U0003134f"
-)
-# A Latin word character: a letter, digit or underscore that is not CJK. Latin terms need one of these
-# on neither side, so "Taiwan" is found in "在Taiwan的" as well as in "Taiwan's".
-_LATIN_WORD_CHAR = f"[^\\W{_CJK_RANGES}]"
-_LATIN_WORD_CHAR_RE = re.compile(_LATIN_WORD_CHAR)
-
 _KEYWORDS = frozenset({"AND", "OR", "NOT"})
-
-
-def normalize(text: str) -> str:
-    """Fold text to the form queries are matched in: NFKC, casefold, apostrophes and CJK variants."""
-    return unicodedata.normalize("NFKC", text).casefold().translate(_VARIANT_FOLD)
 
 
 class QuerySyntaxError(ValueError):
@@ -103,16 +72,6 @@ class QuerySyntaxError(ValueError):
     def __init__(self, message: str, *, position: int) -> None:
         super().__init__(message)
         self.position = position
-
-
-def _compile_words(words: Sequence[str], *, prefix: bool) -> re.Pattern[str]:
-    """The pattern for normalised words in sequence, with word boundaries on Latin edges only."""
-    body = r"\s+".join(re.escape(word) for word in words)
-    if _LATIN_WORD_CHAR_RE.match(words[0][0]):
-        body = f"(?<!{_LATIN_WORD_CHAR}){body}"
-    if not prefix and _LATIN_WORD_CHAR_RE.match(words[-1][-1]):
-        body = f"{body}(?!{_LATIN_WORD_CHAR})"
-    return re.compile(body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +83,7 @@ class Term:
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "pattern", _compile_words([normalize(self.text)], prefix=self.prefix))
+        object.__setattr__(self, "pattern", words_pattern([normalize(self.text)], prefix=self.prefix))
 
     @property
     def written(self) -> str:
@@ -143,7 +102,7 @@ class Phrase:
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "pattern", _compile_words(normalize(self.text).split(), prefix=False))
+        object.__setattr__(self, "pattern", words_pattern(normalize(self.text).split(), prefix=False))
 
     @property
     def written(self) -> str:

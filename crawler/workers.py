@@ -26,7 +26,7 @@ from datetime import datetime
 from functools import partial
 from multiprocessing.connection import Connection
 
-from kuroshio.crawler.article import ExtractedArticle, TopicMatch
+from kuroshio.storage.records import ExtractedArticle, TopicMatch
 from kuroshio.crawler.extract import extract_article
 from kuroshio.crawler.publishers import PUBLISHERS, Publisher
 from kuroshio.crawler.topics import Topic, match_topics

@@ -34,8 +34,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from kuroshio.crawler.text import INVISIBLE, one_line
-from kuroshio.crawler.topics import Phrase, Term, normalize
+from kuroshio.storage.text import INVISIBLE, normalize, one_line, words_pattern
 from kuroshio.scheduler.config import Config, DigestConfig
 from kuroshio.storage.models import Article, CrawlRun
 from kuroshio.storage.repo import last_digest_sent_at, owed_articles, runs_started_since
@@ -383,16 +382,13 @@ def term_patterns(terms: Iterable[str]) -> list[re.Pattern[str]]:
     patterns = []
     for written in terms:
         if len(written) > 2 and written.startswith('"') and written.endswith('"'):
-            leaf: Term | Phrase = Phrase(written[1:-1])
+            patterns.append(words_pattern(normalize(written[1:-1]).split(), prefix=False))
         elif written.endswith("*") and len(written) > 1:
             # Mark the whole word a prefix matched ("Japanese" for Japan*), not just the prefix.
-            patterns.append(re.compile(Term(written[:-1], prefix=True).pattern.pattern + _LATIN_WORD_TAIL))
-            continue
+            prefix = words_pattern([normalize(written[:-1])], prefix=True)
+            patterns.append(re.compile(prefix.pattern + _LATIN_WORD_TAIL))
         elif written:
-            leaf = Term(written)
-        else:
-            continue
-        patterns.append(leaf.pattern)
+            patterns.append(words_pattern([normalize(written)], prefix=False))
     return patterns
 
 

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from kuroshio.crawler.text import one_line
+from kuroshio.storage.text import one_line
 from kuroshio.digest.compose import DigestContent, Segment, shorten
 from kuroshio.scheduler.config import DigestConfig
 

@@ -233,7 +233,7 @@ def articles_show(ctx: click.Context, ref: str, output_format: str) -> None:
     """Show one article by id or by any URL it was seen under."""
     from kuroshio.storage.repo import article_record, get_article
 
-    from kuroshio.crawler.urls import canonicalize_url
+    from kuroshio.storage.urls import canonicalize_url
 
     config = _config(ctx)
     with _sessions(config)() as session:

@@ -142,7 +142,7 @@ class ArticleURL(Base):
 
 
 class ArticleTopic(Base):
-    """One topic an article matched (the stored form of `crawler.article.TopicMatch`)."""
+    """One topic an article matched (the stored form of `kuroshio.storage.records.TopicMatch`)."""
 
     __tablename__ = "topic_matches"
 

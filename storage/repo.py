@@ -7,7 +7,7 @@ transaction left open by earlier queries is ended first). Read functions just qu
 
 Duplicates: an article is the same as a stored one when any of its URLs (fetched, canonical, or
 redirects seen on the way) is already known — under either scheme, with or without `www.`
-(`crawler.urls.url_variants`) — or when its body has the same `content_sha256`. The new URLs are then
+(`kuroshio.storage.urls.url_variants`) — or when its body has the same `content_sha256`. The new URLs are then
 kept as aliases, as they were seen, so the crawler never fetches them again (`known_urls`).
 
 Silent sources: `starved_sources` names the sources whose last `STARVED_RUNS` finished runs each
@@ -29,9 +29,9 @@ from sqlalchemy import ColumnElement, exists, func, insert, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kuroshio.crawler.article import ExtractedArticle, TopicMatch
-from kuroshio.crawler.article import PageFailure as CrawledPageFailure
-from kuroshio.crawler.urls import url_variants
+from kuroshio.storage.records import ExtractedArticle, TopicMatch
+from kuroshio.storage.records import PageFailure as CrawledPageFailure
+from kuroshio.storage.urls import url_variants
 from kuroshio.storage.engine import write_transaction
 from kuroshio.storage.models import (
     Article,
@@ -103,7 +103,7 @@ def _ensure_source(session: Session, name: str) -> Source:
 def known_urls(session: Session, *, now: datetime | None = None) -> set[str]:
     """URLs a crawl need not fetch: every URL a stored article was seen under, and the pages that
     failed for good (gone, no article) within the last `FAILED_PAGE_RECHECK`. A link is known when any
-    of its `crawler.urls.url_variants` is in this set."""
+    of its `kuroshio.storage.urls.url_variants` is in this set."""
     recheck_from = _aware_or_now(now) - FAILED_PAGE_RECHECK
     failed = select(PageFailure.url).where(PageFailure.permanent, PageFailure.last_failed_at >= recheck_from)
     return set(session.scalars(select(ArticleURL.url))) | set(session.scalars(failed))

@@ -34,13 +34,15 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from kuroshio.crawler.article import CrawledArticle, ExtractedArticle, PageFailure, TopicMatch
+from kuroshio.crawler.items import CrawledArticle
+
+from kuroshio.storage.records import ExtractedArticle, PageFailure, TopicMatch
 from kuroshio.crawler.discover import DiscoveredLink, DiscoveryError, listing_links, parse_feed, parse_sitemap, robots_sitemaps
 from kuroshio.crawler.extract import NoArticleError, NotHtmlError
 from kuroshio.crawler.middlewares import HostDeferred, RedirectRefused
 from kuroshio.crawler.publishers import PUBLISHERS
 from kuroshio.crawler.topics import Topic
-from kuroshio.crawler.urls import canonicalize_url, url_variants
+from kuroshio.storage.urls import canonicalize_url, url_variants
 from kuroshio.crawler.workers import ExtractionWorkerDied, ExtractionWorkers, read_article
 from kuroshio.scheduler.config import SourceConfig
 

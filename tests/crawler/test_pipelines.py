@@ -13,7 +13,9 @@ from scrapy.utils.test import get_crawler
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from kuroshio.crawler.article import CrawledArticle, ExtractedArticle, TopicMatch
+from kuroshio.crawler.items import CrawledArticle
+
+from kuroshio.storage.records import ExtractedArticle, TopicMatch
 from kuroshio.crawler.pipelines import STORE_BATCH_SIZE, StorePipeline
 from kuroshio.storage import repo
 from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema

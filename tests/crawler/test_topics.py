@@ -20,9 +20,9 @@ from kuroshio.crawler.topics import (
     default_topics,
     match_topic,
     match_topics,
-    normalize,
     parse_query,
 )
+from kuroshio.storage.text import normalize
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SEEDS = sorted((REPO_ROOT / "fixtures" / "seeds").glob("*.txt"))

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from kuroshio.crawler.article import ExtractedArticle
+from kuroshio.storage.records import ExtractedArticle
 from kuroshio.crawler.topics import DEFAULT_TOPIC_QUERY, match_topics
 from digest_support import SEEN_AT, SEMICONDUCTOR_QUERY, TOPICS, SmtpServer, seed_article, toml_value
 from fixture_web import SEED_CASES

@@ -18,7 +18,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
 
-from kuroshio.crawler.article import ExtractedArticle, text_sha256
+from kuroshio.storage.records import ExtractedArticle, text_sha256
 from kuroshio.crawler.topics import DEFAULT_TOPIC_QUERY, Topic, match_topics
 from fixture_web import expected, free_port
 from kuroshio.scheduler.config import DigestConfig

@@ -14,7 +14,7 @@ import unicodedata
 
 import pytest
 
-from kuroshio.crawler.topics import normalize
+from kuroshio.storage.text import normalize
 from kuroshio.digest.compose import NEAR_TITLE_SIMILARITY, _DIGITS, _NearTitles, _normalise_with_origin, _trigrams, fold_copies
 from digest_support import article
 

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from kuroshio.crawler.extract import extract_article
-from kuroshio.crawler.urls import canonicalize_url, url_variants
+from kuroshio.storage.urls import canonicalize_url, url_variants
 from kuroshio.fixtures.server import FixtureWeb, ServedRequest
 from hostile_crawl import (
     HOSTILE, MeasuredCrawl, crawl_measured, database_url, hostile_config, last_run, stored_articles,
@@ -136,7 +136,7 @@ def test_the_second_crawl_knows_the_https_forms_and_fetches_no_article(dup_crawl
 
 
 def test_store_matches_a_stored_url_under_its_other_scheme_and_www_form(tmp_path: Path) -> None:
-    from kuroshio.crawler.article import ExtractedArticle
+    from kuroshio.storage.records import ExtractedArticle
     from kuroshio.storage.engine import upgrade_schema
     from kuroshio.storage.repo import known_urls, store_article
 

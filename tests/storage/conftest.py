@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from kuroshio.crawler.article import ExtractedArticle
+from kuroshio.storage.records import ExtractedArticle
 from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
 
 RunTogether = Callable[[int, Callable[[int], None]], None]

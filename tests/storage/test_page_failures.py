@@ -1,6 +1,6 @@
 from datetime import datetime, timedelta, timezone
 
-from kuroshio.crawler.article import PageFailure
+from kuroshio.storage.records import PageFailure
 from kuroshio.storage.models import PageFailure as PageFailureRow
 from kuroshio.storage.repo import FAILED_PAGE_RECHECK, known_urls, record_page_failures
 

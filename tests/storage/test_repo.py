@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from kuroshio.crawler.article import ExtractedArticle, TopicMatch
+from kuroshio.storage.records import ExtractedArticle, TopicMatch
 from kuroshio.storage import repo
 from kuroshio.storage.models import Article, ArticleTopic, ArticleURL, CrawlRun, Source
 from kuroshio.storage.repo import (

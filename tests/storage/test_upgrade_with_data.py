@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import select
 
-from kuroshio.crawler.article import ExtractedArticle, PageFailure, TopicMatch
+from kuroshio.storage.records import ExtractedArticle, PageFailure, TopicMatch
 from kuroshio.scheduler.locks import acquire, holder, new_owner
 from kuroshio.storage.engine import MIGRATIONS_DIR, create_engine_for, session_factory, upgrade_schema
 from kuroshio.storage.models import ArticleURL

@@ -1,6 +1,7 @@
 import pytest
 
-from kuroshio.crawler.urls import absolute_http_url, canonicalize_url
+from kuroshio.crawler.discover import absolute_http_url
+from kuroshio.storage.urls import canonicalize_url
 
 
 @pytest.mark.parametrize(

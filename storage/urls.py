@@ -1,4 +1,4 @@
-"""URL canonicalisation: one story, one URL, however it was linked.
+"""Which URLs are one article: one story, one URL, however it was linked.
 
 Feeds, sitemaps and social links decorate article URLs with tracking parameters and fragments;
 the store keys articles on the canonical form so a story linked three ways is fetched and kept once.
@@ -14,7 +14,7 @@ own `rel=canonical` link, which extraction reads, and kept as an alias of the ar
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # Parameters that identify a campaign or a click, never the page itself.
 TRACKING_PARAMETERS = frozenset(
@@ -67,11 +67,3 @@ def is_tracking(parameter: str) -> bool:
     """Whether a query parameter only tracks the click."""
     name = parameter.lower()
     return name in TRACKING_PARAMETERS or name.startswith(TRACKING_PREFIXES)
-
-
-def absolute_http_url(href: str, *, base: str) -> str | None:
-    """`href` resolved against `base` when it is an http(s) link, else None (javascript:, mailto:, file:)."""
-    resolved = urljoin(base, href.strip())
-    if urlsplit(resolved).scheme not in ("http", "https"):
-        return None
-    return resolved

@@ -1,7 +1,8 @@
-"""The records that flow from extraction to storage.
+"""The records a crawl hands the store: an extracted article, the topics it matched, a failed page.
 
-They are plain frozen dataclasses so that page parsing, topic matching and storage can be tested
-without Scrapy: a spider yields them, a pipeline stores them.
+The store defines them because it is what keeps them: the crawler builds them, the store never needs
+to know a spider. Plain frozen dataclasses, so page parsing, topic matching and storage can each be
+tested on their own.
 """
 
 from __future__ import annotations
@@ -48,16 +49,6 @@ def text_sha256(text: str) -> str:
     """Fingerprint of an article body, insensitive to whitespace layout, for duplicate detection."""
     normalised = " ".join(text.split())
     return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class CrawledArticle:
-    """The item a spider yields: an extracted article, the topics it matched and every URL that led
-    to it (redirects)."""
-
-    article: ExtractedArticle
-    matches: tuple[TopicMatch, ...] = ()
-    seen_urls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
