@@ -33,7 +33,8 @@ from benchmarks.synthetic_web import neutralise, sentence_pool
 from kuroshio.scheduler.config import DigestConfig, SourceConfig, builtin_config
 from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
 from kuroshio.storage.models import Article, ArticleTopic, ArticleURL, CrawlRun, DigestAttempt, DigestDelivery, Source
-from kuroshio.storage.repo import list_articles, search_articles
+from kuroshio.storage.articles import list_articles
+from kuroshio.storage.search import search_articles
 
 BATCH = 5_000
 SOURCES = ("focus-taiwan", "kyodo", "taiwan-news", "nikkei-asia", "taipei-times", "japan-times", "cna-chinese",

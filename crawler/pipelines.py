@@ -20,7 +20,7 @@ from twisted.internet.task import LoopingCall
 
 from kuroshio.crawler.items import CrawledArticle
 from kuroshio.storage.engine import create_engine_for, session_factory
-from kuroshio.storage.repo import ArticleToStore, store_articles
+from kuroshio.storage.articles import ArticleToStore, store_articles
 
 STORE_BATCH_SIZE = 50
 STORE_BATCH_SECONDS = 2.0

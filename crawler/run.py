@@ -22,7 +22,9 @@ from kuroshio.crawler.settings import scrapy_settings
 from kuroshio.crawler.spiders.source import SourceSpider
 from kuroshio.scheduler.config import Config, SourceConfig
 from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
-from kuroshio.storage.repo import finish_run, known_urls, record_page_failures, start_run
+from kuroshio.storage.runs import finish_run, start_run
+from kuroshio.storage.articles import known_urls
+from kuroshio.storage.page_failures import record_page_failures
 
 PROGRESS_INTERVAL = 0.5
 

@@ -37,7 +37,8 @@ from sqlalchemy.orm import Session
 from kuroshio.storage.text import INVISIBLE, normalize, one_line, words_pattern
 from kuroshio.scheduler.config import Config, DigestConfig
 from kuroshio.storage.models import Article, CrawlRun
-from kuroshio.storage.repo import last_digest_sent_at, owed_articles, runs_started_since
+from kuroshio.storage.digests import last_digest_sent_at, owed_articles
+from kuroshio.storage.runs import runs_started_since
 
 EXCERPT_MAX_CHARS = 480
 EXCERPT_SHORT_CHARS = 200  # two sentences shorter than this together get a third

@@ -29,7 +29,7 @@ from kuroshio.digest.message import build_message, envelope_address
 from kuroshio.scheduler.config import Config, DigestConfig, SmtpConfig
 from kuroshio.scheduler.locks import LeaseKeeper
 from kuroshio.storage.models import DigestAttempt
-from kuroshio.storage.repo import finish_digest_attempt, mark_digest_delivered, start_digest_attempt
+from kuroshio.storage.digests import finish_digest_attempt, mark_digest_delivered, start_digest_attempt
 
 logger = logging.getLogger(__name__)
 

@@ -212,7 +212,7 @@ def _parse_since(value: str | None) -> datetime | None:
 def articles_list(ctx: click.Context, topic: str | None, since: str | None, source: str | None,
                   include_unmatched: bool, limit: int, output_format: str) -> None:
     """List articles, newest first (by default only those matching a topic)."""
-    from kuroshio.storage.repo import article_record, list_articles
+    from kuroshio.storage.articles import article_record, list_articles
 
     config = _config(ctx)
     since_at = _parse_since(since)
@@ -231,7 +231,7 @@ def articles_list(ctx: click.Context, topic: str | None, since: str | None, sour
 @click.pass_context
 def articles_show(ctx: click.Context, ref: str, output_format: str) -> None:
     """Show one article by id or by any URL it was seen under."""
-    from kuroshio.storage.repo import article_record, get_article
+    from kuroshio.storage.articles import article_record, get_article
 
     from kuroshio.storage.urls import canonicalize_url
 
@@ -262,7 +262,8 @@ def articles_show(ctx: click.Context, ref: str, output_format: str) -> None:
 @click.pass_context
 def articles_search(ctx: click.Context, words: str, limit: int, output_format: str) -> None:
     """Full-text search over titles and texts of every stored article."""
-    from kuroshio.storage.repo import article_record, search_articles
+    from kuroshio.storage.articles import article_record
+    from kuroshio.storage.search import search_articles
 
     config = _config(ctx)
     with _sessions(config)() as session:
@@ -292,7 +293,7 @@ def _format_records(records: list[dict[str, Any]], output_format: str) -> str:
 @click.pass_context
 def sources(ctx: click.Context) -> None:
     """List configured sources with their last crawl."""
-    from kuroshio.storage.repo import last_runs
+    from kuroshio.storage.runs import last_runs
 
     config = _config(ctx)
     with _sessions(config)() as session:
@@ -316,7 +317,7 @@ def sources(ctx: click.Context) -> None:
 @click.pass_context
 def runs(ctx: click.Context, source: str | None, limit: int) -> None:
     """Crawl history, newest first, with counts, duration and errors."""
-    from kuroshio.storage.repo import list_runs
+    from kuroshio.storage.runs import list_runs
 
     config = _config(ctx)
     with _sessions(config)() as session:
@@ -345,10 +346,10 @@ def status(ctx: click.Context) -> None:
     """Whether a daemon is alive, its next runs, and each source's last crawl.
 
     A source whose last `STARVED_RUNS` finished runs each failed, or stored nothing new while recording
-    errors, is marked "!" and named on a line of its own (`storage.repo.starved_sources`).
+    errors, is marked "!" and named on a line of its own (`kuroshio.storage.runs.starved_sources`).
     """
     from kuroshio.scheduler.daemon import daemon_state
-    from kuroshio.storage.repo import STARVED_RUNS, last_runs, starved_sources
+    from kuroshio.storage.runs import STARVED_RUNS, last_runs, starved_sources
 
     config = _config(ctx)
     sessions = _sessions(config)
@@ -385,7 +386,7 @@ def status(ctx: click.Context) -> None:
 
 def _digest_status(config: Config, sessions, jobs: dict) -> str:
     """Each digest's next run and last attempt, with the error of a failed one."""
-    from kuroshio.storage.repo import last_digest_attempts
+    from kuroshio.storage.digests import last_digest_attempts
 
     with sessions() as session:
         attempts = last_digest_attempts(session)
@@ -427,7 +428,7 @@ def demo(ctx: click.Context, database: Path) -> None:
     """Crawl the bundled offline fixture web into a fresh SQLite database and show what was found."""
     from kuroshio.crawler.run import crawl as run_crawl, progress_stream
     from kuroshio.fixtures.server import DEMO_CONFIG, FixtureWeb
-    from kuroshio.storage.repo import article_record, list_articles
+    from kuroshio.storage.articles import article_record, list_articles
 
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)

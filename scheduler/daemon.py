@@ -52,7 +52,8 @@ from kuroshio.scheduler.config import Config, SourceConfig
 from kuroshio.scheduler.locks import DAEMON_LEASE, Holder, LeaseHeld, LeaseKeeper, holder, pid_alive
 from kuroshio.storage.engine import create_engine_for, session_factory, unwritable_reason, upgrade_schema
 from kuroshio.digest.send import send_due_digest
-from kuroshio.storage.repo import end_runs_of_process, last_digest_attempts, last_runs, mark_interrupted_runs
+from kuroshio.storage.runs import end_runs_of_process, last_runs, mark_interrupted_runs
+from kuroshio.storage.digests import last_digest_attempts
 
 logger = logging.getLogger(__name__)
 

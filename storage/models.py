@@ -42,6 +42,11 @@ NAMING_CONVENTION = {
 }
 
 
+
+# Sizes of what is stored: PostgreSQL enforces a column's size, SQLite would not, so writers check first.
+MAX_URL_LENGTH = 2048
+MAX_ERROR_REASON_CHARS = 500
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp stored in UTC; refuses naive datetimes and always returns aware UTC ones.
 
@@ -89,8 +94,8 @@ class Article(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)
-    url: Mapped[str] = mapped_column(String(2048), unique=True)
-    canonical_url: Mapped[str] = mapped_column(String(2048))
+    url: Mapped[str] = mapped_column(String(MAX_URL_LENGTH), unique=True)
+    canonical_url: Mapped[str] = mapped_column(String(MAX_URL_LENGTH))
     title: Mapped[str] = mapped_column(Text)
     authors: Mapped[list[str]] = mapped_column(default=list)
     published_at: Mapped[datetime | None] = mapped_column(index=True)
@@ -119,7 +124,7 @@ class Article(Base):
 def effective_date() -> ColumnElement[datetime]:
     """When an article dates from: its publication time, or when we first saw it if it has none.
 
-    `storage.repo` filters and sorts listings and digests by it. A planner uses an expression index
+    `kuroshio.storage.articles` and `kuroshio.storage.digests` filter and sort listings and digests by it. A planner uses an expression index
     only for the very same expression, so the index below and the queries both build it here
     (tests/storage/test_reading_indexes.py checks the plans).
     """
@@ -136,7 +141,7 @@ class ArticleURL(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
-    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    url: Mapped[str] = mapped_column(String(MAX_URL_LENGTH), unique=True)
 
     article: Mapped[Article] = relationship(back_populates="urls")
 
@@ -188,14 +193,14 @@ class PageFailure(Base):
     """An article page that could not be stored: why, how often, and whether to skip it for a while.
 
     Permanent failures (gone, no article text) keep the page out of the next crawls until
-    `storage.repo.FAILED_PAGE_RECHECK` has passed; transient ones are only a record, and retried next crawl.
+    `kuroshio.storage.page_failures.FAILED_PAGE_RECHECK` has passed; transient ones are only a record, and retried next crawl.
     """
 
     __tablename__ = "page_failures"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)
-    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    url: Mapped[str] = mapped_column(String(MAX_URL_LENGTH), unique=True)
     reason: Mapped[str] = mapped_column(Text)
     permanent: Mapped[bool]
     attempts: Mapped[int] = mapped_column(Integer, default=1)

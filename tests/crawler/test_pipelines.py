@@ -17,7 +17,7 @@ from kuroshio.crawler.items import CrawledArticle
 
 from kuroshio.storage.records import ExtractedArticle, TopicMatch
 from kuroshio.crawler.pipelines import STORE_BATCH_SIZE, StorePipeline
-from kuroshio.storage import repo
+from kuroshio.storage import articles as stored_articles
 from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
 from kuroshio.storage.models import Article
 
@@ -88,16 +88,16 @@ def test_a_full_batch_is_stored_at_once_and_the_rest_when_the_spider_closes(craw
 def test_an_article_breaking_a_constraint_costs_only_itself_not_its_batch(
     crawler: Crawler, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_insert = repo._insert_article
+    real_insert = stored_articles._insert_article
     refused: list[str] = []
 
-    def refuse_story_2(session: Any, item: repo.ArticleToStore, **options: Any) -> Article:
+    def refuse_story_2(session: Any, item: stored_articles.ArticleToStore, **options: Any) -> Article:
         if item.article.title == "Story 2":
             refused.append(item.article.title)
             raise IntegrityError("INSERT INTO articles ...", {}, Exception("CHECK constraint failed"))
         return real_insert(session, item, **options)
 
-    monkeypatch.setattr(repo, "_insert_article", refuse_story_2)
+    monkeypatch.setattr(stored_articles, "_insert_article", refuse_story_2)
     pipeline = StorePipeline(crawler)
     for number in range(5):
         pipeline.process_item(crawled(number))

@@ -19,7 +19,7 @@ from digest_support import SEEN_AT, SEMICONDUCTOR_QUERY, TOPICS, SmtpServer, see
 from fixture_web import SEED_CASES
 from kuroshio.scheduler.config import Config, load_config
 from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
-from kuroshio.storage.repo import store_article
+from kuroshio.storage.articles import store_article
 
 
 @pytest.fixture

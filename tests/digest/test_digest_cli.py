@@ -14,7 +14,7 @@ from digest_support import SmtpServer, parse_message, parts
 from fixture_web import KUROSHIO
 from kuroshio.scheduler.config import Config
 from kuroshio.scheduler.locks import acquire
-from kuroshio.storage.repo import delivered_article_ids, last_digest_attempts
+from kuroshio.storage.digests import delivered_article_ids, last_digest_attempts
 
 CHROMIUM = Path("/usr/bin/chromium")
 

@@ -16,13 +16,7 @@ from kuroshio.digest.send import send_due_digest
 from digest_support import NOW, SmtpServer, parse_message, parts, seed_article, tls_contexts
 from kuroshio.storage.models import Article, ArticleTopic, DigestAttempt, DigestDelivery, Source
 from kuroshio.scheduler.locks import LeaseHeld, acquire, release
-from kuroshio.storage.repo import (
-    delivered_article_ids,
-    last_digest_attempts,
-    list_digest_attempts,
-    owed_articles,
-    start_digest_attempt,
-)
+from kuroshio.storage.digests import delivered_article_ids, last_digest_attempts, list_digest_attempts, owed_articles, start_digest_attempt
 
 
 def delivered(sessions: sessionmaker[Session], digest: str = "morning") -> set[int]:

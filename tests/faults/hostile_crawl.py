@@ -16,7 +16,7 @@ from pathlib import Path
 
 from fixture_web import KUROSHIO, REPO, stored_articles, write_config
 from kuroshio.storage.engine import create_engine_for, session_factory
-from kuroshio.storage.repo import list_runs
+from kuroshio.storage.runs import list_runs
 
 HOSTILE = REPO / "fixtures" / "hostile"
 CRAWL_TIMEOUT = 180

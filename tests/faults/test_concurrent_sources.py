@@ -8,7 +8,7 @@ writes of a shared story really run into each other instead of merely happening 
 the fixture web answers a shared story only once both crawls have asked for it (one story at a time),
 and just before, the test shuts a gate on the store that holds the writes of that story back until
 both crawls are stuck in them. On PostgreSQL the test sees both writers waiting and asserts it; there,
-taking the store's guards out of `storage.repo` (the advisory locks per URL and the retry after an
+taking the store's guards out of `kuroshio.storage.articles` (the advisory locks per URL and the retry after an
 IntegrityError) makes this test fail on every run, with a UniqueViolation on `articles.url` or
 `article_urls.url` and a shared story's second URL lost.
 """
@@ -34,7 +34,7 @@ from hostile_crawl import CRAWL_TIMEOUT, HOSTILE
 from network_crawl import served, set_crawl_keys
 from kuroshio.storage.engine import create_engine_for, session_factory, write_transaction
 from kuroshio.storage.models import Article, ArticleURL, CrawlRun, Source
-from kuroshio.storage.repo import list_runs
+from kuroshio.storage.runs import list_runs
 
 pytestmark = pytest.mark.faults
 

@@ -23,7 +23,7 @@ from hostile_crawl import (
 )
 from kuroshio.storage.engine import create_engine_for, session_factory
 from kuroshio.storage.models import Article, PageFailure
-from kuroshio.storage.repo import STARVED_RUNS, finish_run, start_run, starved_sources
+from kuroshio.storage.runs import STARVED_RUNS, finish_run, start_run, starved_sources
 from fixture_web import kuroshio
 
 pytestmark = pytest.mark.faults

@@ -138,7 +138,7 @@ def test_the_second_crawl_knows_the_https_forms_and_fetches_no_article(dup_crawl
 def test_store_matches_a_stored_url_under_its_other_scheme_and_www_form(tmp_path: Path) -> None:
     from kuroshio.storage.records import ExtractedArticle
     from kuroshio.storage.engine import upgrade_schema
-    from kuroshio.storage.repo import known_urls, store_article
+    from kuroshio.storage.articles import known_urls, store_article
 
     engine = create_engine_for(f"sqlite:///{tmp_path / 'dup.db'}")
     upgrade_schema(engine)

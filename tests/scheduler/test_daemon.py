@@ -24,7 +24,7 @@ from fixture_web import KUROSHIO, free_port, kuroshio
 from kuroshio.fixtures.server import DEFAULT_ROOT, FixtureWeb
 from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
 from kuroshio.storage.models import Article, ArticleURL, CrawlRun
-from kuroshio.storage.repo import finish_run, start_run
+from kuroshio.storage.runs import finish_run, start_run
 
 TESTS = Path(__file__).resolve().parents[1]
 KYODO = "english.kyodonews.test"
@@ -334,7 +334,7 @@ class Inbox:
 def test_the_daemon_sends_a_digest_that_fell_due_while_it_was_down(site, start_daemon):
     from aiosmtpd.controller import Controller
 
-    from kuroshio.storage.repo import finish_digest_attempt, start_digest_attempt
+    from kuroshio.storage.digests import finish_digest_attempt, start_digest_attempt
 
     inbox = Inbox()
     port = free_port()  # aiosmtpd checks its own port once started, so it cannot be 0

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from kuroshio.storage.engine import create_engine_for, default_database_url, session_factory, upgrade_schema
 from kuroshio.storage.models import ArticleURL, Source
-from kuroshio.storage.repo import ensure_source, list_articles
+from kuroshio.storage.sources import ensure_source
+from kuroshio.storage.articles import list_articles
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@ from datetime import datetime, timedelta, timezone
 
 from kuroshio.storage.records import PageFailure
 from kuroshio.storage.models import PageFailure as PageFailureRow
-from kuroshio.storage.repo import FAILED_PAGE_RECHECK, known_urls, record_page_failures
+from kuroshio.storage.page_failures import FAILED_PAGE_RECHECK, record_page_failures
+from kuroshio.storage.articles import known_urls
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc)
 

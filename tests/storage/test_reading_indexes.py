@@ -1,7 +1,7 @@
 """Listing articles since a date reads them through `ix_articles_effective_date`, not the whole table.
 
 The index is on ``coalesce(published_at, first_seen_at)``; a planner uses an expression index only for
-the very same expression, so these tests explain the statements `storage.repo.list_articles` really
+the very same expression, so these tests explain the statements `kuroshio.storage.articles.list_articles` really
 sends (captured on the way to the driver) rather than a copy of them, and fail when either side drifts.
 """
 
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kuroshio.storage.engine import MIGRATIONS_DIR
 from kuroshio.storage.models import Article, ArticleTopic, Base, Source
-from kuroshio.storage.repo import list_articles
+from kuroshio.storage.articles import list_articles
 
 INDEX = "ix_articles_effective_date"
 NOW = datetime(2026, 11, 24, 6, 0, tzinfo=timezone.utc)

@@ -12,26 +12,13 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from kuroshio.storage.records import ExtractedArticle, TopicMatch
-from kuroshio.storage import repo
+from kuroshio.storage import articles as stored_articles
+from kuroshio.storage import models, search
 from kuroshio.storage.models import Article, ArticleTopic, ArticleURL, CrawlRun, Source
-from kuroshio.storage.repo import (
-    MAX_RECORDED_ERRORS,
-    ArticleToStore,
-    StoreResult,
-    article_record,
-    ensure_source,
-    finish_run,
-    get_article,
-    known_urls,
-    last_runs,
-    list_articles,
-    list_runs,
-    mark_interrupted_runs,
-    search_articles,
-    start_run,
-    store_article,
-    store_articles,
-)
+from kuroshio.storage.runs import MAX_RECORDED_ERRORS, finish_run, last_runs, list_runs, mark_interrupted_runs, start_run
+from kuroshio.storage.articles import ArticleToStore, StoreResult, article_record, get_article, known_urls, list_articles, store_article, store_articles
+from kuroshio.storage.sources import ensure_source
+from kuroshio.storage.search import search_articles
 
 MakeArticle = Callable[..., ExtractedArticle]
 RunTogether = Callable[[int, Callable[[int], None]], None]  # the `run_together` fixture
@@ -208,7 +195,7 @@ def test_naive_datetimes_are_refused(session: Session, make_article: MakeArticle
 
 
 def test_overlong_urls_are_refused(session: Session, make_article: MakeArticle) -> None:
-    overlong = "https://news.example/" + "x" * repo.MAX_URL_LENGTH
+    overlong = "https://news.example/" + "x" * models.MAX_URL_LENGTH
     with pytest.raises(ValueError, match="longer than"):
         _store(session, make_article(), seen_urls=[overlong])
     assert _count(session, Article) == 0
@@ -360,7 +347,7 @@ def test_search_finds_words_in_scripts_without_spaces(session: Session, searchab
 def test_search_ranks_title_hits_first_with_fts5(
     session: Session, searchable: dict[str, int], database_url: str
 ) -> None:
-    if not repo._has_fulltext_index(session):
+    if not search._has_fulltext_index(session):
         pytest.skip("ranking needs the SQLite FTS5 index; other backends list newest first")
     # The text-only hit is newer, so date order would put it first.
     assert _names(search_articles(session, "typhoon"), searchable) == ["typhoon_title", "typhoon_text"]
@@ -393,7 +380,7 @@ def test_search_falls_back_to_like_without_fulltext_index(
         ):
             session.execute(text(statement))
         session.commit()
-    assert not repo._has_fulltext_index(session)
+    assert not search._has_fulltext_index(session)
     assert set(_names(search_articles(session, "Typhoon"), searchable)) == {"typhoon_title", "typhoon_text"}
     assert set(_names(search_articles(session, '"Typhoon"'), searchable)) == {"typhoon_title", "typhoon_text"}
     assert _names(search_articles(session, "(ferries) kinmen;"), searchable) == ["typhoon_text"]
@@ -437,7 +424,7 @@ def test_run_lifecycle(session: Session) -> None:
     assert run.errors_count == MAX_RECORDED_ERRORS + 20
     assert len(run.errors) == MAX_RECORDED_ERRORS
     assert run.errors[0]["url"] == "https://news.example/0"
-    assert len(run.errors[0]["reason"]) == repo.MAX_ERROR_REASON_CHARS
+    assert len(run.errors[0]["reason"]) == models.MAX_ERROR_REASON_CHARS
     assert run.message == "done"
 
 
@@ -503,7 +490,7 @@ def test_ensure_source_is_idempotent(session: Session) -> None:
 def test_a_batch_failing_midway_leaves_no_trace(
     session: Session, sessions: sessionmaker[Session], make_article: MakeArticle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_insert = repo._insert_article
+    real_insert = stored_articles._insert_article
     articles_written_before_the_crash: list[int] = []
 
     def crash_on_the_second_article(session: Session, item: ArticleToStore, **options: Any) -> Article:
@@ -512,7 +499,7 @@ def test_a_batch_failing_midway_leaves_no_trace(
             raise RuntimeError("simulated crash in the middle of a batch")
         return real_insert(session, item, **options)
 
-    monkeypatch.setattr(repo, "_insert_article", crash_on_the_second_article)
+    monkeypatch.setattr(stored_articles, "_insert_article", crash_on_the_second_article)
     batch = [ArticleToStore(make_article(title="Typhoon", url="https://news.example/t"), matches=(TYPHOON,)),
              ArticleToStore(make_article(title="Election", url="https://news.example/e"), matches=(ELECTION,))]
     with pytest.raises(RuntimeError, match="simulated crash"):
@@ -557,7 +544,7 @@ def test_url_stored_by_a_concurrent_writer_is_recorded_as_duplicate(
 ) -> None:
     article = make_article(url="https://news.example/race")
     original = _store(session, article, TYPHOON)
-    real_find_duplicate = repo._find_duplicate
+    real_find_duplicate = stored_articles._find_duplicate
     lookups: list[int | None] = []
 
     def lookup_that_loses_the_race(*args: Any) -> int | None:
@@ -566,7 +553,7 @@ def test_url_stored_by_a_concurrent_writer_is_recorded_as_duplicate(
         lookups.append(found)
         return found
 
-    monkeypatch.setattr(repo, "_find_duplicate", lookup_that_loses_the_race)
+    monkeypatch.setattr(stored_articles, "_find_duplicate", lookup_that_loses_the_race)
     again = make_article(url="https://news.example/race", canonical_url="https://news.example/race-c", text="new")
 
     assert _store(session, again) == StoreResult(article_id=original.article_id, created=False)

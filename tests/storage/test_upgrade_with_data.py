@@ -12,17 +12,10 @@ from kuroshio.storage.records import ExtractedArticle, PageFailure, TopicMatch
 from kuroshio.scheduler.locks import acquire, holder, new_owner
 from kuroshio.storage.engine import MIGRATIONS_DIR, create_engine_for, session_factory, upgrade_schema
 from kuroshio.storage.models import ArticleURL
-from kuroshio.storage.repo import (
-    article_record,
-    finish_run,
-    known_urls,
-    list_articles,
-    list_runs,
-    record_page_failures,
-    search_articles,
-    start_run,
-    store_article,
-)
+from kuroshio.storage.articles import article_record, known_urls, list_articles, store_article
+from kuroshio.storage.runs import finish_run, list_runs, start_run
+from kuroshio.storage.page_failures import record_page_failures
+from kuroshio.storage.search import search_articles
 
 ARTICLES = 300
 TAIPEI = timezone(timedelta(hours=8))

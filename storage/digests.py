@@ -1,0 +1,173 @@
+"""What each digest owes and has delivered, and the record of every attempt to send one.
+
+Exactly once: an article is owed to a digest until a row in `digest_deliveries` says otherwise, and
+that row is written (`mark_digest_delivered`) only after the mail server accepted the message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from kuroshio.storage.articles import newest_first
+from kuroshio.storage.engine import write_transaction
+from kuroshio.storage.models import (
+    MAX_ERROR_REASON_CHARS,
+    Article,
+    ArticleTopic,
+    DigestAttempt,
+    DigestDelivery,
+    effective_date,
+)
+from kuroshio.storage.timestamps import aware_or_now, require_aware
+from sqlalchemy import ColumnElement, exists, func, insert, select
+from sqlalchemy.orm import Session
+
+logger = logging.getLogger(__name__)
+
+
+DIGEST_FINISHED_STATUSES = ("ok", "failed", "empty", "interrupted")
+
+# Rows per IN (...) list or multi-row INSERT: well under SQLite's and PostgreSQL's parameter limits.
+_CHUNK = 500
+
+def owed_articles(
+    session: Session, *, digest: str, topics: Sequence[str] = (), since: datetime | None = None
+) -> list[Article]:
+    """Relevant articles not yet delivered to `digest`, newest first.
+
+    Relevant: matched one of `topics` (any topic when empty). `since` (aware) keeps only articles
+    dated at or after it (publication time, else first-seen time).
+    """
+    delivered = exists().where(DigestDelivery.digest == digest, DigestDelivery.article_id == Article.id)
+    if topics:
+        conditions: list[ColumnElement[bool]] = [Article.topic_matches.any(ArticleTopic.topic.in_(list(topics)))]
+    else:
+        conditions = [Article.topic_matches.any()]
+    conditions.append(~delivered)
+    if since is not None:
+        require_aware(since, "since")
+        conditions.append(effective_date() >= since)
+    query = select(Article).where(*conditions).order_by(*newest_first())
+    return list(session.scalars(query))
+
+def delivered_article_ids(session: Session, digest: str) -> set[int]:
+    """Ids of every article the mail server accepted in a digest called `digest`."""
+    return set(session.scalars(select(DigestDelivery.article_id).where(DigestDelivery.digest == digest)))
+
+def start_digest_attempt(session: Session, digest: str, *, pid: int | None, now: datetime | None = None) -> int:
+    """Record that `digest` is being sent (status 'running'); returns the attempt id.
+
+    The caller holds the digest's lease (`digest.send`), so an attempt of it still 'running' belongs
+    to a process that died: it is marked 'interrupted' first.
+    """
+    started_at = aware_or_now(now)
+    with write_transaction(session):
+        running = session.scalars(
+            select(DigestAttempt).where(DigestAttempt.digest == digest, DigestAttempt.status == "running")
+        ).all()
+        for attempt in running:
+            attempt.status = "interrupted"
+            attempt.finished_at = started_at
+            attempt.error = f"process {attempt.pid} ended before finishing the attempt"
+            logger.warning("digest attempt %d of %s was interrupted (process %s is gone)", attempt.id, digest,
+                           attempt.pid)
+        attempt = DigestAttempt(digest=digest, started_at=started_at, status="running", pid=pid)
+        session.add(attempt)
+        session.flush()
+        return attempt.id
+
+def finish_digest_attempt(
+    session: Session,
+    attempt_id: int,
+    *,
+    status: str,
+    articles_count: int,
+    error: str | None = None,
+    message_id: str | None = None,
+    now: datetime | None = None,
+) -> DigestAttempt:
+    """Record how attempt `attempt_id` ended without delivering anything ('failed', 'empty')."""
+    if status not in DIGEST_FINISHED_STATUSES:
+        raise ValueError(f"digest attempt status {status!r} is not one of {', '.join(DIGEST_FINISHED_STATUSES)}")
+    with write_transaction(session):
+        return _finish_attempt(session, attempt_id, status=status, articles_count=articles_count, error=error,
+                               message_id=message_id, finished_at=aware_or_now(now))
+
+def mark_digest_delivered(
+    session: Session,
+    attempt_id: int,
+    *,
+    article_ids: Sequence[int],
+    message_id: str,
+    error: str | None = None,
+    now: datetime | None = None,
+) -> DigestAttempt:
+    """After the mail server accepted the digest: record its articles as delivered and the attempt as
+    'ok', in one transaction. Articles already delivered to the digest are left as they are."""
+    delivered_at = aware_or_now(now)
+    with write_transaction(session):
+        attempt = session.get(DigestAttempt, attempt_id)
+        if attempt is None:
+            raise LookupError(f"no digest attempt with id {attempt_id}")
+        unique_ids = list(dict.fromkeys(article_ids))
+        already: set[int] = set()
+        for chunk in _chunks(unique_ids):
+            already.update(session.scalars(select(DigestDelivery.article_id).where(
+                DigestDelivery.digest == attempt.digest, DigestDelivery.article_id.in_(chunk))))
+        rows = [
+            {"digest": attempt.digest, "article_id": article_id, "delivered_at": delivered_at, "message_id": message_id}
+            for article_id in unique_ids
+            if article_id not in already
+        ]
+        for chunk in _chunks(rows):
+            session.execute(insert(DigestDelivery), chunk)
+        return _finish_attempt(session, attempt_id, status="ok", articles_count=len(unique_ids), error=error,
+                               message_id=message_id, finished_at=delivered_at)
+
+def _finish_attempt(
+    session: Session, attempt_id: int, *, status: str, articles_count: int, error: str | None,
+    message_id: str | None, finished_at: datetime,
+) -> DigestAttempt:
+    attempt = session.get(DigestAttempt, attempt_id)
+    if attempt is None:
+        raise LookupError(f"no digest attempt with id {attempt_id}")
+    attempt.status = status
+    attempt.finished_at = finished_at
+    attempt.articles_count = articles_count
+    attempt.error = error[:MAX_ERROR_REASON_CHARS] if error else None
+    attempt.message_id = message_id
+    session.flush()
+    return attempt
+
+def last_digest_sent_at(session: Session, digest: str) -> datetime | None:
+    """When the last digest the server accepted was started (composed), or None if none was."""
+    return session.scalar(
+        select(func.max(DigestAttempt.started_at)).where(DigestAttempt.digest == digest, DigestAttempt.status == "ok")
+    )
+
+def last_digest_attempts(session: Session) -> dict[str, DigestAttempt]:
+    """The most recently started attempt of each digest, by digest name (for `kuroshio status`)."""
+    ranked = select(
+        DigestAttempt.id,
+        func.row_number()
+        .over(partition_by=DigestAttempt.digest, order_by=(DigestAttempt.started_at.desc(), DigestAttempt.id.desc()))
+        .label("recency"),
+    ).subquery()
+    attempts = session.scalars(
+        select(DigestAttempt).join(ranked, ranked.c.id == DigestAttempt.id).where(ranked.c.recency == 1)
+    ).all()
+    return {attempt.digest: attempt for attempt in sorted(attempts, key=lambda attempt: attempt.digest)}
+
+def list_digest_attempts(session: Session, *, digest: str | None = None, limit: int | None = 20) -> list[DigestAttempt]:
+    """Digest attempts newest first, optionally of one digest only."""
+    query = select(DigestAttempt).order_by(DigestAttempt.started_at.desc(), DigestAttempt.id.desc()).limit(limit)
+    if digest is not None:
+        query = query.where(DigestAttempt.digest == digest)
+    return list(session.scalars(query))
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]

@@ -1,0 +1,33 @@
+"""The sources articles and runs belong to: a row per configured source name, made on first use."""
+
+from __future__ import annotations
+
+import logging
+
+from kuroshio.storage.engine import write_transaction
+from kuroshio.storage.models import (
+    Source,
+)
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+logger = logging.getLogger(__name__)
+
+
+def ensure_source(session: Session, name: str) -> Source:
+    """The source called `name`, created if it does not exist yet."""
+    with write_transaction(session):
+        return add_source_if_missing(session, name)
+
+def add_source_if_missing(session: Session, name: str) -> Source:
+    source = session.scalar(select(Source).where(Source.name == name))
+    if source is not None:
+        return source
+    try:
+        with session.begin_nested():
+            source = Source(name=name)
+            session.add(source)
+        return source
+    except IntegrityError:  # another writer created it since our SELECT
+        return session.scalars(select(Source).where(Source.name == name)).one()
