@@ -10,8 +10,9 @@ can be fetched: the file, data, s3 and ftp download handlers are switched off, s
 feed or page slips past discovery can read a local file.
 
 Retries (`[crawl] retry_times`, `retry_backoff`, `max_retry_after`) and robots.txt (`obey_robots`,
-`max_crawl_delay`) are applied by Kuroshio's middlewares in place of Scrapy's: see `crawler.middlewares`.
-Redirect loops and redirects off the allowed domains are refused there too; a chain longer than
+`max_crawl_delay`) are applied by Kuroshio's middlewares in place of Scrapy's: see
+`crawler.middlewares.retry` and `crawler.middlewares.robotstxt`. Redirect loops and redirects off the
+allowed domains are refused by `crawler.middlewares.redirect`; a chain longer than
 `REDIRECT_MAX_TIMES` is dropped by Scrapy; the spider records all three with the page's URL.
 """
 
@@ -31,9 +32,12 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[s
         "BOT_NAME": "kuroshio",
         "USER_AGENT": crawl.user_agent,
         "ROBOTSTXT_OBEY": crawl.obey_robots,
-        # A zero delay lets Scrapy 2.19's downloader start every queued request of a domain at once,
-        # past CONCURRENT_REQUESTS_PER_DOMAIN (Downloader._process_queue schedules the download
-        # before counting it as transferring); any positive delay makes it take one at a time.
+        # A zero delay lets Scrapy's downloader start every queued request of a domain at once, past
+        # CONCURRENT_REQUESTS_PER_DOMAIN: Downloader._process_queue schedules each download as a task
+        # and only counts it as transferring once the task runs, so its loop never sees the slot full.
+        # Any positive delay makes it start one request per pass, the next pass after that task ran.
+        # The bug came with https://github.com/scrapy/scrapy/pull/7008 (Scrapy 2.14) and is still in
+        # 2.19; no upstream issue reports it.
         "DOWNLOAD_DELAY": max(crawl.download_delay, MIN_DOWNLOAD_DELAY),
         "DOWNLOAD_DELAY_JITTER": 0.5,
         "CONCURRENT_REQUESTS": 16,
@@ -66,19 +70,19 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[s
         "ITEM_PIPELINES": {"kuroshio.crawler.pipelines.StorePipeline": 300},
         "DOWNLOADER_MIDDLEWARES": {
             # Before Scrapy's OffsiteMiddleware (50).
-            "kuroshio.crawler.middlewares.RobotsTxtOffsiteMiddleware": 45,
-            # In the places of the Scrapy middlewares they extend (see crawler.middlewares).
+            "kuroshio.crawler.middlewares.robotstxt.RobotsTxtOffsiteMiddleware": 45,
+            # In the places of the Scrapy middlewares they extend (see crawler.middlewares.robotstxt, .retry).
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-            "kuroshio.crawler.middlewares.RobotsPolicyMiddleware": 100,
+            "kuroshio.crawler.middlewares.robotstxt.RobotsPolicyMiddleware": 100,
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-            "kuroshio.crawler.middlewares.BackoffRetryMiddleware": 550,
+            "kuroshio.crawler.middlewares.retry.BackoffRetryMiddleware": 550,
             # After Scrapy's RedirectMiddleware (600), so it sees a redirect first.
-            "kuroshio.crawler.middlewares.RedirectPolicyMiddleware": 610,
+            "kuroshio.crawler.middlewares.redirect.RedirectPolicyMiddleware": 610,
         },
     }
     settings.update(crawl.scrapy_settings)
     if crawl.proxy:
         settings["KUROSHIO_PROXY"] = crawl.proxy
         # Before Scrapy's HttpProxyMiddleware (750), so it sees the proxy; robots.txt requests too.
-        settings["DOWNLOADER_MIDDLEWARES"]["kuroshio.crawler.middlewares.ProxyMiddleware"] = 740
+        settings["DOWNLOADER_MIDDLEWARES"]["kuroshio.crawler.middlewares.httpproxy.ProxyMiddleware"] = 740
     return settings

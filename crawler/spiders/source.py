@@ -38,8 +38,10 @@ from kuroshio.crawler.items import CrawledArticle
 
 from kuroshio.storage.records import ExtractedArticle, PageFailure, TopicMatch
 from kuroshio.crawler.discover import DiscoveredLink, DiscoveryError, listing_links, parse_feed, parse_sitemap, robots_sitemaps
-from kuroshio.crawler.extract import NoArticleError, NotHtmlError
-from kuroshio.crawler.middlewares import HostDeferred, RedirectRefused
+from kuroshio.crawler.decode import NotHtmlError
+from kuroshio.crawler.extract import NoArticleError
+from kuroshio.crawler.middlewares.redirect import RedirectRefused
+from kuroshio.crawler.middlewares.retry import HostDeferred
 from kuroshio.crawler.publishers import PUBLISHERS
 from kuroshio.crawler.topics import Topic
 from kuroshio.storage.urls import canonicalize_url, url_variants

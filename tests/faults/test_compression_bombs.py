@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import pytest
 import trafilatura.utils
 
-from kuroshio.crawler.extract import NotHtmlError, extract_article
+from kuroshio.crawler.decode import NotHtmlError
+from kuroshio.crawler.extract import extract_article
 from kuroshio.fixtures.server import FixtureWeb
 from hostile_crawl import (
     HOSTILE,

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from scrapy.http import HtmlResponse
 
-from kuroshio.crawler.extract import NotHtmlError, decode_html, extract_article
+from kuroshio.crawler.decode import NotHtmlError, decode_html
+from kuroshio.crawler.extract import extract_article
 from fixture_web import normalise_space
 from kuroshio.fixtures.server import FixtureWeb
 from hostile_crawl import HOSTILE, MeasuredCrawl, crawl_measured, hostile_config, last_run, stored_articles

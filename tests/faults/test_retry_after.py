@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from kuroshio.crawler.middlewares import retry_after_seconds
+from kuroshio.crawler.middlewares.retry import retry_after_seconds
 from kuroshio.fixtures.server import FixtureWeb, ServedRequest
 from hostile_crawl import HOSTILE, MeasuredCrawl, crawl_measured, hostile_config, last_run, stored_articles
 from network_crawl import served, set_crawl_keys
