@@ -21,7 +21,6 @@ import random
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -30,7 +29,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks.common import KUROSHIO, machine_summary, median_ms, remove_tree, run_measured, sqlite_url
 from benchmarks.synthetic_web import neutralise, sentence_pool
-from kuroshio.scheduler.config import DigestConfig, SourceConfig, builtin_config
+from kuroshio.digest.options import DigestConfig
+from kuroshio.scheduler.config import builtin_config
 from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
 from kuroshio.storage.models import Article, ArticleTopic, ArticleURL, CrawlRun, DigestAttempt, DigestDelivery, Source
 from kuroshio.storage.articles import list_articles
@@ -170,12 +170,13 @@ def _digest_rows(sessions: sessionmaker[Session], url: str, *, now: datetime, ru
     except ImportError as error:
         print(f"digest composition skipped: the digest package is not ready ({error})")
         return []
-    config = replace(builtin_config(), storage_url=url, sources=tuple(SourceConfig(name=name) for name in SOURCES))
-    digest = DigestConfig(name="morning", topics=("taiwan-japan",), to=("analyst@example.org",), cron="0 8 * * *",
+    digest = DigestConfig(name="morning", topics=("taiwan-japan",), to=("analyst@example.org",),
                           timezone="Asia/Taipei", subject="Kuroshio {name}: {count} new articles", send_empty=False,
                           max_articles=200)
+    topic_names = builtin_config().topic_names
     return [timed("compose_owed(morning) -> stories (count: articles owed)", sessions,
-                  lambda s: compose_owed(s, config, digest, now=now).article_ids, runs=runs)]
+                  lambda s: compose_owed(s, digest, source_names=SOURCES, topic_names=topic_names,
+                                         now=now).article_ids, runs=runs)]
 
 
 def _cli_rows(scratch: Path, url: str) -> None:

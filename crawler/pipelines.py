@@ -1,6 +1,6 @@
 """Item → store: store each crawled article with the topics it matched, in batches.
 
-Settings (set per crawl by `crawler.run`): `KUROSHIO_DATABASE_URL`, `KUROSHIO_RUN_ID`. Every extracted
+Settings (set per crawl by `kuroshio.crawler.run`): `KUROSHIO_DATABASE_URL`, `KUROSHIO_RUN_ID`. Every extracted
 article is stored, relevant or not; duplicates (a known URL, canonical link or identical text) only add
 their URLs as aliases.
 

@@ -1,13 +1,13 @@
-"""One crawl of some sources, start to finish, with a run record per source.
+"""Running the spiders of some sources at once in this process, and what each of them did.
 
-A run record is written as `running` before Scrapy starts and finished with the counts after, so a
-process killed mid-crawl leaves a visible `running` row for the next start to mark interrupted.
 Scrapy's reactor cannot be restarted, so a process runs one crawl: `kuroshio crawl` is that process.
+The crawl itself does not know when or why it runs: the run records that frame it (started before,
+finished after) are the scheduler's (`kuroshio.scheduler.crawls`), and it is handed the run ids to tag
+what it stores with.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,11 +20,8 @@ from twisted.internet import task
 from kuroshio.storage.records import PageFailure
 from kuroshio.crawler.settings import scrapy_settings
 from kuroshio.crawler.spiders.source import SourceSpider
-from kuroshio.scheduler.config import Config, SourceConfig
-from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
-from kuroshio.storage.runs import finish_run, start_run
-from kuroshio.storage.articles import known_urls
-from kuroshio.storage.page_failures import record_page_failures
+from kuroshio.crawler.options import CrawlConfig, SourceConfig
+from kuroshio.crawler.topics import Topic
 
 PROGRESS_INTERVAL = 0.5
 
@@ -34,7 +31,6 @@ class SourceRun:
     """What one source's crawl did, as recorded in its run row."""
 
     source: str
-    run_id: int
     status: str
     pages_fetched: int
     articles_new: int
@@ -45,34 +41,36 @@ class SourceRun:
     failed_pages: tuple[PageFailure, ...] = ()
 
 
-def crawl(
-    config: Config, sources: Sequence[SourceConfig], *, log_level: str = "WARNING", progress: TextIO | None = None
+def run_spiders(
+    sources: Sequence[SourceConfig],
+    *,
+    crawl: CrawlConfig,
+    topics: Sequence[Topic],
+    storage_url: str,
+    run_ids: Sequence[int],
+    known_urls: frozenset[str],
+    log_level: str = "WARNING",
+    progress: TextIO | None = None,
 ) -> list[SourceRun]:
-    """Crawl `sources` concurrently into the configured store; one `SourceRun` per source."""
-    engine = create_engine_for(config.storage_url)
-    upgrade_schema(engine)
-    sessions = session_factory(engine)
-    with sessions() as session:
-        known = frozenset(known_urls(session))
-        run_ids = [start_run(session, source.name, pid=os.getpid()) for source in sources]
-
-    base_settings = scrapy_settings(config.crawl, log_level=log_level)
+    """Crawl `sources` concurrently into the store at `storage_url`, tagging what each stores with its
+    run id and fetching none of `known_urls`; one `SourceRun` per source, in order."""
+    base_settings = scrapy_settings(crawl, log_level=log_level)
     process = CrawlerProcess(settings=base_settings)
     crawlers = []
     for position, (source, run_id) in enumerate(zip(sources, run_ids)):
         settings = Settings(base_settings)
         settings.setdict(
             {
-                "KUROSHIO_DATABASE_URL": config.storage_url,
+                "KUROSHIO_DATABASE_URL": storage_url,
                 "KUROSHIO_RUN_ID": run_id,
-                "KUROSHIO_TOPICS": list(config.topics),
+                "KUROSHIO_TOPICS": list(topics),
             }
         )
         # Per-source settings need our own Crawler; the first one installs the reactor, as
         # CrawlerProcess.create_crawler would.
         crawler = Crawler(SourceSpider, settings, init_reactor=position == 0)
         crawlers.append(crawler)
-        process.crawl(crawler, source=source, known_urls=known)
+        process.crawl(crawler, source=source, known_urls=known_urls)
     if progress is not None:
         ticker = task.LoopingCall(_show_progress, progress, crawlers)
         ticker.start(PROGRESS_INTERVAL)
@@ -80,27 +78,10 @@ def crawl(
     if progress is not None:
         progress.write("\r\033[K")
         progress.flush()
-
-    results = [_result(source, run_id, crawler) for source, run_id, crawler in zip(sources, run_ids, crawlers)]
-    with sessions() as session:
-        for result in results:
-            finish_run(
-                session,
-                result.run_id,
-                status=result.status,
-                pages_fetched=result.pages_fetched,
-                articles_new=result.articles_new,
-                articles_relevant=result.articles_relevant,
-                duplicates_skipped=result.duplicates_skipped,
-                errors=list(result.errors),
-                message=result.message,
-            )
-            record_page_failures(session, result.source, result.failed_pages)
-    engine.dispose()
-    return results
+    return [_result(source, crawler) for source, crawler in zip(sources, crawlers)]
 
 
-def _result(source: SourceConfig, run_id: int, crawler: Crawler) -> SourceRun:
+def _result(source: SourceConfig, crawler: Crawler) -> SourceRun:
     stats = crawler.stats.get_stats() if crawler.stats else {}
     spider = crawler.spider
     errors = tuple(spider.errors) if isinstance(spider, SourceSpider) else ()
@@ -108,7 +89,6 @@ def _result(source: SourceConfig, run_id: int, crawler: Crawler) -> SourceRun:
     status, message = _verdict(stats, errors)
     return SourceRun(
         source=source.name,
-        run_id=run_id,
         status=status,
         pages_fetched=stats.get("downloader/response_count", 0),
         articles_new=stats.get("kuroshio/articles_new", 0),

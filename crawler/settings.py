@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kuroshio.scheduler.config import CrawlConfig
+from kuroshio.crawler.options import CrawlConfig
 
 
 MIN_DOWNLOAD_DELAY = 0.001

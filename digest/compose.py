@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from kuroshio.storage.text import INVISIBLE, normalize, one_line, words_pattern
-from kuroshio.scheduler.config import Config, DigestConfig
+from kuroshio.digest.options import DigestConfig
 from kuroshio.storage.models import Article, CrawlRun
 from kuroshio.storage.digests import last_digest_sent_at, owed_articles
 from kuroshio.storage.runs import runs_started_since
@@ -140,19 +140,21 @@ class DigestContent:
 
 
 def compose_owed(
-    session: Session, config: Config, digest: DigestConfig, *, since: datetime | None = None,
-    now: datetime | None = None,
+    session: Session, digest: DigestConfig, *, source_names: Sequence[str], topic_names: Sequence[str],
+    since: datetime | None = None, now: datetime | None = None,
 ) -> DigestContent:
-    """The digest of everything owed to `digest` now (read from the store; writes nothing)."""
+    """The digest of everything owed to `digest` now (read from the store; writes nothing).
+
+    `source_names` are the configured sources whose health the footer reports; `topic_names` every
+    configured topic, in order (the digest's own topics, when it names some, come first).
+    """
     now = now or datetime.now(timezone.utc)
     articles = owed_articles(session, digest=digest.name, topics=digest.topics, since=since)
     last_sent_at = last_digest_sent_at(session, digest.name)
     window_start = last_sent_at or now - FIRST_DIGEST_LOOKBACK
-    problems = source_problems(
-        [source.name for source in config.sources], runs_started_since(session, window_start)
-    )
+    problems = source_problems(source_names, runs_started_since(session, window_start))
     return compose_digest(
-        digest, articles, topic_names=digest.topics or tuple(topic.name for topic in config.topics),
+        digest, articles, topic_names=digest.topics or tuple(topic_names),
         problems=problems, last_sent_at=last_sent_at, problems_since=window_start, now=now,
     )
 

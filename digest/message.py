@@ -29,7 +29,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from kuroshio.storage.text import one_line
 from kuroshio.digest.compose import DigestContent, Segment, shorten
-from kuroshio.scheduler.config import DigestConfig
+from kuroshio.digest.options import EMAIL_ADDRESS, DigestConfig
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MAX_SUBJECT_CHARS = 250
@@ -37,7 +37,6 @@ TEXT_WIDTH = 76
 FALLBACK_DOMAIN = "kuroshio.localhost"
 
 _SUBJECT_FIELD = re.compile(r"\{\{|\}\}|\{(\w*)\}")
-_ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+")
 
 _environment = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -58,7 +57,7 @@ def clean_header(value: str) -> str:
 def envelope_address(sender: str) -> str:
     """The bare address in `sender` ("Kuroshio <k@example.org>" → "k@example.org"); ValueError if none."""
     address = parseaddr(clean_header(sender))[1]
-    if not _ADDRESS.fullmatch(address):
+    if not EMAIL_ADDRESS.fullmatch(address):
         raise ValueError(f"smtp.sender: expected an address like 'Kuroshio <kuroshio@example.org>', got {sender!r}")
     return address
 

@@ -4,8 +4,8 @@ Exactly once, as far as SMTP allows: articles are marked delivered (`digest_deli
 transaction after the server accepted the message, never before. A server that is down or refuses
 leaves everything owed and the attempt recorded as failed with the error; the next run sends all
 that is still owed in one digest. A crash after the server accepted but before the mark was
-committed sends that one digest again (with the same Message-ID when no article was added). One
-process at a time sends a digest: it holds the lease `digest:<name>` (`scheduler.locks`) meanwhile.
+committed sends that one digest again (with the same Message-ID when no article was added). That one
+process at a time sends a digest is the scheduler's part (`kuroshio.scheduler.digests`).
 
 Settings: `[smtp]` — host, port, security (none, starttls, ssl), username, password_env (the
 password is read from that environment variable when sending, never from the file, never logged),
@@ -26,21 +26,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kuroshio.digest.compose import compose_owed
 from kuroshio.digest.message import build_message, envelope_address
-from kuroshio.scheduler.config import Config, DigestConfig, SmtpConfig
-from kuroshio.scheduler.locks import LeaseKeeper
+from kuroshio.digest.options import DigestConfig, SmtpConfig
 from kuroshio.storage.models import DigestAttempt
 from kuroshio.storage.digests import finish_digest_attempt, mark_digest_delivered, start_digest_attempt
 
 logger = logging.getLogger(__name__)
-
-# Renewed every third of this while a digest is being sent; a killed sender's lease expires after it.
-DIGEST_LEASE_TTL = 120.0
-
-
-def digest_lease(name: str) -> str:
-    """The lease name that guards sending digest `name`."""
-    return f"digest:{name}"
-
 
 class DeliveryError(Exception):
     """The SMTP server did not accept the message (for any recipient); the text says why."""
@@ -115,56 +105,37 @@ def _reply(code: int, reply: bytes | str) -> str:
     return f"{code} {' '.join(message.split())}"
 
 
-def send_due_digest(
-    config: Config,
+def send_digest(
     digest: DigestConfig,
+    sessions: sessionmaker[Session],
     *,
+    smtp: SmtpConfig,
+    source_names: Sequence[str],
+    topic_names: Sequence[str],
     now: datetime | None = None,
     since: datetime | None = None,
-    sessions: sessionmaker[Session] | None = None,
     ssl_context: ssl.SSLContext | None = None,
 ) -> DigestAttempt:
     """Compose what `digest` owes, send it and mark it delivered; returns the recorded attempt.
 
     The attempt ends 'ok' (the server accepted; articles marked), 'empty' (nothing owed and
     `send_empty` off: nothing sent), or 'failed' (SMTP down, refusing, or misconfigured: nothing
-    marked, the error recorded). SMTP problems never raise. Raises `scheduler.locks.LeaseHeld` when
-    another live process is sending the same digest; any other exception is recorded as a failed
-    attempt and raised. `sessions` defaults to the configured database (schema upgraded first).
+    marked, the error recorded). SMTP problems never raise; any other exception is recorded as a
+    failed attempt and raised. The caller makes sure no other process sends the same digest meanwhile
+    (`kuroshio.scheduler.digests` holds its lease). `source_names` and `topic_names` are the configured
+    ones (see `compose_owed`).
     """
-    if sessions is None:
-        from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
-
-        engine = create_engine_for(config.storage_url)
-        try:
-            upgrade_schema(engine)
-            return send_due_digest(config, digest, now=now, since=since, sessions=session_factory(engine),
-                                   ssl_context=ssl_context)
-        finally:
-            engine.dispose()
-    with LeaseKeeper(sessions, [digest_lease(digest.name)], ttl=DIGEST_LEASE_TTL):
-        return _send(config, digest, sessions, now=now, since=since, ssl_context=ssl_context)
-
-
-def _send(
-    config: Config,
-    digest: DigestConfig,
-    sessions: sessionmaker[Session],
-    *,
-    now: datetime | None,
-    since: datetime | None,
-    ssl_context: ssl.SSLContext | None,
-) -> DigestAttempt:
     composed_at = now or datetime.now(timezone.utc)
     with sessions() as session:
         attempt_id = start_digest_attempt(session, digest.name, pid=os.getpid(), now=composed_at)
         try:
-            content = compose_owed(session, config, digest, since=since, now=composed_at)
+            content = compose_owed(session, digest, source_names=source_names, topic_names=topic_names,
+                                   since=since, now=composed_at)
             count = content.article_count
             if count == 0 and not digest.send_empty:
                 logger.info("digest %s: nothing new, nothing sent", digest.name)
                 return finish_digest_attempt(session, attempt_id, status="empty", articles_count=0, now=now)
-            message = build_message(content, digest=digest, sender=config.smtp.sender, now=composed_at)
+            message = build_message(content, digest=digest, sender=smtp.sender, now=composed_at)
         except ValueError as error:  # a sender address that is no address: the config needs fixing
             logger.error("digest %s not sent: %s", digest.name, error)
             return finish_digest_attempt(session, attempt_id, status="failed", articles_count=0,
@@ -174,7 +145,7 @@ def _send(
             raise
         message_id = str(message["Message-ID"])
         try:
-            refused = deliver(config.smtp, message, recipients=digest.to, ssl_context=ssl_context)
+            refused = deliver(smtp, message, recipients=digest.to, ssl_context=ssl_context)
         except DeliveryError as error:
             logger.warning("digest %s not sent, %d articles stay owed: %s", digest.name, count, error)
             return finish_digest_attempt(session, attempt_id, status="failed", articles_count=count,

@@ -13,24 +13,22 @@ import io
 import json
 import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from kuroshio.scheduler.cli_context import config_from, open_store, parse_since, refused_writes_reported
 from kuroshio.scheduler.config import Config, ConfigError, SourceConfig, load_config
+from kuroshio.scheduler.digest_command import digest_command
+from kuroshio.scheduler.exits import EXIT_BAD_CONFIG, EXIT_BUSY
 from kuroshio.scheduler.render import render_table
 
 if TYPE_CHECKING:
     from kuroshio.crawler.run import SourceRun
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
-EXIT_STORE_UNWRITABLE = 74  # EX_IOERR: the database is full, read-only or its disk failing
-EXIT_BUSY = 75  # EX_TEMPFAIL: every requested source is being crawled by another process
 CRAWL_LEASE_TTL = 60.0
 FORMATS = ("table", "json", "jsonl", "csv")
 
@@ -77,61 +75,17 @@ def _quiet_libraries(record: logging.LogRecord) -> bool:
     return record.levelno >= logging.WARNING or not record.name.startswith(NOISY_LIBRARIES)
 
 
-def _config(ctx: click.Context) -> Config:
-    try:
-        return load_config(ctx.obj["config_path"])
-    except ConfigError as error:
-        click.echo(f"kuroshio: config error: {error}", err=True)
-        ctx.exit(2)
-        raise  # unreachable: ctx.exit raises
-
-
-def _sessions(config: Config):
-    from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
-
-    engine = create_engine_for(config.storage_url)
-    with _refused_writes_reported(config):  # even a reading command writes: the schema upgrade
-        upgrade_schema(engine)
-    return session_factory(engine)
-
-
-class StoreUnwritable(click.ClickException):
-    """The database refused a write: full, read-only or its disk failing. One line, exit 74."""
-
-    exit_code = EXIT_STORE_UNWRITABLE
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"kuroshio: {self.message}", err=True)
-
-
-@contextmanager
-def _refused_writes_reported(config: Config) -> Iterator[None]:
-    """Turn a write the store refused into `StoreUnwritable`, naming the database and the cause; a
-    traceback would bury the one thing the operator must fix (space, or a read-only mount)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from kuroshio.storage.engine import unwritable_reason
-
-    try:
-        yield
-    except SQLAlchemyError as error:
-        reason = unwritable_reason(error, config.storage_url)
-        if reason is None:
-            raise
-        raise StoreUnwritable(reason) from None
-
-
 @cli.command()
 @click.option("--source", "source_names", multiple=True, metavar="NAME", help="Crawl only this source (repeatable).")
 @click.pass_context
 def crawl(ctx: click.Context, source_names: tuple[str, ...]) -> None:
     """Crawl now: discover, fetch, extract, filter and store new articles."""
-    config = _config(ctx)
+    config = config_from(ctx)
     try:
         sources = config.select_sources(source_names)
     except ConfigError as error:
         raise click.BadParameter(str(error), param_hint="--source") from None
-    with _refused_writes_reported(config):  # every write is one transaction: a refused one changed nothing
+    with refused_writes_reported(config):  # every write is one transaction: a refused one changed nothing
         results = _crawl_free_sources(ctx, config, sources)
     click.echo(_crawl_summary(results))
     if all(result.status == "failed" for result in results):
@@ -140,10 +94,11 @@ def crawl(ctx: click.Context, source_names: tuple[str, ...]) -> None:
 
 def _crawl_free_sources(ctx: click.Context, config: Config, sources: tuple[SourceConfig, ...]) -> list[SourceRun]:
     """Crawl those of `sources` no other process is crawling, holding their leases meanwhile."""
-    from kuroshio.crawler.run import crawl as run_crawl, progress_stream
+    from kuroshio.crawler.run import progress_stream
+    from kuroshio.scheduler.crawls import crawl as run_crawl
     from kuroshio.scheduler.locks import LeaseHeld, LeaseKeeper, crawl_lease
 
-    sessions = _sessions(config)
+    sessions = open_store(config)
     busy, free = _busy_sources(sessions, sources)
     for name, holder in busy.items():
         click.echo(f"kuroshio: {name} is already being crawled by {holder.describe()}: not crawled now", err=True)
@@ -190,17 +145,6 @@ def articles() -> None:
     """List, show and search stored articles."""
 
 
-def _parse_since(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        since = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"expected an ISO date like 2025-12-01 or 2025-12-01T08:00+08:00, got {value!r}",
-                                 param_hint="--since") from None
-    return since if since.tzinfo else since.replace(tzinfo=timezone.utc)
-
-
 @articles.command("list")
 @click.option("--topic", help="Only articles matching this topic.")
 @click.option("--since", help="Only articles published (or first seen) since this ISO date.")
@@ -214,9 +158,9 @@ def articles_list(ctx: click.Context, topic: str | None, since: str | None, sour
     """List articles, newest first (by default only those matching a topic)."""
     from kuroshio.storage.articles import article_record, list_articles
 
-    config = _config(ctx)
-    since_at = _parse_since(since)
-    with _sessions(config)() as session:
+    config = config_from(ctx)
+    since_at = parse_since(since)
+    with open_store(config)() as session:
         records = [
             article_record(article)
             for article in list_articles(session, topic=topic, since=since_at, source=source,
@@ -235,8 +179,8 @@ def articles_show(ctx: click.Context, ref: str, output_format: str) -> None:
 
     from kuroshio.storage.urls import canonicalize_url
 
-    config = _config(ctx)
-    with _sessions(config)() as session:
+    config = config_from(ctx)
+    with open_store(config)() as session:
         # URLs are stored canonical: a pasted link with tracking parameters still finds its article.
         article = get_article(session, ref if ref.isdigit() else canonicalize_url(ref))
         record = article_record(article) if article else None
@@ -265,8 +209,8 @@ def articles_search(ctx: click.Context, words: str, limit: int, output_format: s
     from kuroshio.storage.articles import article_record
     from kuroshio.storage.search import search_articles
 
-    config = _config(ctx)
-    with _sessions(config)() as session:
+    config = config_from(ctx)
+    with open_store(config)() as session:
         records = [article_record(article) for article in search_articles(session, words, limit=limit)]
     click.echo(_format_records(records, output_format), nl=False)
 
@@ -295,8 +239,8 @@ def sources(ctx: click.Context) -> None:
     """List configured sources with their last crawl."""
     from kuroshio.storage.runs import last_runs
 
-    config = _config(ctx)
-    with _sessions(config)() as session:
+    config = config_from(ctx)
+    with open_store(config)() as session:
         runs = last_runs(session)
         rows = []
         for source in config.sources:
@@ -319,8 +263,8 @@ def runs(ctx: click.Context, source: str | None, limit: int) -> None:
     """Crawl history, newest first, with counts, duration and errors."""
     from kuroshio.storage.runs import list_runs
 
-    config = _config(ctx)
-    with _sessions(config)() as session:
+    config = config_from(ctx)
+    with open_store(config)() as session:
         rows = []
         for run in list_runs(session, source=source, limit=limit):
             duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
@@ -337,7 +281,7 @@ def daemon(ctx: click.Context) -> None:
     """Run scheduled crawls (and digests) in the foreground until SIGTERM or SIGINT."""
     from kuroshio.scheduler.daemon import run_daemon
 
-    ctx.exit(run_daemon(_config(ctx), log_level=ctx.obj["log_level"]))
+    ctx.exit(run_daemon(config_from(ctx), log_level=ctx.obj["log_level"]))
 
 
 @cli.command()
@@ -351,8 +295,8 @@ def status(ctx: click.Context) -> None:
     from kuroshio.scheduler.daemon import daemon_state
     from kuroshio.storage.runs import STARVED_RUNS, last_runs, starved_sources
 
-    config = _config(ctx)
-    sessions = _sessions(config)
+    config = config_from(ctx)
+    sessions = open_store(config)
     holder, alive = daemon_state(sessions)
     if alive:
         click.echo(f"daemon: running, {holder.describe()}")
@@ -415,7 +359,7 @@ def db_upgrade(ctx: click.Context) -> None:
     """Create or upgrade the schema to the latest migration."""
     from kuroshio.storage.engine import create_engine_for, upgrade_schema
 
-    config = _config(ctx)
+    config = config_from(ctx)
     upgrade_schema(create_engine_for(config.storage_url))
     click.echo(f"schema is up to date: {config.storage_url}")
 
@@ -426,7 +370,8 @@ def db_upgrade(ctx: click.Context) -> None:
 @click.pass_context
 def demo(ctx: click.Context, database: Path) -> None:
     """Crawl the bundled offline fixture web into a fresh SQLite database and show what was found."""
-    from kuroshio.crawler.run import crawl as run_crawl, progress_stream
+    from kuroshio.crawler.run import progress_stream
+    from kuroshio.scheduler.crawls import crawl as run_crawl
     from kuroshio.fixtures.server import DEMO_CONFIG, FixtureWeb
     from kuroshio.storage.articles import article_record, list_articles
 
@@ -437,19 +382,17 @@ def demo(ctx: click.Context, database: Path) -> None:
         config = load_config(DEMO_CONFIG)
     except ConfigError as error:
         click.echo(f"kuroshio: config error: {error}", err=True)
-        ctx.exit(2)
+        ctx.exit(EXIT_BAD_CONFIG)
     with FixtureWeb() as web:
         click.echo(f"Fixture web serving on {web.proxy_url}; crawling into {database}")
         config = replace(config, storage_url=database_url, crawl=replace(config.crawl, proxy=web.proxy_url))
         results = run_crawl(config, config.sources, log_level=ctx.obj["log_level"], progress=progress_stream())
     click.echo(_crawl_summary(results))
-    with _sessions(config)() as session:
+    with open_store(config)() as session:
         records = [article_record(a) for a in list_articles(session, include_unmatched=False, limit=None)]
     click.echo(f"\nRelevant articles ({len(records)}):")
     click.echo(_format_records(records, "table"), nl=False)
     click.echo(f"\nBrowse the archive: KUROSHIO_DATABASE_URL={database_url} kuroshio articles list --all")
 
-
-from kuroshio.digest.cli import digest_command  # noqa: E402 - digest/cli.py imports this module's helpers lazily
 
 cli.add_command(digest_command)

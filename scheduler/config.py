@@ -1,284 +1,55 @@
-"""Kuroshio's configuration: one TOML file, validated against settings declared once.
+"""Kuroshio's configuration: one TOML file, validated against the options each part declares once.
 
-Every key is declared in `SECTIONS` (name, type, default, help); validation, error messages and the
-README's settings table all derive from that declaration. Precedence: built-in defaults → the config
-file (`--config FILE` or `KUROSHIO_CONFIG`) → environment (`KUROSHIO_DATABASE_URL`) → command-line
-flags. `[[sources]]` and `[[topics]]` in a file replace the built-in lists whole: a user who lists
-sources wants exactly those, not ours merged in.
+Each part owns the shape of its options as a frozen dataclass whose fields carry their type, default
+and help (`metadata["help"]`): `kuroshio.storage.options` (`[storage]`), `kuroshio.crawler.options`
+(`[crawl]`, `[[sources]]`, `[[topics]]`), `kuroshio.digest.options` (`[smtp]`, `[[digests]]`) and
+`kuroshio.scheduler.options` (`[daemon]`, and the schedule keys of sources and digests). This module
+only assembles them: validation, the one-line error messages and the README's settings table are all
+derived from those declarations.
+
+A field is read from TOML by its type: str, bool, int, float (an int is accepted), a tuple of strings
+(a TOML array of non-empty strings), a dict (a table), or a Literal (one of its strings).
+`metadata["parse"]` turns a string into what the program uses (a duration into seconds) and raises
+ValueError saying what was expected; `metadata["minimum"]` bounds a number; an option class's
+`problems()` names what well-typed values can still get wrong.
+
+Precedence: built-in defaults → the config file (`--config FILE` or `KUROSHIO_CONFIG`) → environment
+(`KUROSHIO_DATABASE_URL`) → command-line flags. `[[sources]]` and `[[topics]]` in a file replace the
+built-in lists whole: a user who lists sources wants exactly those, not ours merged in.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import re
 import tomllib
-from collections.abc import Callable
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar, Self
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
 
-from kuroshio.crawler.topics import DEFAULT_MIN_SCORE, DEFAULT_TOPIC_QUERY, QuerySyntaxError, Topic
+from kuroshio.crawler.options import CrawlConfig, SourceConfig, TopicConfig
+from kuroshio.crawler.topics import DEFAULT_TOPIC_QUERY, Topic
+from kuroshio.digest.options import DigestConfig, SmtpConfig
+from kuroshio.scheduler.options import DaemonConfig, DigestSchedule, SourceSchedule
 from kuroshio.storage.engine import default_database_url
-
-DEFAULT_USER_AGENT = "Kuroshio/0.1 (scheduled news monitor; set crawl.user_agent to add your contact)"
+from kuroshio.storage.options import StorageConfig
 
 
 class ConfigError(Exception):
     """A configuration problem, worded as one line naming the file and the key."""
 
 
-@dataclass(frozen=True)
-class Setting:
-    """One configuration key: its type, its default and what it is for.
-
-    `parse` turns a well-typed value into what the program uses (a duration into seconds) and raises
-    ValueError with what was expected when the value is wrong; defaults go through it too.
-    """
-
-    name: str
-    type: type | tuple[type, ...]
-    default: Any
-    help: str
-    required: bool = False
-    parse: Callable[[Any], Any] | None = None
-
-
-DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(value: str) -> float:
-    """Seconds in a duration like "90s", "15m", "2h", "1d"."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", value)
-    if match is None:
-        raise ValueError(f"expected a duration like 30s, 15m, 2h or 1d, got {value!r}")
-    return float(match.group(1)) * DURATION_UNITS[match.group(2)]
-
-
-def parse_optional_duration(value: str) -> float | None:
-    """A duration, or None for the empty string (meaning: use the default)."""
-    return parse_duration(value) if value else None
-
-
-def parse_cron(value: str) -> str:
-    """A five-field crontab expression, checked by APScheduler's own parser."""
-    if not value:
-        return value
-    from apscheduler.triggers.cron import CronTrigger
-
-    try:
-        CronTrigger.from_crontab(value)
-    except ValueError as error:
-        raise ValueError(f"expected a crontab expression like '*/15 * * * *', got {value!r} ({error})") from None
-    return value
-
-
-def parse_timezone(value: str) -> str:
-    """An IANA time zone name."""
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"expected an IANA time zone like Asia/Taipei, got {value!r}") from None
-    return value
-
-
-def non_negative(value: int) -> int:
-    if value < 0:
-        raise ValueError(f"expected 0 or more, got {value}")
-    return value
-
-
-def one_of(*choices: str) -> Callable[[str], str]:
-    """A parser accepting only `choices`."""
-
-    def parse(value: str) -> str:
-        if value not in choices:
-            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
-        return value
-
-    return parse
-
-
-SOURCE_SETTINGS = (
-    Setting("name", str, None, "Unique name of the source, used in runs and `--source`.", required=True),
-    Setting("feeds", list, [], "RSS 2.0 or Atom feed URLs."),
-    Setting("sitemaps", list, [], "Sitemap or news sitemap URLs (sitemap indexes are followed)."),
-    Setting("listing_pages", list, [], "Section or home pages scanned for article links."),
-    Setting("article_url_pattern", str, "", "Regex an article link must match (required to follow listing-page links)."),
-    Setting("allowed_domains", list, [], "Domains articles may live on; default: hosts of feeds, sitemaps, listing pages."),
-    Setting("robots_sitemaps", bool, True, "Also discover from the Sitemap: lines of each allowed domain's robots.txt."),
-    Setting("publisher", str, "", "Built-in publisher rules to apply (focus-taiwan, kyodo, taiwan-news); empty: generic extraction."),
-    Setting("every", str, "", "Crawl interval for the daemon, e.g. 15m; default: daemon.every.", parse=parse_optional_duration),
-    Setting("cron", str, "", "Crawl schedule as a crontab expression instead of `every`.", parse=parse_cron),
-)
-
-TOPIC_SETTINGS = (
-    Setting("name", str, None, "Unique topic name.", required=True),
-    Setting("query", str, None, "Boolean query: AND, OR, NOT, parentheses, \"phrases\", prefix*.", required=True),
-    Setting("min_score", (int, float), DEFAULT_MIN_SCORE, "Minimum score for a match, so a passing mention does not count."),
-)
-
-STORAGE_SETTINGS = (
-    Setting("url", str, "", "SQLAlchemy database URL; default: SQLite in the per-user data folder."),
-)
-
-CRAWL_SETTINGS = (
-    Setting("user_agent", str, DEFAULT_USER_AGENT, "User-Agent sent with every request."),
-    Setting("obey_robots", bool, True, "Obey robots.txt (Scrapy's ROBOTSTXT_OBEY)."),
-    Setting("download_delay", (int, float), 1.0, "Seconds between requests to one domain (AutoThrottle's floor)."),
-    Setting("concurrent_per_domain", int, 2, "Parallel requests to one domain."),
-    Setting("autothrottle", bool, True, "Adapt the delay to the server's latency (Scrapy AutoThrottle)."),
-    Setting("timeout", (int, float), 30.0, "Seconds before a request is abandoned."),
-    Setting("retry_times", int, 2, "Retries of a transient failure (5xx, timeouts, dropped connections)."),
-    Setting("retry_backoff", (int, float), 1.0, "Seconds before the first retry of a host's transient failure; doubled each retry."),
-    Setting("max_retry_after", (int, float), 300.0, "Longest 429/503 Retry-After waited for; past it, the host's pages are deferred to the next crawl."),
-    Setting("max_crawl_delay", (int, float), 30.0, "Cap on a robots.txt Crawl-delay (a capped one is logged)."),
-    Setting("max_page_bytes", int, 5 * 1024 * 1024, "Largest response accepted; larger ones are cancelled."),
-    Setting("proxy", str, "", "HTTP proxy for every request (the bundled fixture web is reached this way)."),
-    Setting("extraction_workers", int, 0, "Processes extracting articles beside each crawl; 0: in the crawl's own process.", parse=non_negative),
-    Setting("scrapy_settings", dict, {}, "Extra Scrapy settings laid over Kuroshio's (e.g. your own EXTENSIONS); for experts."),
-)
-
-DAEMON_SETTINGS = (
-    Setting("every", str, "30m", "Default crawl interval of a source without its own schedule.", parse=parse_duration),
-    Setting("misfire_grace", str, "1h", "A run missed (daemon down) by less than this is caught up once at start.", parse=parse_duration),
-    Setting("crawl_timeout", str, "20m", "A crawl running longer is ended and recorded as failed.", parse=parse_duration),
-    Setting("shutdown_grace", str, "30s", "On SIGTERM, how long a running crawl may take to finish.", parse=parse_duration),
-    Setting("heartbeat", str, "10s", "How often the daemon records that it is alive.", parse=parse_duration),
-)
-
-SMTP_SETTINGS = (
-    Setting("host", str, "127.0.0.1", "SMTP server host."),
-    Setting("port", int, 25, "SMTP server port."),
-    Setting("security", str, "none", "Transport security: none, starttls or ssl.", parse=one_of("none", "starttls", "ssl")),
-    Setting("username", str, "", "SMTP login; empty: no authentication."),
-    Setting("password_env", str, "KUROSHIO_SMTP_PASSWORD", "Environment variable holding the SMTP password (never the file)."),
-    Setting("sender", str, "Kuroshio <kuroshio@localhost>", "From address of digests."),
-    Setting("timeout", (int, float), 30.0, "Seconds before an SMTP connection is abandoned."),
-)
-
-DIGEST_SETTINGS = (
-    Setting("name", str, None, "Unique digest name.", required=True),
-    Setting("topics", list, [], "Topics the digest covers; default: every topic."),
-    Setting("to", list, None, "Recipient addresses.", required=True),
-    Setting("cron", str, "0 8 * * *", "When the daemon sends it (crontab expression).", parse=parse_cron),
-    Setting("timezone", str, "UTC", "Time zone of `cron` and of the times shown in the digest.", parse=parse_timezone),
-    Setting("subject", str, "Kuroshio {name}: {articles}", "Subject template: {name}, {count}, {articles} (\"3 new articles\"), {topics}, {date}."),
-    Setting("send_empty", bool, False, "Send a digest even when nothing is new."),
-    Setting("max_articles", int, 200, "Most articles in one digest; the rest are counted in a closing line."),
-)
-
-SECTIONS = {"storage": STORAGE_SETTINGS, "crawl": CRAWL_SETTINGS, "daemon": DAEMON_SETTINGS, "smtp": SMTP_SETTINGS}
-LIST_SECTIONS = {"sources": SOURCE_SETTINGS, "topics": TOPIC_SETTINGS, "digests": DIGEST_SETTINGS}
-
-
-def _declared_defaults(settings: tuple[Setting, ...]) -> dict[str, Any]:
-    return {setting.name: setting.parse(setting.default) if setting.parse else setting.default for setting in settings}
-
-
-class _Section:
-    """A config table whose every key is declared in `SETTINGS`."""
-
-    SETTINGS: ClassVar[tuple[Setting, ...]]
-
-    @classmethod
-    def defaults(cls) -> Self:
-        """The declared (and parsed) default of every key."""
-        return cls(**_declared_defaults(cls.SETTINGS))
-
-
-@dataclass(frozen=True)
-class SourceConfig:
-    """Where and how one publisher is crawled."""
-
-    name: str
-    feeds: tuple[str, ...] = ()
-    sitemaps: tuple[str, ...] = ()
-    listing_pages: tuple[str, ...] = ()
-    article_url_pattern: str = ""
-    allowed_domains: tuple[str, ...] = ()
-    robots_sitemaps: bool = True
-    publisher: str = ""
-    every: float | None = None
-    cron: str = ""
-
-    @property
-    def discovery_urls(self) -> tuple[str, ...]:
-        """Every URL the source is configured to start from."""
-        return self.feeds + self.sitemaps + self.listing_pages
-
-    @property
-    def domains(self) -> tuple[str, ...]:
-        """Allowed domains as configured, or the hosts of the discovery URLs."""
-        if self.allowed_domains:
-            return self.allowed_domains
-        hosts = (urlsplit(url).hostname for url in self.discovery_urls)
-        return tuple(dict.fromkeys(host for host in hosts if host))
-
-
-@dataclass(frozen=True)
-class CrawlConfig(_Section):
-    """Politeness and limits shared by every source's crawl."""
-
-    SETTINGS: ClassVar[tuple[Setting, ...]] = CRAWL_SETTINGS
-    user_agent: str
-    obey_robots: bool
-    download_delay: float
-    concurrent_per_domain: int
-    autothrottle: bool
-    timeout: float
-    retry_times: int
-    retry_backoff: float
-    max_retry_after: float
-    max_crawl_delay: float
-    max_page_bytes: int
-    proxy: str
-    extraction_workers: int
-    scrapy_settings: dict[str, Any]
-
-
-
-@dataclass(frozen=True)
-class DaemonConfig(_Section):
-    """Scheduling of the long-running daemon; durations in seconds."""
-
-    SETTINGS: ClassVar[tuple[Setting, ...]] = DAEMON_SETTINGS
-    every: float
-    misfire_grace: float
-    crawl_timeout: float
-    shutdown_grace: float
-    heartbeat: float
-
-
-
-@dataclass(frozen=True)
-class SmtpConfig(_Section):
-    """How digests reach the mail server; the password is read from `password_env` when sending."""
-
-    SETTINGS: ClassVar[tuple[Setting, ...]] = SMTP_SETTINGS
-    host: str
-    port: int
-    security: str
-    username: str
-    password_env: str
-    sender: str
-    timeout: float
-
-
-
-@dataclass(frozen=True)
-class DigestConfig:
-    """One digest email: which topics, to whom, when."""
-
-    name: str
-    topics: tuple[str, ...]
-    to: tuple[str, ...]
-    cron: str
-    timezone: str
-    subject: str
-    send_empty: bool
-    max_articles: int
+# Each TOML table and the option classes that declare its keys (a list section's entries may be
+# declared by several parts: a source's crawl options by the crawler, its schedule by the scheduler).
+SECTIONS: dict[str, type] = {"storage": StorageConfig, "crawl": CrawlConfig, "daemon": DaemonConfig,
+                             "smtp": SmtpConfig}
+LIST_SECTIONS: dict[str, tuple[type, ...]] = {
+    "sources": (SourceConfig, SourceSchedule),
+    "topics": (TopicConfig,),
+    "digests": (DigestConfig, DigestSchedule),
+}
 
 
 @dataclass(frozen=True)
@@ -288,10 +59,12 @@ class Config:
     storage_url: str
     sources: tuple[SourceConfig, ...]
     topics: tuple[Topic, ...]
-    crawl: CrawlConfig = field(default_factory=CrawlConfig.defaults)
-    daemon: DaemonConfig = field(default_factory=DaemonConfig.defaults)
-    smtp: SmtpConfig = field(default_factory=SmtpConfig.defaults)
+    crawl: CrawlConfig = field(default_factory=CrawlConfig)
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
     digests: tuple[DigestConfig, ...] = ()
+    source_schedules: Mapping[str, SourceSchedule] = field(default_factory=dict)
+    digest_schedules: Mapping[str, DigestSchedule] = field(default_factory=dict)
     path: Path | None = None
 
     def select_sources(self, names: tuple[str, ...]) -> tuple[SourceConfig, ...]:
@@ -304,6 +77,24 @@ class Config:
             known = ", ".join(by_name) or "none"
             raise ConfigError(f"unknown source {unknown[0]!r} (configured: {known})")
         return tuple(by_name[name] for name in names)
+
+    def source_schedule(self, name: str) -> SourceSchedule:
+        """When source `name` is crawled (the default schedule when it sets none)."""
+        return self.source_schedules.get(name) or SourceSchedule()
+
+    def digest_schedule(self, name: str) -> DigestSchedule:
+        """When digest `name` is sent."""
+        return self.digest_schedules.get(name) or DigestSchedule()
+
+    @property
+    def topic_names(self) -> tuple[str, ...]:
+        """Every configured topic's name, in order."""
+        return tuple(topic.name for topic in self.topics)
+
+    @property
+    def source_names(self) -> tuple[str, ...]:
+        """Every configured source's name, in order."""
+        return tuple(source.name for source in self.sources)
 
 
 BUILTIN_SOURCES = (
@@ -364,6 +155,16 @@ def _overlay_file(config: Config, path: Path) -> Config:
     return _Reader(path).overlay(config, document)
 
 
+def declared_options(options: type) -> list[tuple[dataclasses.Field[Any], Any]]:
+    """The fields an option class declares, each with its resolved type."""
+    hints = typing.get_type_hints(options)
+    return [(declared, hints[declared.name]) for declared in dataclasses.fields(options)]
+
+
+def _required(declared: dataclasses.Field[Any]) -> bool:
+    return declared.default is dataclasses.MISSING and declared.default_factory is dataclasses.MISSING
+
+
 @dataclass
 class _Reader:
     """Validates one parsed TOML document, naming `path` and the key in every error."""
@@ -375,158 +176,135 @@ class _Reader:
         for key in document:
             if key not in known:
                 self.fail(key, f"unknown section (expected one of: {', '.join(sorted(known))})")
-        storage = self.table(document, "storage", STORAGE_SETTINGS)
-        config = replace(
-            config,
-            path=self.path,
-            storage_url=self.storage_url(storage.get("url")) or config.storage_url,
-            crawl=replace(config.crawl, **self.table(document, "crawl", CRAWL_SETTINGS)),
-            daemon=replace(config.daemon, **self.table(document, "daemon", DAEMON_SETTINGS)),
-            smtp=replace(config.smtp, **self.table(document, "smtp", SMTP_SETTINGS)),
-        )
+        storage, crawl, daemon, smtp = (self.section(document, name) for name in SECTIONS)
+        config = replace(config, path=self.path, storage_url=storage.url or config.storage_url,
+                         crawl=crawl, daemon=daemon, smtp=smtp)
         if "sources" in document:
-            config = replace(config, sources=self.sources(document["sources"]))
+            entries = self.entries(document, "sources")
+            sources = tuple(entry[SourceConfig] for entry in entries)
+            schedules = {source.name: entry[SourceSchedule] for source, entry in zip(sources, entries)}
+            config = replace(config, sources=sources, source_schedules=schedules)
         if "topics" in document:
-            config = replace(config, topics=self.topics(document["topics"]))
+            config = replace(config, topics=tuple(entry[TopicConfig].topic()
+                                                  for entry in self.entries(document, "topics")))
         if "digests" in document:
-            config = replace(config, digests=self.digests(document["digests"], config.topics))
+            entries = self.entries(document, "digests")
+            digests = tuple(entry[DigestConfig] for entry in entries)
+            for position, digest in enumerate(digests):
+                for topic in digest.topics:
+                    if topic not in config.topic_names:
+                        self.fail(f"digests[{position}].topics",
+                                  f"unknown topic {topic!r} (configured: {', '.join(config.topic_names)})")
+            schedules = {digest.name: entry[DigestSchedule] for digest, entry in zip(digests, entries)}
+            config = replace(config, digests=digests, digest_schedules=schedules)
         return config
 
-    def fail(self, key: str, problem: str) -> None:
+    def fail(self, key: str, problem: str) -> typing.NoReturn:
         raise ConfigError(f"{self.path}: {key}: {problem}")
 
-    def table(self, document: dict[str, Any], key: str, settings: tuple[Setting, ...]) -> dict[str, Any]:
-        table = document.get(key, {})
+    def section(self, document: dict[str, Any], name: str) -> Any:
+        table = document.get(name, {})
         if not isinstance(table, dict):
-            self.fail(key, "expected a table ([" + key + "])")
-        return self.values(key, table, settings, fill_defaults=False)
+            self.fail(name, f"expected a table ([{name}])")
+        return self.build(name, table, (SECTIONS[name],))[SECTIONS[name]]
 
-    def values(
-        self, prefix: str, table: dict[str, Any], settings: tuple[Setting, ...], *, fill_defaults: bool
-    ) -> dict[str, Any]:
-        by_name = {setting.name: setting for setting in settings}
+    def entries(self, document: dict[str, Any], name: str) -> list[dict[type, Any]]:
+        """Each entry of the array of tables `name`, built into its option classes; names unique."""
+        value = document[name]
+        if not isinstance(value, list) or not all(isinstance(entry, dict) for entry in value):
+            self.fail(name, f"expected an array of tables ([[{name}]])")
+        entries = [self.build(f"{name}[{position}]", table, LIST_SECTIONS[name])
+                   for position, table in enumerate(value)]
+        seen: set[str] = set()
+        for position, entry in enumerate(entries):
+            entry_name = entry[LIST_SECTIONS[name][0]].name
+            if entry_name in seen:
+                self.fail(f"{name}[{position}].name", f"duplicate name {entry_name!r}")
+            seen.add(entry_name)
+        return entries
+
+    def build(self, prefix: str, table: dict[str, Any], classes: tuple[type, ...]) -> dict[type, Any]:
+        """`table` read into each of `classes` (every key must be declared by one of them)."""
+        declared = {declared.name: (declared, hint) for options in classes for declared, hint in declared_options(options)}
         for key in table:
-            if key not in by_name:
-                self.fail(f"{prefix}.{key}", f"unknown key (expected one of: {', '.join(by_name)})")
-        values: dict[str, Any] = {}
-        for setting in settings:
-            key = f"{prefix}.{setting.name}"
-            if setting.name not in table:
-                if setting.required:
+            if key not in declared:
+                self.fail(f"{prefix}.{key}", f"unknown key (expected one of: {', '.join(declared)})")
+        built: dict[type, Any] = {}
+        for options in classes:
+            values = {}
+            for option, hint in declared_options(options):
+                key = f"{prefix}.{option.name}"
+                if option.name in table:
+                    values[option.name] = self.value(key, table[option.name], option, hint)
+                elif _required(option):
                     self.fail(key, "required key is missing")
-                if fill_defaults:
-                    default = _declared_defaults((setting,))[setting.name]
-                    values[setting.name] = tuple(default) if isinstance(default, list) else default
-                continue
-            value = self.typed(key, table[setting.name], setting)
-            if setting.parse is not None:
-                try:
-                    value = setting.parse(value)
-                except ValueError as error:
-                    self.fail(key, str(error))
-            values[setting.name] = value
-        return values
+            instance = options(**values)
+            for key, problem in getattr(instance, "problems", lambda: ())():
+                self.fail(f"{prefix}.{key}" if key else prefix, problem)
+            built[options] = instance
+        return built
 
-    def typed(self, key: str, value: Any, setting: Setting) -> Any:
-        expected = setting.type if isinstance(setting.type, tuple) else (setting.type,)
-        if isinstance(value, bool) and bool not in expected or not isinstance(value, expected):
-            names = " or ".join(kind.__name__ for kind in expected)
-            self.fail(key, f"expected {names}, got {type(value).__name__} {value!r}")
-        if isinstance(value, list):
+    def value(self, key: str, value: Any, option: dataclasses.Field[Any], hint: Any) -> Any:
+        """`value` checked against the option's type, then parsed and bounded as it declares."""
+        parse = option.metadata.get("parse")
+        expected = str if parse else hint
+        origin, arguments = typing.get_origin(expected), typing.get_args(expected)
+        if origin is typing.Literal:
+            if value not in arguments:
+                self.fail(key, f"expected one of {', '.join(arguments)}, got {value!r}")
+        elif origin is tuple:
+            if not isinstance(value, list):
+                self.fail(key, f"expected list, got {type(value).__name__} {value!r}")
             for position, item in enumerate(value):
                 if not isinstance(item, str) or not item:
                     self.fail(f"{key}[{position}]", f"expected a non-empty string, got {item!r}")
-            return tuple(value)
-        return value
-
-    def storage_url(self, url: str | None) -> str | None:
-        if url is not None and "://" not in url:
-            self.fail("storage.url", f"expected a database URL like sqlite:////path/kuroshio.db, got {url!r}")
-        return url
-
-    def entries(self, key: str, value: Any) -> list[dict[str, Any]]:
-        if not isinstance(value, list) or not all(isinstance(entry, dict) for entry in value):
-            self.fail(key, f"expected an array of tables ([[{key}]])")
-        return value
-
-    def sources(self, value: Any) -> tuple[SourceConfig, ...]:
-        sources = []
-        for position, table in enumerate(self.entries("sources", value)):
-            prefix = f"sources[{position}]"
-            values = self.values(prefix, table, SOURCE_SETTINGS, fill_defaults=True)
-            source = SourceConfig(**values)
-            self.check_source(prefix, source)
-            sources.append(source)
-        self.check_unique("sources", [source.name for source in sources])
-        return tuple(sources)
-
-    def check_source(self, prefix: str, source: SourceConfig) -> None:
-        from kuroshio.crawler.publishers import PUBLISHERS
-
-        if not source.discovery_urls:
-            self.fail(prefix, "a source needs at least one of feeds, sitemaps, listing_pages")
-        for url in source.discovery_urls:
-            if urlsplit(url).scheme not in ("http", "https"):
-                self.fail(prefix, f"expected an http(s) URL, got {url!r}")
-        if source.listing_pages and not source.article_url_pattern:
-            self.fail(f"{prefix}.article_url_pattern", "required when listing_pages are given")
-        try:
-            re.compile(source.article_url_pattern)
-        except re.error as error:
-            self.fail(f"{prefix}.article_url_pattern", f"not a valid regular expression: {error}")
-        if source.publisher and source.publisher not in PUBLISHERS:
-            self.fail(f"{prefix}.publisher", f"unknown publisher (known: {', '.join(PUBLISHERS)})")
-        if source.every is not None and source.cron:
-            self.fail(f"{prefix}.cron", "give either every or cron, not both")
-
-    def topics(self, value: Any) -> tuple[Topic, ...]:
-        topics = []
-        for position, table in enumerate(self.entries("topics", value)):
-            prefix = f"topics[{position}]"
-            values = self.values(prefix, table, TOPIC_SETTINGS, fill_defaults=True)
+            value = tuple(value)
+        else:
+            kinds = {float: (int, float), dict: (dict,)}.get(origin or expected, (origin or expected,))
+            if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+                names = " or ".join(kind.__name__ for kind in kinds)
+                self.fail(key, f"expected {names}, got {type(value).__name__} {value!r}")
+        if parse is not None:
             try:
-                topics.append(Topic.from_config(values["name"], values["query"], float(values["min_score"])))
-            except QuerySyntaxError as error:
-                self.fail(f"{prefix}.query", str(error))
-        self.check_unique("topics", [topic.name for topic in topics])
-        return tuple(topics)
-
-    def check_unique(self, key: str, names: list[str]) -> None:
-        seen: set[str] = set()
-        for position, name in enumerate(names):
-            if name in seen:
-                self.fail(f"{key}[{position}].name", f"duplicate name {name!r}")
-            seen.add(name)
+                value = parse(value)
+            except ValueError as error:
+                self.fail(key, str(error))
+        minimum = option.metadata.get("minimum")
+        if minimum is not None and value < minimum:
+            self.fail(key, f"expected {minimum} or more, got {value}")
+        return value
 
 
-    def digests(self, value: Any, topics: tuple[Topic, ...]) -> tuple[DigestConfig, ...]:
-        known_topics = [topic.name for topic in topics]
-        digests = []
-        for position, table in enumerate(self.entries("digests", value)):
-            prefix = f"digests[{position}]"
-            digest = DigestConfig(**self.values(prefix, table, DIGEST_SETTINGS, fill_defaults=True))
-            for topic in digest.topics:
-                if topic not in known_topics:
-                    self.fail(f"{prefix}.topics", f"unknown topic {topic!r} (configured: {', '.join(known_topics)})")
-            for address in digest.to:
-                if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", address):
-                    self.fail(f"{prefix}.to", f"expected an email address like analyst@example.org, got {address!r}")
-            if not digest.to:
-                self.fail(f"{prefix}.to", "at least one recipient is needed")
-            digests.append(digest)
-        self.check_unique("digests", [digest.name for digest in digests])
-        return tuple(digests)
+def _type_name(option: dataclasses.Field[Any], hint: Any) -> str:
+    if "parse" in option.metadata:
+        return "str"
+    origin = typing.get_origin(hint)
+    if origin is typing.Literal:
+        return "str"
+    if origin is tuple:
+        return "list"
+    if hint is float:
+        return "int/float"
+    return (origin or hint).__name__
+
+
+def _default_shown(option: dataclasses.Field[Any]) -> str:
+    if _required(option):
+        return "required"
+    if "written" in option.metadata:
+        return repr(option.metadata["written"])
+    default = option.default_factory() if option.default is dataclasses.MISSING else option.default  # type: ignore[misc]
+    return repr(list(default) if isinstance(default, tuple) else default)
 
 
 def settings_reference() -> str:
-    """The settings table for the README, derived from the declarations above."""
+    """The settings table for the README, derived from the declarations."""
     lines = ["| key | type | default | what it does |", "| --- | --- | --- | --- |"]
-    tables = {**SECTIONS, **{f"{name}[]": settings for name, settings in LIST_SECTIONS.items()}}
-    for section, settings in tables.items():
-        for setting in settings:
-            kinds = setting.type if isinstance(setting.type, tuple) else (setting.type,)
-            type_name = "/".join(kind.__name__ for kind in kinds)
-            default = "required" if setting.required else repr(setting.default)
-            lines.append(f"| `{section}.{setting.name}` | {type_name} | {default} | {setting.help} |")
+    tables = {**{name: (options,) for name, options in SECTIONS.items()},
+              **{f"{name}[]": classes for name, classes in LIST_SECTIONS.items()}}
+    for section, classes in tables.items():
+        for options in classes:
+            for option, hint in declared_options(options):
+                lines.append(f"| `{section}.{option.name}` | {_type_name(option, hint)} | {_default_shown(option)} "
+                             f"| {option.metadata['help']} |")
     return "\n".join(lines)
-

@@ -47,17 +47,17 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from kuroshio.scheduler.cli import EXIT_BUSY, EXIT_STORE_UNWRITABLE
-from kuroshio.scheduler.config import Config, SourceConfig
+from kuroshio.scheduler.exits import EXIT_ANOTHER_DAEMON, EXIT_BUSY, EXIT_STORE_UNWRITABLE
+from kuroshio.crawler.options import SourceConfig
+from kuroshio.scheduler.config import Config
 from kuroshio.scheduler.locks import DAEMON_LEASE, Holder, LeaseHeld, LeaseKeeper, holder, pid_alive
 from kuroshio.storage.engine import create_engine_for, session_factory, unwritable_reason, upgrade_schema
-from kuroshio.digest.send import send_due_digest
+from kuroshio.scheduler.digests import send_due_digest
 from kuroshio.storage.runs import end_runs_of_process, last_runs, mark_interrupted_runs
 from kuroshio.storage.digests import last_digest_attempts
 
 logger = logging.getLogger(__name__)
 
-EXIT_ANOTHER_DAEMON = 3
 KILL_WAIT = 10.0  # seconds between SIGTERM and SIGKILL of a crawl that outlived its time limit
 MAX_PARALLEL_CRAWLS = 4
 DIGEST_RETRY = 600.0  # seconds before a digest the SMTP server did not take is tried again
@@ -138,7 +138,8 @@ class Daemon:
                                    name=f"crawl {source.name}", next_run_time=first)
             logger.info("crawl of %s scheduled (%s), first run %s", source.name, trigger, first.isoformat())
         for digest in self.config.digests:
-            trigger = CronTrigger.from_crontab(digest.cron, timezone=ZoneInfo(digest.timezone))
+            trigger = CronTrigger.from_crontab(self.config.digest_schedule(digest.name).cron,
+                                               timezone=ZoneInfo(digest.timezone))
             # A digest never sent waits for its time: mail at an odd hour on first start surprises.
             last = last_digested.get(digest.name)
             first = self._first_run(trigger, last, now) if last else trigger.get_next_fire_time(None, now)
@@ -147,9 +148,10 @@ class Daemon:
             logger.info("digest %s scheduled (%s), first run %s", digest.name, trigger, first.isoformat())
 
     def _source_trigger(self, source: SourceConfig) -> BaseTrigger:
-        if source.cron:
-            return CronTrigger.from_crontab(source.cron, timezone=timezone.utc)
-        return IntervalTrigger(seconds=source.every or self.config.daemon.every, timezone=timezone.utc)
+        schedule = self.config.source_schedule(source.name)
+        if schedule.cron:
+            return CronTrigger.from_crontab(schedule.cron, timezone=timezone.utc)
+        return IntervalTrigger(seconds=schedule.every or self.config.daemon.every, timezone=timezone.utc)
 
     def _first_run(self, trigger: BaseTrigger, last_started: datetime, now: datetime) -> datetime:
         """The next regular time; or now, when a run fell due since `last_started` within the grace time.

@@ -46,7 +46,7 @@ from kuroshio.crawler.publishers import PUBLISHERS
 from kuroshio.crawler.topics import Topic
 from kuroshio.storage.urls import canonicalize_url, url_variants
 from kuroshio.crawler.workers import ExtractionWorkerDied, ExtractionWorkers, read_article
-from kuroshio.scheduler.config import SourceConfig
+from kuroshio.crawler.options import SourceConfig
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from aiosmtpd.smtp import Envelope
 from kuroshio.storage.records import ExtractedArticle, text_sha256
 from kuroshio.crawler.topics import DEFAULT_TOPIC_QUERY, Topic, match_topics
 from fixture_web import expected, free_port
-from kuroshio.scheduler.config import DigestConfig
+from kuroshio.digest.options import DigestConfig
 from kuroshio.storage.models import Article, ArticleTopic, Source
 
 SEMICONDUCTOR_QUERY = "semiconductor* OR chip*"
@@ -148,7 +148,7 @@ def seed(case: str) -> Article:
 def digest_config(**overrides: object) -> DigestConfig:
     """A digest as the config file would declare it, keys overridable."""
     values: dict[str, object] = {
-        "name": "morning", "topics": (), "to": ("analyst@example.org",), "cron": "0 8 * * *",
+        "name": "morning", "topics": (), "to": ("analyst@example.org",),
         "timezone": "Asia/Taipei", "subject": "Kuroshio {name}: {count} new articles", "send_empty": False,
         "max_articles": 200,
     }

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 from datetime import timedelta
 
 import pytest
 
 from kuroshio.digest.compose import SourceProblem, compose_digest
+from kuroshio.digest.options import DigestConfig
 from kuroshio.digest.message import build_message, clean_header, message_bytes, message_id, render_html, render_text
 from digest_support import NOW, TOPICS, article, digest_config, parse_message, parts, seed
 from fixture_web import SEED_CASES
-from kuroshio.scheduler.config import DIGEST_SETTINGS
 
 
 def build(articles, **overrides):
@@ -34,7 +35,7 @@ def test_digest_is_one_multipart_alternative_message_with_text_and_html_parts() 
 @pytest.mark.parametrize(("count", "subject"), [(1, "Kuroshio morning: 1 new article"),
                                                (3, "Kuroshio morning: 3 new articles")])
 def test_the_default_subject_counts_articles_in_singular_and_plural(count: int, subject: str) -> None:
-    default = next(setting.default for setting in DIGEST_SETTINGS if setting.name == "subject")
+    default = next(option.default for option in fields(DigestConfig) if option.name == "subject")
     _, message = build([seed(case) for case in SEED_CASES[:count]], subject=default)
     assert message["Subject"] == subject
 

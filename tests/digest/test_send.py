@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import kuroshio.digest.send
 from kuroshio.storage.records import ExtractedArticle
-from kuroshio.digest.send import send_due_digest
+from kuroshio.scheduler.digests import send_due_digest
 from digest_support import NOW, SmtpServer, parse_message, parts, seed_article, tls_contexts
 from kuroshio.storage.models import Article, ArticleTopic, DigestAttempt, DigestDelivery, Source
 from kuroshio.scheduler.locks import LeaseHeld, acquire, release

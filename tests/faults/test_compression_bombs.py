@@ -28,7 +28,7 @@ from hostile_crawl import (
     last_run,
     stored_articles,
 )
-from kuroshio.scheduler.config import CrawlConfig
+from kuroshio.crawler.options import CrawlConfig
 
 pytestmark = pytest.mark.faults
 
@@ -40,7 +40,7 @@ UNENCODED_BOMB = "http://gzip.news.test/news/bomb-as-html"
 NORMAL = "http://gzip.news.test/news/normal"
 BOMBS = (BOMB, BIG_BOMB, UNENCODED_BOMB)
 SOURCE = '[[sources]]\nname = "gzip"\nsitemaps = ["http://gzip.news.test/sitemap.xml"]\nrobots_sitemaps = false\n'
-LIMIT = CrawlConfig.defaults().max_page_bytes
+LIMIT = CrawlConfig().max_page_bytes
 
 
 def sidecar(name: str) -> dict:

@@ -26,7 +26,7 @@ from hostile_crawl import (
     run_measured,
     stored_articles,
 )
-from kuroshio.scheduler.config import CrawlConfig
+from kuroshio.crawler.options import CrawlConfig
 
 pytestmark = pytest.mark.faults
 
@@ -35,7 +35,7 @@ HUGE = "http://huge.news.test/news/huge"
 STREAMED = "http://huge.news.test/news/huge-streamed"
 NORMAL = "http://huge.news.test/news/normal"
 SOURCE = '[[sources]]\nname = "huge"\nfeeds = ["http://huge.news.test/feed.xml"]\nrobots_sitemaps = false\n'
-LIMIT = CrawlConfig.defaults().max_page_bytes
+LIMIT = CrawlConfig().max_page_bytes
 
 
 def full_length(path: str) -> int:

@@ -19,7 +19,7 @@ from kuroshio.crawler.middlewares.retry import retry_after_seconds
 from kuroshio.fixtures.server import FixtureWeb, ServedRequest
 from hostile_crawl import HOSTILE, MeasuredCrawl, crawl_measured, hostile_config, last_run, stored_articles
 from network_crawl import served, set_crawl_keys
-from kuroshio.scheduler.config import CrawlConfig
+from kuroshio.crawler.options import CrawlConfig
 
 pytestmark = pytest.mark.faults
 
@@ -108,7 +108,7 @@ def test_other_hosts_are_fetched_while_one_is_held_back(crawls):
 
 
 def test_a_retry_after_over_the_cap_defers_the_host_to_the_next_crawl(crawls):
-    cap = CrawlConfig.defaults().max_retry_after
+    cap = CrawlConfig().max_retry_after
     assert 3600 > cap
     reasons = {error["url"]: error["reason"] for error in crawls.busy_run["errors"]}
     assert set(reasons) == set(BUSY)

@@ -3,11 +3,11 @@ from pathlib import Path
 
 import pytest
 
+from kuroshio.crawler.options import CrawlConfig
 from kuroshio.scheduler.config import (
-    CRAWL_SETTINGS,
     BUILTIN_SOURCES,
+    SECTIONS,
     ConfigError,
-    CrawlConfig,
     load_config,
     settings_reference,
 )
@@ -117,9 +117,12 @@ def test_a_missing_file_is_named(tmp_path):
         load_config(tmp_path / "absent.toml")
 
 
-def test_every_crawl_setting_is_declared_once_with_its_default():
-    assert [f.name for f in fields(CrawlConfig)] == [s.name for s in CRAWL_SETTINGS]
-    assert CrawlConfig.defaults().obey_robots is True
+def test_every_option_is_declared_once_with_its_default_and_help():
+    assert SECTIONS["crawl"] is CrawlConfig
+    assert CrawlConfig().obey_robots is True
+    for options in SECTIONS.values():
+        for option in fields(options):
+            assert option.metadata["help"], f"{options.__name__}.{option.name} has no help"
 
 
 def test_readme_settings_table_is_derived_from_the_declarations():
@@ -162,9 +165,10 @@ timezone = "Asia/Taipei"
     assert config.daemon.every == 900 and config.daemon.misfire_grace == 7200
     assert config.daemon.crawl_timeout == 1200  # declared default, parsed
     assert (config.smtp.port, config.smtp.security) == (2525, "starttls")
-    assert [s.every for s in config.sources] == [90, None]
-    assert config.sources[1].cron == "*/15 * * * *"
+    assert [config.source_schedule(s.name).every for s in config.sources] == [90, None]
+    assert config.source_schedule("b").cron == "*/15 * * * *"
     [digest] = config.digests
+    assert config.digest_schedule("morning").cron == "0 8 * * *"
     assert (digest.name, digest.topics, digest.to, digest.timezone) == (
         "morning", ("taiwan-japan",), ("analyst@example.org",), "Asia/Taipei")
     assert digest.send_empty is False and digest.max_articles == 200

@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kuroshio.scheduler.config import Config, DigestConfig
+from kuroshio.digest.options import DigestConfig
+from kuroshio.scheduler.cli_context import config_from, open_store, parse_since
+from kuroshio.scheduler.config import Config
+from kuroshio.scheduler.exits import EXIT_BUSY
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -35,16 +38,14 @@ TEXT_SUFFIXES = (".txt",)
 def digest_command(ctx: click.Context, name: str | None, since: str | None, send: bool, dry_run: bool,
                    out: Path | None) -> None:
     """Build the digest of relevant articles not yet delivered to digest NAME (default: the only one)."""
-    from kuroshio.scheduler.cli import _config, _parse_since, _sessions
-
     if send and dry_run:
         raise click.UsageError("give --send or --dry-run, not both")
     if send and out is not None:
         raise click.UsageError("--out writes a preview; it cannot be combined with --send")
-    config = _config(ctx)
+    config = config_from(ctx)
     digest = _select_digest(config, name)
-    since_at = _parse_since(since)
-    sessions = _sessions(config)
+    since_at = parse_since(since)
+    sessions = open_store(config)
     if send:
         _send(ctx, config, digest, sessions, since_at)
     else:
@@ -70,7 +71,8 @@ def _preview(config: Config, digest: DigestConfig, sessions: sessionmaker[Sessio
     from kuroshio.digest.message import build_message, message_bytes, render_html, render_text
 
     with sessions() as session:
-        content = compose_owed(session, config, digest, since=since_at)
+        content = compose_owed(session, digest, source_names=config.source_names,
+                               topic_names=config.topic_names, since=since_at)
     try:
         message = build_message(content, digest=digest, sender=config.smtp.sender, now=content.generated_at)
     except ValueError as error:
@@ -96,8 +98,7 @@ def _preview(config: Config, digest: DigestConfig, sessions: sessionmaker[Sessio
 
 def _send(ctx: click.Context, config: Config, digest: DigestConfig, sessions: sessionmaker[Session],
           since_at: datetime | None) -> None:
-    from kuroshio.digest.send import send_due_digest
-    from kuroshio.scheduler.cli import EXIT_BUSY
+    from kuroshio.scheduler.digests import send_due_digest
     from kuroshio.scheduler.locks import LeaseHeld
 
     try:

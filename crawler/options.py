@@ -1,0 +1,121 @@
+"""The crawler's options: `[crawl]`, politeness and limits shared by every source, and each
+`[[sources]]` entry's where and how. When a source is crawled is the scheduler's business
+(`kuroshio.scheduler.options.SourceSchedule`), and which articles matter is each topic's.
+
+Declared once: a field's type, default and `metadata["help"]` are what the config loader
+(`kuroshio.scheduler.config`) validates a file against and what the README's settings table is made from.
+`problems()` names what a well-typed value can still get wrong, as (key, problem) pairs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from kuroshio.crawler.publishers import PUBLISHERS
+from kuroshio.crawler.topics import DEFAULT_MIN_SCORE, QuerySyntaxError, Topic, parse_query
+
+DEFAULT_USER_AGENT = "Kuroshio/0.1 (scheduled news monitor; set crawl.user_agent to add your contact)"
+
+
+@dataclass(frozen=True)
+class CrawlConfig:
+    """`[crawl]`: politeness and limits shared by every source's crawl."""
+
+    user_agent: str = field(default=DEFAULT_USER_AGENT, metadata={"help": "User-Agent sent with every request."})
+    obey_robots: bool = field(default=True, metadata={"help": "Obey robots.txt (Scrapy's ROBOTSTXT_OBEY)."})
+    download_delay: float = field(
+        default=1.0, metadata={"help": "Seconds between requests to one domain (AutoThrottle's floor)."})
+    concurrent_per_domain: int = field(default=2, metadata={"help": "Parallel requests to one domain."})
+    autothrottle: bool = field(
+        default=True, metadata={"help": "Adapt the delay to the server's latency (Scrapy AutoThrottle)."})
+    timeout: float = field(default=30.0, metadata={"help": "Seconds before a request is abandoned."})
+    retry_times: int = field(
+        default=2, metadata={"help": "Retries of a transient failure (5xx, timeouts, dropped connections)."})
+    retry_backoff: float = field(default=1.0, metadata={
+        "help": "Seconds before the first retry of a host's transient failure; doubled each retry."})
+    max_retry_after: float = field(default=300.0, metadata={
+        "help": "Longest 429/503 Retry-After waited for; past it, the host's pages are deferred to the next crawl."})
+    max_crawl_delay: float = field(
+        default=30.0, metadata={"help": "Cap on a robots.txt Crawl-delay (a capped one is logged)."})
+    max_page_bytes: int = field(
+        default=5 * 1024 * 1024, metadata={"help": "Largest response accepted; larger ones are cancelled."})
+    proxy: str = field(default="", metadata={
+        "help": "HTTP proxy for every request (the bundled fixture web is reached this way)."})
+    extraction_workers: int = field(default=0, metadata={
+        "help": "Processes extracting articles beside each crawl; 0: in the crawl's own process.", "minimum": 0})
+    scrapy_settings: dict[str, Any] = field(default_factory=dict, metadata={
+        "help": "Extra Scrapy settings laid over Kuroshio's (e.g. your own EXTENSIONS); for experts."})
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One `[[sources]]` entry: where a publisher's articles are discovered and how they are read."""
+
+    name: str = field(metadata={"help": "Unique name of the source, used in runs and `--source`."})
+    feeds: tuple[str, ...] = field(default=(), metadata={"help": "RSS 2.0 or Atom feed URLs."})
+    sitemaps: tuple[str, ...] = field(
+        default=(), metadata={"help": "Sitemap or news sitemap URLs (sitemap indexes are followed)."})
+    listing_pages: tuple[str, ...] = field(
+        default=(), metadata={"help": "Section or home pages scanned for article links."})
+    article_url_pattern: str = field(default="", metadata={
+        "help": "Regex an article link must match (required to follow listing-page links)."})
+    allowed_domains: tuple[str, ...] = field(default=(), metadata={
+        "help": "Domains articles may live on; default: hosts of feeds, sitemaps, listing pages."})
+    robots_sitemaps: bool = field(default=True, metadata={
+        "help": "Also discover from the Sitemap: lines of each allowed domain's robots.txt."})
+    publisher: str = field(default="", metadata={
+        "help": "Built-in publisher rules to apply (focus-taiwan, kyodo, taiwan-news); empty: generic extraction."})
+
+    @property
+    def discovery_urls(self) -> tuple[str, ...]:
+        """Every URL the source is configured to start from."""
+        return self.feeds + self.sitemaps + self.listing_pages
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        """Allowed domains as configured, or the hosts of the discovery URLs."""
+        if self.allowed_domains:
+            return self.allowed_domains
+        hosts = (urlsplit(url).hostname for url in self.discovery_urls)
+        return tuple(dict.fromkeys(host for host in hosts if host))
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        """What is wrong with this source beyond its keys' types, as (key, problem); "" names the entry."""
+        if not self.discovery_urls:
+            yield "", "a source needs at least one of feeds, sitemaps, listing_pages"
+        for url in self.discovery_urls:
+            if urlsplit(url).scheme not in ("http", "https"):
+                yield "", f"expected an http(s) URL, got {url!r}"
+        if self.listing_pages and not self.article_url_pattern:
+            yield "article_url_pattern", "required when listing_pages are given"
+        try:
+            re.compile(self.article_url_pattern)
+        except re.error as error:
+            yield "article_url_pattern", f"not a valid regular expression: {error}"
+        if self.publisher and self.publisher not in PUBLISHERS:
+            yield "publisher", f"unknown publisher (known: {', '.join(PUBLISHERS)})"
+
+
+@dataclass(frozen=True)
+class TopicConfig:
+    """One `[[topics]]` entry: a named boolean query and the score a match must reach."""
+
+    name: str = field(metadata={"help": "Unique topic name."})
+    query: str = field(metadata={"help": "Boolean query: AND, OR, NOT, parentheses, \"phrases\", prefix*."})
+    min_score: float = field(default=DEFAULT_MIN_SCORE, metadata={
+        "help": "Minimum score for a match, so a passing mention does not count."})
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        """A query that does not parse, with the position of the error."""
+        try:
+            parse_query(self.query)
+        except QuerySyntaxError as error:
+            yield "query", str(error)
+
+    def topic(self) -> Topic:
+        """The parsed topic the crawler matches articles against."""
+        return Topic.from_config(self.name, self.query, float(self.min_score))

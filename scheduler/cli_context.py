@@ -1,0 +1,72 @@
+"""What every `kuroshio` command shares: its configuration, its store and the `--since` flag.
+
+A bad config is one line and exit 2; a store that refuses writes (full, read-only) is one line naming
+the database and the cause, and exit 74 (`kuroshio.scheduler.exits`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from kuroshio.scheduler.config import Config, ConfigError, load_config
+from kuroshio.scheduler.exits import EXIT_BAD_CONFIG, EXIT_STORE_UNWRITABLE
+from kuroshio.storage.engine import create_engine_for, session_factory, unwritable_reason, upgrade_schema
+
+
+def config_from(ctx: click.Context) -> Config:
+    """The configuration the command was given; a bad one is one line on stderr and exit 2."""
+    try:
+        return load_config(ctx.obj["config_path"])
+    except ConfigError as error:
+        click.echo(f"kuroshio: config error: {error}", err=True)
+        ctx.exit(EXIT_BAD_CONFIG)
+        raise  # unreachable: ctx.exit raises
+
+
+def open_store(config: Config) -> sessionmaker[Session]:
+    """Sessions on the configured store, its schema upgraded first."""
+    engine = create_engine_for(config.storage_url)
+    with refused_writes_reported(config):  # even a reading command writes: the schema upgrade
+        upgrade_schema(engine)
+    return session_factory(engine)
+
+
+class StoreUnwritable(click.ClickException):
+    """The database refused a write: full, read-only or its disk failing. One line, exit 74."""
+
+    exit_code = EXIT_STORE_UNWRITABLE
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"kuroshio: {self.message}", err=True)
+
+
+@contextmanager
+def refused_writes_reported(config: Config) -> Iterator[None]:
+    """Turn a write the store refused into `StoreUnwritable`, naming the database and the cause; a
+    traceback would bury the one thing the operator must fix (space, or a read-only mount)."""
+    try:
+        yield
+    except SQLAlchemyError as error:
+        reason = unwritable_reason(error, config.storage_url)
+        if reason is None:
+            raise
+        raise StoreUnwritable(reason) from None
+
+
+def parse_since(value: str | None) -> datetime | None:
+    """`--since` as an aware datetime (UTC when no offset is given), or a one-line usage error."""
+    if value is None:
+        return None
+    try:
+        since = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected an ISO date like 2025-12-01 or 2025-12-01T08:00+08:00, got {value!r}",
+                                 param_hint="--since") from None
+    return since if since.tzinfo else since.replace(tzinfo=timezone.utc)

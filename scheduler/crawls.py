@@ -1,0 +1,50 @@
+"""One crawl of some sources as the scheduler frames it: a run record per source around the spiders.
+
+A run record is written as `running` before Scrapy starts and finished with the counts after, so a
+process killed mid-crawl leaves a visible `running` row for the next start to mark interrupted. Pages
+that could not be stored are recorded after the crawl, so the next one knows which to leave alone.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TextIO
+
+from kuroshio.crawler.options import SourceConfig
+from kuroshio.crawler.run import SourceRun, run_spiders
+from kuroshio.scheduler.config import Config
+from kuroshio.storage.articles import known_urls
+from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
+from kuroshio.storage.page_failures import record_page_failures
+from kuroshio.storage.runs import finish_run, start_run
+
+
+def crawl(
+    config: Config, sources: Sequence[SourceConfig], *, log_level: str = "WARNING", progress: TextIO | None = None
+) -> list[SourceRun]:
+    """Crawl `sources` concurrently into the configured store; one `SourceRun` per source."""
+    engine = create_engine_for(config.storage_url)
+    upgrade_schema(engine)
+    sessions = session_factory(engine)
+    with sessions() as session:
+        known = frozenset(known_urls(session))
+        run_ids = [start_run(session, source.name, pid=os.getpid()) for source in sources]
+    results = run_spiders(sources, crawl=config.crawl, topics=config.topics, storage_url=config.storage_url,
+                          run_ids=run_ids, known_urls=known, log_level=log_level, progress=progress)
+    with sessions() as session:
+        for run_id, result in zip(run_ids, results):
+            finish_run(
+                session,
+                run_id,
+                status=result.status,
+                pages_fetched=result.pages_fetched,
+                articles_new=result.articles_new,
+                articles_relevant=result.articles_relevant,
+                duplicates_skipped=result.duplicates_skipped,
+                errors=list(result.errors),
+                message=result.message,
+            )
+            record_page_failures(session, result.source, result.failed_pages)
+    engine.dispose()
+    return results

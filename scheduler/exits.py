@@ -1,0 +1,11 @@
+"""The exit codes of `kuroshio` commands, shared by the commands and the daemon that reads them.
+
+0: the command did its job (a crawl with some failed pages included); 1: it could not (every source
+failed, a digest not accepted); 2: a bad config or bad arguments (click's own usage errors are 2 too).
+The rest follow sysexits.h, so systemd and shell scripts can tell a retryable failure from a broken setup.
+"""
+
+EXIT_BAD_CONFIG = 2
+EXIT_ANOTHER_DAEMON = 3  # a daemon already runs on this database
+EXIT_STORE_UNWRITABLE = 74  # EX_IOERR: the database is full, read-only or its disk failing
+EXIT_BUSY = 75  # EX_TEMPFAIL: every requested source (or the digest) is being handled by another process

@@ -1,0 +1,82 @@
+"""The scheduler's options: `[daemon]`, and when each source is crawled and each digest sent (the
+`every`/`cron` keys of `[[sources]]` and `cron` of `[[digests]]`: the crawler and the digest never
+need to know when they run).
+
+Declared once, as the other parts' options are (see `kuroshio.crawler.options`). Durations are
+written as "90s", "15m", "2h" or "1d" and held in seconds; `metadata["written"]` keeps the default as
+it is written, for the README.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from apscheduler.triggers.cron import CronTrigger
+
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str) -> float:
+    """Seconds in a duration like "90s", "15m", "2h", "1d"."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", value)
+    if match is None:
+        raise ValueError(f"expected a duration like 30s, 15m, 2h or 1d, got {value!r}")
+    return float(match.group(1)) * DURATION_UNITS[match.group(2)]
+
+
+def parse_optional_duration(value: str) -> float | None:
+    """A duration, or None for the empty string (meaning: use the default)."""
+    return parse_duration(value) if value else None
+
+
+def parse_cron(value: str) -> str:
+    """A five-field crontab expression (or "" for none), checked by APScheduler's own parser."""
+    if not value:
+        return value
+    try:
+        CronTrigger.from_crontab(value)
+    except ValueError as error:
+        raise ValueError(f"expected a crontab expression like '*/15 * * * *', got {value!r} ({error})") from None
+    return value
+
+
+def _duration(written: str, help: str) -> Any:
+    return field(default=parse_duration(written), metadata={"help": help, "parse": parse_duration, "written": written})
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    """`[daemon]`: scheduling of the long-running daemon; durations in seconds."""
+
+    every: float = _duration("30m", "Default crawl interval of a source without its own schedule.")
+    misfire_grace: float = _duration("1h", "A run missed (daemon down) by less than this is caught up once at start.")
+    crawl_timeout: float = _duration("20m", "A crawl running longer is ended and recorded as failed.")
+    shutdown_grace: float = _duration("30s", "On SIGTERM, how long a running crawl may take to finish.")
+    heartbeat: float = _duration("10s", "How often the daemon records that it is alive.")
+
+
+@dataclass(frozen=True)
+class SourceSchedule:
+    """When the daemon crawls one source: its own interval, a crontab, or (neither) `daemon.every`."""
+
+    every: float | None = field(default=None, metadata={
+        "help": "Crawl interval for the daemon, e.g. 15m; default: daemon.every.",
+        "parse": parse_optional_duration, "written": ""})
+    cron: str = field(default="", metadata={
+        "help": "Crawl schedule as a crontab expression instead of `every`.", "parse": parse_cron})
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        """Both an interval and a crontab: which one was meant cannot be guessed."""
+        if self.every is not None and self.cron:
+            yield "cron", "give either every or cron, not both"
+
+
+@dataclass(frozen=True)
+class DigestSchedule:
+    """When the daemon sends one digest (in the digest's own time zone)."""
+
+    cron: str = field(default="0 8 * * *", metadata={
+        "help": "When the daemon sends it (crontab expression).", "parse": parse_cron})
