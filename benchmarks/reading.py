@@ -31,9 +31,9 @@ from benchmarks.common import KUROSHIO, machine_summary, median_ms, remove_tree,
 from benchmarks.synthetic_web import neutralise, sentence_pool
 from kuroshio.digest.options import DigestConfig
 from kuroshio.scheduler.config import builtin_config
+from kuroshio.storage.articles import list_articles
 from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
 from kuroshio.storage.models import Article, ArticleTopic, ArticleURL, CrawlRun, DigestAttempt, DigestDelivery, Source
-from kuroshio.storage.articles import list_articles
 from kuroshio.storage.search import search_articles
 
 BATCH = 5_000

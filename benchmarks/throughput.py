@@ -32,8 +32,17 @@ from typing import Any
 import trafilatura
 
 import kuroshio.crawler.extract
-from benchmarks.common import KUROSHIO, REPO, Measured, crawl_cpus, machine_summary, remove_tree, run_measured, \
-    sqlite_url, write_config
+from benchmarks.common import (
+    KUROSHIO,
+    REPO,
+    Measured,
+    crawl_cpus,
+    machine_summary,
+    remove_tree,
+    run_measured,
+    sqlite_url,
+    write_config,
+)
 from benchmarks.profile_crawl import summarise
 from benchmarks.synthetic_web import SyntheticPage, build_synthetic_web
 from kuroshio.crawler.extract import NoArticleError, extract_article

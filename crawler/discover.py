@@ -163,7 +163,8 @@ def _ascii_compatible(body: bytes) -> bytes:
     is not ASCII bytes)."""
     encoding, bom = read_bom(body)
     if encoding is None:
-        encoding = _WIDE_BY_NULS.get(tuple(byte == 0 for byte in body[:4]))
+        nuls = tuple(byte == 0 for byte in body[:4])
+        encoding = _WIDE_BY_NULS.get(nuls) if len(nuls) == 4 else None
     body = body[len(bom or b""):]
     if encoding is None or encoding == "utf-8":
         return body

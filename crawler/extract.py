@@ -29,14 +29,14 @@ import lxml.etree
 import lxml.html
 import trafilatura
 from lxml.etree import ParserError
+from trafilatura.settings import Document
 from trafilatura.xml import delete_element
 
-from kuroshio.storage.records import ExtractedArticle
 from kuroshio.crawler.decode import decode_html
-from kuroshio.crawler.discover import parse_date
+from kuroshio.crawler.discover import absolute_http_url, parse_date
 from kuroshio.crawler.publishers import Publisher
+from kuroshio.storage.records import ExtractedArticle
 from kuroshio.storage.text import one_line
-from kuroshio.crawler.discover import absolute_http_url
 from kuroshio.storage.urls import canonicalize_url
 
 MIN_TEXT_CHARS = 200
@@ -98,9 +98,10 @@ def extract_article(
     link_labels = _link_labels(tree)
     _prune_overlays(tree)
     document = trafilatura.bare_extraction(
-        tree, url=url, prune_xpath=list(publisher.prune_xpaths) or None, **TRAFILATURA_OPTIONS
+        tree, url=url, prune_xpath=list(publisher.prune_xpaths) or None, **TRAFILATURA_OPTIONS  # type: ignore[arg-type]
     )
-    if document is None or not document.text:
+    # With as_dict off (the default since trafilatura 2.0) the result is a Document, never a dict.
+    if not isinstance(document, Document) or not document.text:
         raise NoArticleError("extraction found no article text")
     title = clean_title(document.title or "")
     if not title:

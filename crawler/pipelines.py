@@ -13,14 +13,16 @@ crash or a failed write costs refetching, never an article.
 
 from __future__ import annotations
 
+from typing import Any
+
 from scrapy.crawler import Crawler
 from scrapy.utils.asyncio import AsyncioLoopingCall, create_looping_call
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from twisted.internet.task import LoopingCall
 
 from kuroshio.crawler.items import CrawledArticle
-from kuroshio.storage.engine import create_engine_for, session_factory
 from kuroshio.storage.articles import ArticleToStore, store_articles
+from kuroshio.storage.engine import create_engine_for, session_factory
 
 STORE_BATCH_SIZE = 50
 STORE_BATCH_SECONDS = 2.0
@@ -51,11 +53,16 @@ class StorePipeline:
         self.store_batch()
         self.engine.dispose()
 
+    def _record_error(self, url: str, reason: str) -> None:
+        """Report a page the store refused to the spider, which counts it among the run's errors."""
+        spider: Any = self.crawler.spider  # SourceSpider, or a stand-in with `record_error` in tests
+        spider.record_error(url, reason)
+
     def process_item(self, item: CrawledArticle) -> CrawledArticle:
         try:
             self.batch.append(ArticleToStore(item.article, matches=item.matches, seen_urls=item.seen_urls))
         except ValueError as error:
-            self.crawler.spider.record_error(item.article.url, f"store failed: {error}")
+            self._record_error(item.article.url, f"store failed: {error}")
             return item
         if len(self.batch) >= STORE_BATCH_SIZE:
             self.store_batch()
@@ -84,7 +91,7 @@ class StorePipeline:
             # The driver's message ("database or disk is full"), not SQLAlchemy's copy of the statement.
             reason = f"store failed: {error.__class__.__name__}: {getattr(error, 'orig', None) or error}"
             for item in batch:
-                self.crawler.spider.record_error(item.article.url, reason)
+                self._record_error(item.article.url, reason)
             return
         stats = self.crawler.stats
         for item, result in zip(batch, results):

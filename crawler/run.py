@@ -17,11 +17,11 @@ from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 from twisted.internet import task
 
-from kuroshio.storage.records import PageFailure
+from kuroshio.crawler.options import CrawlConfig, SourceConfig
 from kuroshio.crawler.settings import scrapy_settings
 from kuroshio.crawler.spiders.source import SourceSpider
-from kuroshio.crawler.options import CrawlConfig, SourceConfig
 from kuroshio.crawler.topics import Topic
+from kuroshio.storage.records import PageFailure
 
 PROGRESS_INTERVAL = 0.5
 

@@ -22,7 +22,6 @@ from typing import Any
 
 from kuroshio.crawler.options import CrawlConfig
 
-
 MIN_DOWNLOAD_DELAY = 0.001
 
 

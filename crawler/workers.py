@@ -26,10 +26,10 @@ from datetime import datetime
 from functools import partial
 from multiprocessing.connection import Connection
 
-from kuroshio.storage.records import ExtractedArticle, TopicMatch
 from kuroshio.crawler.extract import extract_article
 from kuroshio.crawler.publishers import PUBLISHERS, Publisher
 from kuroshio.crawler.topics import Topic, match_topics
+from kuroshio.storage.records import ExtractedArticle, TopicMatch
 
 logger = logging.getLogger(__name__)
 

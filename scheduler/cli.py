@@ -176,7 +176,6 @@ def articles_list(ctx: click.Context, topic: str | None, since: str | None, sour
 def articles_show(ctx: click.Context, ref: str, output_format: str) -> None:
     """Show one article by id or by any URL it was seen under."""
     from kuroshio.storage.articles import article_record, get_article
-
     from kuroshio.storage.urls import canonicalize_url
 
     config = config_from(ctx)
@@ -298,10 +297,10 @@ def status(ctx: click.Context) -> None:
     config = config_from(ctx)
     sessions = open_store(config)
     holder, alive = daemon_state(sessions)
-    if alive:
-        click.echo(f"daemon: running, {holder.describe()}")
-    elif holder is None:
+    if holder is None:
         click.echo("daemon: not running")
+    elif alive:
+        click.echo(f"daemon: running, {holder.describe()}")
     else:
         click.echo(f"daemon: not running (it died: last seen {holder.describe()})")
     jobs = holder.info.get("jobs", {}) if holder is not None and alive else {}
@@ -371,8 +370,8 @@ def db_upgrade(ctx: click.Context) -> None:
 def demo(ctx: click.Context, database: Path) -> None:
     """Crawl the bundled offline fixture web into a fresh SQLite database and show what was found."""
     from kuroshio.crawler.run import progress_stream
-    from kuroshio.scheduler.crawls import crawl as run_crawl
     from kuroshio.fixtures.server import DEMO_CONFIG, FixtureWeb
+    from kuroshio.scheduler.crawls import crawl as run_crawl
     from kuroshio.storage.articles import article_record, list_articles
 
     for suffix in ("", "-wal", "-shm"):

@@ -293,7 +293,9 @@ def _default_shown(option: dataclasses.Field[Any]) -> str:
         return "required"
     if "written" in option.metadata:
         return repr(option.metadata["written"])
-    default = option.default_factory() if option.default is dataclasses.MISSING else option.default  # type: ignore[misc]
+    default = option.default
+    if option.default_factory is not dataclasses.MISSING:
+        default = option.default_factory()
     return repr(list(default) if isinstance(default, tuple) else default)
 
 

@@ -47,14 +47,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from kuroshio.scheduler.exits import EXIT_ANOTHER_DAEMON, EXIT_BUSY, EXIT_STORE_UNWRITABLE
 from kuroshio.crawler.options import SourceConfig
 from kuroshio.scheduler.config import Config
-from kuroshio.scheduler.locks import DAEMON_LEASE, Holder, LeaseHeld, LeaseKeeper, holder, pid_alive
-from kuroshio.storage.engine import create_engine_for, session_factory, unwritable_reason, upgrade_schema
 from kuroshio.scheduler.digests import send_due_digest
-from kuroshio.storage.runs import end_runs_of_process, last_runs, mark_interrupted_runs
+from kuroshio.scheduler.exits import EXIT_ANOTHER_DAEMON, EXIT_BUSY, EXIT_STORE_UNWRITABLE
+from kuroshio.scheduler.locks import DAEMON_LEASE, Holder, LeaseHeld, LeaseKeeper, holder, pid_alive
 from kuroshio.storage.digests import last_digest_attempts
+from kuroshio.storage.engine import create_engine_for, session_factory, unwritable_reason, upgrade_schema
+from kuroshio.storage.runs import end_runs_of_process, last_runs, mark_interrupted_runs
 
 logger = logging.getLogger(__name__)
 
@@ -132,8 +132,8 @@ class Daemon:
         for source in self.config.sources:
             trigger = self._source_trigger(source)
             # A source never crawled is crawled at once: a new monitor should show results.
-            first = self._first_run(trigger, last_crawled.get(source.name), now) \
-                if source.name in last_crawled else now
+            last = last_crawled.get(source.name)
+            first = self._first_run(trigger, last, now) if last is not None else now
             self.scheduler.add_job(self._crawl, trigger, args=[source.name], id=f"crawl:{source.name}",
                                    name=f"crawl {source.name}", next_run_time=first)
             logger.info("crawl of %s scheduled (%s), first run %s", source.name, trigger, first.isoformat())

@@ -7,6 +7,7 @@ bad config or bad arguments, 75 (as `kuroshio crawl`) when another process is se
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -85,7 +86,9 @@ def _preview(config: Config, digest: DigestConfig, sessions: sessionmaker[Sessio
     else:
         payload, what = message_bytes(message), "message"
     if out is None:
-        click.get_binary_stream("stdout").write(payload)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(payload)
+        sys.stdout.buffer.flush()
     else:
         out.write_bytes(payload)
     owed = f"{content.article_count} article{'s' if content.article_count != 1 else ''}"

@@ -18,6 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from sqlalchemy import ColumnElement, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
 from kuroshio.storage.engine import write_transaction
 from kuroshio.storage.models import (
     MAX_URL_LENGTH,
@@ -33,9 +37,6 @@ from kuroshio.storage.records import ExtractedArticle, TopicMatch
 from kuroshio.storage.sources import add_source_if_missing
 from kuroshio.storage.timestamps import aware_or_now, require_aware, utc_offset_minutes
 from kuroshio.storage.urls import url_variants
-from sqlalchemy import ColumnElement, select, text
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
 

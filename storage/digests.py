@@ -11,6 +11,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import ColumnElement, exists, func, insert, select
+from sqlalchemy.orm import Session
+
 from kuroshio.storage.articles import newest_first
 from kuroshio.storage.engine import write_transaction
 from kuroshio.storage.models import (
@@ -22,8 +25,6 @@ from kuroshio.storage.models import (
     effective_date,
 )
 from kuroshio.storage.timestamps import aware_or_now, require_aware
-from sqlalchemy import ColumnElement, exists, func, insert, select
-from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
 

@@ -10,6 +10,9 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from kuroshio.storage.engine import write_transaction
 from kuroshio.storage.models import (
     MAX_ERROR_REASON_CHARS,
@@ -19,8 +22,6 @@ from kuroshio.storage.models import (
 from kuroshio.storage.records import PageFailure as CrawledPageFailure
 from kuroshio.storage.sources import add_source_if_missing
 from kuroshio.storage.timestamps import aware_or_now
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
 

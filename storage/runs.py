@@ -13,6 +13,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
 from kuroshio.storage.engine import write_transaction
 from kuroshio.storage.models import (
     MAX_ERROR_REASON_CHARS,
@@ -21,8 +24,6 @@ from kuroshio.storage.models import (
 )
 from kuroshio.storage.sources import add_source_if_missing
 from kuroshio.storage.timestamps import aware_or_now, require_aware
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
 

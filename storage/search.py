@@ -6,12 +6,13 @@ import logging
 import re
 from collections.abc import Sequence
 
+from sqlalchemy import or_, select, text
+from sqlalchemy.orm import Session
+
 from kuroshio.storage.articles import newest_first
 from kuroshio.storage.models import (
     Article,
 )
-from sqlalchemy import or_, select, text
-from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
 

@@ -91,7 +91,11 @@ class BackoffRetryMiddleware(RetryMiddleware):
         if reason := self.deferred_hosts.get(host):
             raise HostDeferred(reason)
 
-    def process_response(self, request: scrapy.Request, response: Response) -> scrapy.Request | Response:
+    # Scrapy 2.13+ calls middleware methods without `spider` when they do not take it; the stubs still
+    # declare the old signature, hence the ignores.
+    def process_response(  # type: ignore[override]
+        self, request: scrapy.Request, response: Response
+    ) -> scrapy.Request | Response:
         if request.meta.get("dont_retry") or response.status not in self.retry_http_codes:
             return response
         host = urlparse_cached(request).hostname or ""
@@ -111,7 +115,9 @@ class BackoffRetryMiddleware(RetryMiddleware):
         self._hold(host, retry, wait, f"HTTP {response.status}")
         return retry
 
-    def process_exception(self, request: scrapy.Request, exception: Exception) -> scrapy.Request | None:
+    def process_exception(  # type: ignore[override]
+        self, request: scrapy.Request, exception: Exception
+    ) -> scrapy.Request | None:
         if not isinstance(exception, self.exceptions_to_retry) or request.meta.get("dont_retry"):
             return None
         retry = self._retry(request, exception)

@@ -96,7 +96,7 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
         """Make the host's Crawl-delay (capped) its download delay, kept from AutoThrottle's adjustments."""
         host = urlparse_cached(request).hostname or ""
         if host not in self.crawl_delays:
-            asked = rp.crawl_delay(self._robotstxt_useragent or request.headers.get(b"User-Agent", self._default_useragent))
+            asked = rp.crawl_delay(self._robotstxt_useragent or request.headers.get(b"User-Agent") or self._default_useragent)
             delay = min(asked or 0.0, self.max_crawl_delay)
             if asked and asked > self.max_crawl_delay:
                 logger.warning("%s: robots.txt Crawl-delay %s s capped at crawl.max_crawl_delay (%s s)",

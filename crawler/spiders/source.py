@@ -34,19 +34,25 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from kuroshio.crawler.items import CrawledArticle
-
-from kuroshio.storage.records import ExtractedArticle, PageFailure, TopicMatch
-from kuroshio.crawler.discover import DiscoveredLink, DiscoveryError, listing_links, parse_feed, parse_sitemap, robots_sitemaps
 from kuroshio.crawler.decode import NotHtmlError
+from kuroshio.crawler.discover import (
+    DiscoveredLink,
+    DiscoveryError,
+    listing_links,
+    parse_feed,
+    parse_sitemap,
+    robots_sitemaps,
+)
 from kuroshio.crawler.extract import NoArticleError
+from kuroshio.crawler.items import CrawledArticle
 from kuroshio.crawler.middlewares.redirect import RedirectRefused
 from kuroshio.crawler.middlewares.retry import HostDeferred
+from kuroshio.crawler.options import SourceConfig
 from kuroshio.crawler.publishers import PUBLISHERS
 from kuroshio.crawler.topics import Topic
-from kuroshio.storage.urls import canonicalize_url, url_variants
 from kuroshio.crawler.workers import ExtractionWorkerDied, ExtractionWorkers, read_article
-from kuroshio.crawler.options import SourceConfig
+from kuroshio.storage.records import ExtractedArticle, PageFailure, TopicMatch
+from kuroshio.storage.urls import canonicalize_url, url_variants
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +173,7 @@ class SourceSpider(scrapy.Spider):
     async def parse_article(
         self, response: Response, feed_published_at: datetime | None
     ) -> AsyncIterator[CrawledArticle]:
-        content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+        content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
         if not isinstance(response, TextResponse):
             self._page_failed(response.url, f"not an HTML page ({content_type or '?'})")
             return

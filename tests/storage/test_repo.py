@@ -11,14 +11,30 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from kuroshio.storage.records import ExtractedArticle, TopicMatch
 from kuroshio.storage import articles as stored_articles
 from kuroshio.storage import models, search
+from kuroshio.storage.articles import (
+    ArticleToStore,
+    StoreResult,
+    article_record,
+    get_article,
+    known_urls,
+    list_articles,
+    store_article,
+    store_articles,
+)
 from kuroshio.storage.models import Article, ArticleTopic, ArticleURL, CrawlRun, Source
-from kuroshio.storage.runs import MAX_RECORDED_ERRORS, finish_run, last_runs, list_runs, mark_interrupted_runs, start_run
-from kuroshio.storage.articles import ArticleToStore, StoreResult, article_record, get_article, known_urls, list_articles, store_article, store_articles
-from kuroshio.storage.sources import ensure_source
+from kuroshio.storage.records import ExtractedArticle, TopicMatch
+from kuroshio.storage.runs import (
+    MAX_RECORDED_ERRORS,
+    finish_run,
+    last_runs,
+    list_runs,
+    mark_interrupted_runs,
+    start_run,
+)
 from kuroshio.storage.search import search_articles
+from kuroshio.storage.sources import ensure_source
 
 MakeArticle = Callable[..., ExtractedArticle]
 RunTogether = Callable[[int, Callable[[int], None]], None]  # the `run_together` fixture
@@ -632,7 +648,7 @@ def test_writers_adding_the_same_aliases_in_opposite_orders_do_not_deadlock(
         ]
         results: list[StoreResult] = []
 
-        def write(side: int) -> None:
+        def write(side: int, duplicates: list = duplicates, results: list[StoreResult] = results) -> None:
             article, seen_urls = duplicates[side]
             with sessions() as session:
                 results.append(_store(session, article, seen_urls=seen_urls))
