@@ -28,7 +28,9 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from kuroshio.storage.text import one_line
-from kuroshio.digest.compose import DigestContent, Segment, shorten
+from kuroshio.digest.compose import DigestContent
+from kuroshio.digest.excerpts import shorten
+from kuroshio.digest.highlight import Segment
 from kuroshio.digest.options import EMAIL_ADDRESS, DigestConfig
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"

@@ -1,4 +1,4 @@
-"""Composing a digest from stored articles: stories, grouping, excerpts, highlights, the cap, source health.
+"""Composing a digest from stored articles: stories, grouping, what a story shows, the cap, the summary.
 
 Pure: articles are unsaved model objects, so no database is needed.
 """
@@ -8,21 +8,13 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
-from kuroshio.digest.compose import (
-    Segment,
-    compose_digest,
-    excerpt,
-    fold_copies,
-    highlight,
-    source_problems,
-    split_sentences,
-    term_patterns,
-)
 from digest_support import NOW, TOPICS, article, digest_config, seed
-from fixture_web import SEED_CASES, expected
-from kuroshio.storage.models import Article, CrawlRun, Source
+from fixture_web import SEED_CASES
+
+from kuroshio.digest.compose import compose_digest
+from kuroshio.digest.highlight import Segment
+from kuroshio.storage.models import Article
+
 
 def compose(articles: list[Article], **overrides: object):
     return compose_digest(digest_config(**overrides), articles, topic_names=[t.name for t in TOPICS],
@@ -35,62 +27,6 @@ def newest_first(articles: list[Article]) -> list[Article]:
 
 def marked(segments: tuple[Segment, ...]) -> list[str]:
     return [segment.text for segment in segments if segment.marked]
-
-
-# --- excerpts ------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("case", SEED_CASES)
-def test_excerpt_is_the_first_two_or_three_sentences_of_the_clean_text(case: str) -> None:
-    body = expected(case)["body"]
-    sentences = split_sentences(body.split("\n")[0])
-    result = excerpt(body)
-    assert result.startswith(sentences[0])
-    assert 2 <= len(split_sentences(result)) <= 3 or len(result) > 200
-    assert len(result) <= 480
-    assert not any(snippet in result for snippet in expected(case)["without"])
-
-
-def test_kyodo_excerpt_is_its_lead_sentence_and_the_next() -> None:
-    result = excerpt(expected("kyodo-ko")["body"])
-    assert result.startswith("Former Taipei Mayor Ko Wen-je, a key candidate in Taiwan's presidential election")
-    assert result.endswith("contributing to global technological and economic development.")
-
-
-def test_sentences_do_not_end_at_abbreviations_initials_or_a_lower_case_continuation() -> None:
-    paragraph = ("Mr. Ko met U.S. officials on Jan. 5 in Washington. The talks, said Dr. J. Smith, went well. "
-                 "e.g. nothing else. 台灣與日本簽署協議。雙方同意合作！")
-    assert split_sentences(paragraph) == [
-        "Mr. Ko met U.S. officials on Jan. 5 in Washington.",
-        "The talks, said Dr. J. Smith, went well. e.g. nothing else.",
-        "台灣與日本簽署協議。",
-        "雙方同意合作！",
-    ]
-
-
-def test_excerpt_of_a_huge_sentence_is_cut_at_a_word_with_an_ellipsis() -> None:
-    result = excerpt("word " * 5000)
-    assert len(result) <= 480
-    assert result.endswith("\u2026") and not result.endswith(" \u2026")
-
-
-# --- highlighting --------------------------------------------------------------------------------
-
-
-def test_highlight_marks_matched_terms_in_the_original_text_across_width_case_and_variants() -> None:
-    patterns = term_patterns(["Taiwan", "Japan*", "台灣", '"Taiwan Strait"'])
-    text = "ＴＡＩＷＡＮ and the Japanese side met in 臺灣 near the taiwan  strait; Taiwanese stayed."
-    segments = highlight(text, patterns)
-    assert "".join(segment.text for segment in segments) == text
-    assert marked(segments) == ["ＴＡＩＷＡＮ", "Japanese", "臺灣", "taiwan  strait"]
-
-
-def test_highlight_without_terms_is_the_text_unmarked() -> None:
-    assert highlight("Plain text", []) == (Segment("Plain text"),)
-    assert highlight("", term_patterns(["Taiwan"])) == ()
-
-
-# --- stories and groups --------------------------------------------------------------------------
 
 
 def test_copies_with_the_same_body_or_a_near_identical_title_are_one_story_with_the_sources_listed() -> None:
@@ -112,12 +48,6 @@ def test_copies_with_the_same_body_or_a_near_identical_title_are_one_story_with_
     first = group.stories[0]
     assert [copy.source for copy in first.copies] == ["taiwan-news", "yahoo", "mirror"]
     assert content.article_count == 5 and content.story_count == 2 and content.source_count == 4
-
-
-def test_unrelated_stories_with_short_or_empty_bodies_are_not_folded_together() -> None:
-    first = article("Editorial", text="")
-    second = article("Editorial", text="")
-    assert len(fold_copies([first, second], shown_limit=10)) == 2
 
 
 def test_stories_are_grouped_under_their_best_topic_in_digest_order_newest_first() -> None:
@@ -189,29 +119,3 @@ def test_a_ten_thousand_article_backlog_composes_quickly() -> None:
     content = compose(newest_first(backlog))
     assert time.monotonic() - began < 10
     assert content.story_count == 200 and content.not_shown == 9_800
-
-
-# --- source health -------------------------------------------------------------------------------
-
-
-def run(source: str, status: str, articles_new: int = 0, message: str | None = None) -> CrawlRun:
-    return CrawlRun(source=Source(name=source), status=status, articles_new=articles_new, message=message,
-                    started_at=NOW)
-
-
-def test_sources_that_failed_found_nothing_or_were_not_crawled_are_named() -> None:
-    runs = [
-        run("kyodo", "ok", 3), run("kyodo", "failed", message="no article link discovered\nat all"),
-        run("taiwan-news", "ok", 0), run("taiwan-news", "ok", 0),
-        run("focus-taiwan", "ok", 2), run("focus-taiwan", "ok", 0),
-        run("slow", "running"),
-        run("removed-source", "interrupted"),
-    ]
-    problems = source_problems(["focus-taiwan", "kyodo", "taiwan-news", "slow", "never"], runs)
-    assert [(p.source, p.problem) for p in problems] == [
-        ("kyodo", "1 of 2 crawls failed (last: no article link discovered at all)"),
-        ("taiwan-news", "2 crawls found no new article"),
-        ("never", "not crawled"),
-        ("removed-source", "1 of 1 crawls failed"),
-    ]
-
