@@ -27,11 +27,11 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from kuroshio.storage.text import one_line
 from kuroshio.digest.compose import DigestContent
 from kuroshio.digest.excerpts import shorten
 from kuroshio.digest.highlight import Segment
 from kuroshio.digest.options import EMAIL_ADDRESS, DigestConfig
+from kuroshio.storage.text import one_line
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MAX_SUBJECT_CHARS = 250

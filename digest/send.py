@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from kuroshio.digest.compose import compose_owed
 from kuroshio.digest.message import build_message, envelope_address
 from kuroshio.digest.options import DigestConfig, SmtpConfig
-from kuroshio.storage.models import DigestAttempt
 from kuroshio.storage.digests import finish_digest_attempt, mark_digest_delivered, start_digest_attempt
+from kuroshio.storage.models import DigestAttempt
 
 logger = logging.getLogger(__name__)
 

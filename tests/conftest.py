@@ -18,7 +18,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from databases import BACKENDS, POSTGRES_URL, reset_postgres_schema  # noqa: E402
 
 
-
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A URL to an empty database: a fresh SQLite file, or a reset PostgreSQL schema."""

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from databases import BACKENDS, POSTGRES_URL, reset_postgres_schema
 from fixture_web import (
     KUROSHIO,
@@ -25,7 +24,9 @@ from fixture_web import (
     stored_articles,
     write_config,
 )
+
 from kuroshio.fixtures.server import DEFAULT_ROOT, FixtureWeb, ServedRequest
+
 
 @dataclass
 class TwoCrawls:

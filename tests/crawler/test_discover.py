@@ -2,6 +2,7 @@ import re
 from datetime import datetime
 
 import pytest
+from fixture_web import page_bytes, site_inventory
 
 from kuroshio.crawler.discover import (
     DiscoveryError,
@@ -11,7 +12,6 @@ from kuroshio.crawler.discover import (
     parse_sitemap,
     robots_sitemaps,
 )
-from fixture_web import page_bytes, site_inventory
 
 FEED = "http://feeds.feedburner.test/rsscna/engnews"
 

@@ -1,10 +1,10 @@
 from datetime import datetime
 
 import pytest
+from fixture_web import SEED_CASES, SEEDS, expected, normalise_space, page_bytes, site_inventory
 
 from kuroshio.crawler.extract import NoArticleError, extract_article
 from kuroshio.crawler.publishers import PUBLISHERS
-from fixture_web import SEED_CASES, SEEDS, expected, normalise_space, page_bytes, site_inventory
 
 
 def extract_case(case: str):

@@ -14,12 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from kuroshio.crawler.items import CrawledArticle
-
-from kuroshio.storage.records import ExtractedArticle, TopicMatch
 from kuroshio.crawler.pipelines import STORE_BATCH_SIZE, StorePipeline
 from kuroshio.storage import articles as stored_articles
 from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
 from kuroshio.storage.models import Article
+from kuroshio.storage.records import ExtractedArticle, TopicMatch
 
 ON_TOPIC = (TopicMatch(topic="taiwan-japan", score=4.0, terms=("taiwan", "japan")),)
 

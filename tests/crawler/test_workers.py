@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fixture_web import SEED_CASES, expected, page_bytes
 
 from kuroshio.crawler.extract import NoArticleError
 from kuroshio.crawler.publishers import PUBLISHERS
 from kuroshio.crawler.topics import default_topics
 from kuroshio.crawler.workers import ExtractionWorkerDied, ExtractionWorkers, read_article
-from fixture_web import SEED_CASES, expected, page_bytes
 
 HTML = "text/html; charset=utf-8"
 

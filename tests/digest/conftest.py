@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.orm import Session, sessionmaker
-
-from kuroshio.storage.records import ExtractedArticle
-from kuroshio.crawler.topics import DEFAULT_TOPIC_QUERY, match_topics
 from digest_support import SEEN_AT, SEMICONDUCTOR_QUERY, TOPICS, SmtpServer, seed_article, toml_value
 from fixture_web import SEED_CASES
+from sqlalchemy.orm import Session, sessionmaker
+
+from kuroshio.crawler.topics import DEFAULT_TOPIC_QUERY, match_topics
 from kuroshio.scheduler.config import Config, load_config
-from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
 from kuroshio.storage.articles import store_article
+from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
+from kuroshio.storage.records import ExtractedArticle
 
 
 @pytest.fixture

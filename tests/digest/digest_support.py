@@ -17,12 +17,12 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
-
-from kuroshio.storage.records import ExtractedArticle, text_sha256
-from kuroshio.crawler.topics import DEFAULT_TOPIC_QUERY, Topic, match_topics
 from fixture_web import expected, free_port
+
+from kuroshio.crawler.topics import DEFAULT_TOPIC_QUERY, Topic, match_topics
 from kuroshio.digest.options import DigestConfig
 from kuroshio.storage.models import Article, ArticleTopic, Source
+from kuroshio.storage.records import ExtractedArticle, text_sha256
 
 SEMICONDUCTOR_QUERY = "semiconductor* OR chip*"
 TOPICS = (

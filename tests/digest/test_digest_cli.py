@@ -8,10 +8,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from sqlalchemy.orm import Session, sessionmaker
-
 from digest_support import SmtpServer, parse_message, parts
 from fixture_web import KUROSHIO
+from sqlalchemy.orm import Session, sessionmaker
+
 from kuroshio.scheduler.config import Config
 from kuroshio.scheduler.locks import acquire
 from kuroshio.storage.digests import delivered_article_ids, last_digest_attempts

@@ -7,13 +7,13 @@ from dataclasses import fields
 from datetime import timedelta
 
 import pytest
+from digest_support import NOW, TOPICS, article, digest_config, parse_message, parts, seed
+from fixture_web import SEED_CASES
 
 from kuroshio.digest.compose import compose_digest
 from kuroshio.digest.health import SourceProblem
-from kuroshio.digest.options import DigestConfig
 from kuroshio.digest.message import build_message, clean_header, message_bytes, message_id, render_html, render_text
-from digest_support import NOW, TOPICS, article, digest_config, parse_message, parts, seed
-from fixture_web import SEED_CASES
+from kuroshio.digest.options import DigestConfig
 
 
 def build(articles, **overrides):

@@ -7,16 +7,22 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from digest_support import NOW, SmtpServer, parse_message, parts, seed_article, tls_contexts
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import kuroshio.digest.send
-from kuroshio.storage.records import ExtractedArticle
 from kuroshio.scheduler.digests import send_due_digest
-from digest_support import NOW, SmtpServer, parse_message, parts, seed_article, tls_contexts
-from kuroshio.storage.models import Article, ArticleTopic, DigestAttempt, DigestDelivery, Source
 from kuroshio.scheduler.locks import LeaseHeld, acquire, release
-from kuroshio.storage.digests import delivered_article_ids, last_digest_attempts, list_digest_attempts, owed_articles, start_digest_attempt
+from kuroshio.storage.digests import (
+    delivered_article_ids,
+    last_digest_attempts,
+    list_digest_attempts,
+    owed_articles,
+    start_digest_attempt,
+)
+from kuroshio.storage.models import Article, ArticleTopic, DigestAttempt, DigestDelivery, Source
+from kuroshio.storage.records import ExtractedArticle
 
 
 def delivered(sessions: sessionmaker[Session], digest: str = "morning") -> set[int]:

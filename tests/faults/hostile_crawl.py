@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fixture_web import KUROSHIO, REPO, stored_articles, write_config
+
 from kuroshio.storage.engine import create_engine_for, session_factory
 from kuroshio.storage.runs import list_runs
 

@@ -15,10 +15,6 @@ from dataclasses import dataclass
 
 import pytest
 import trafilatura.utils
-
-from kuroshio.crawler.decode import NotHtmlError
-from kuroshio.crawler.extract import extract_article
-from kuroshio.fixtures.server import FixtureWeb
 from hostile_crawl import (
     HOSTILE,
     MEMORY_CEILING,
@@ -28,7 +24,11 @@ from hostile_crawl import (
     last_run,
     stored_articles,
 )
+
+from kuroshio.crawler.decode import NotHtmlError
+from kuroshio.crawler.extract import extract_article
 from kuroshio.crawler.options import CrawlConfig
+from kuroshio.fixtures.server import FixtureWeb
 
 pytestmark = pytest.mark.faults
 

@@ -25,13 +25,13 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, text
-
 from databases import BACKENDS, POSTGRES_URL, reset_postgres_schema
 from fixture_web import KUROSHIO, stored_articles, write_config
-from kuroshio.fixtures.server import FixtureWeb, Response, ServedRequest
 from hostile_crawl import CRAWL_TIMEOUT, HOSTILE
 from network_crawl import served, set_crawl_keys
+from sqlalchemy import Engine, select, text
+
+from kuroshio.fixtures.server import FixtureWeb, Response, ServedRequest
 from kuroshio.storage.engine import create_engine_for, session_factory, write_transaction
 from kuroshio.storage.models import Article, ArticleURL, CrawlRun, Source
 from kuroshio.storage.runs import list_runs

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import lxml.html
 import pytest
+from fixture_web import kuroshio
+from hostile_crawl import HOSTILE, MeasuredCrawl, crawl_measured, hostile_config, last_run, stored_articles
 
 from kuroshio.crawler.extract import MAX_TITLE_CHARS
 from kuroshio.fixtures.server import FixtureWeb
-from hostile_crawl import HOSTILE, MeasuredCrawl, crawl_measured, hostile_config, last_run, stored_articles
-from fixture_web import kuroshio
 
 pytestmark = pytest.mark.faults
 

@@ -20,9 +20,6 @@ from pathlib import Path
 import feedparser
 import lxml.etree
 import pytest
-
-from kuroshio.crawler.discover import DiscoveryError, listing_links, parse_date, parse_feed, parse_sitemap
-from kuroshio.fixtures.server import FixtureWeb, ServedRequest
 from hostile_crawl import (
     HOSTILE,
     MEMORY_CEILING,
@@ -32,6 +29,9 @@ from hostile_crawl import (
     last_run,
     stored_articles,
 )
+
+from kuroshio.crawler.discover import DiscoveryError, listing_links, parse_date, parse_feed, parse_sitemap
+from kuroshio.fixtures.server import FixtureWeb, ServedRequest
 
 pytestmark = pytest.mark.faults
 

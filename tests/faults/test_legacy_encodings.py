@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fixture_web import normalise_space
+from hostile_crawl import HOSTILE, MeasuredCrawl, crawl_measured, hostile_config, last_run, stored_articles
 from scrapy.http import HtmlResponse
 
 from kuroshio.crawler.decode import NotHtmlError, decode_html
 from kuroshio.crawler.extract import extract_article
-from fixture_web import normalise_space
 from kuroshio.fixtures.server import FixtureWeb
-from hostile_crawl import HOSTILE, MeasuredCrawl, crawl_measured, hostile_config, last_run, stored_articles
 
 pytestmark = pytest.mark.faults
 
@@ -92,7 +92,7 @@ def test_a_right_header_beats_a_wrong_meta():
 
 
 def test_a_utf8_page_with_its_header_is_taken_at_its_word():
-    body = "<html><body><p>台日關係 日台関係</p></body></html>".encode("utf-8")
+    body = "<html><body><p>台日關係 日台関係</p></body></html>".encode()
     assert decode_html(body, content_type="text/html; charset=UTF-8").source == "http"
 
 

@@ -14,17 +14,23 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from fixture_web import kuroshio
+from hostile_crawl import (
+    HOSTILE,
+    MeasuredCrawl,
+    crawl_measured,
+    database_url,
+    hostile_config,
+    last_run,
+    stored_articles,
+)
 from sqlalchemy import or_, select
 
 from kuroshio.crawler.extract import NoArticleError, extract_article
 from kuroshio.fixtures.server import FixtureWeb, ServedRequest
-from hostile_crawl import (
-    HOSTILE, MeasuredCrawl, crawl_measured, database_url, hostile_config, last_run, stored_articles,
-)
 from kuroshio.storage.engine import create_engine_for, session_factory
 from kuroshio.storage.models import Article, PageFailure
 from kuroshio.storage.runs import STARVED_RUNS, finish_run, start_run, starved_sources
-from fixture_web import kuroshio
 
 pytestmark = pytest.mark.faults
 

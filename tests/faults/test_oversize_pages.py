@@ -14,8 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-
-from kuroshio.fixtures.server import FixtureWeb, ServedRequest
 from hostile_crawl import (
     HOSTILE,
     MEMORY_CEILING,
@@ -26,7 +24,9 @@ from hostile_crawl import (
     run_measured,
     stored_articles,
 )
+
 from kuroshio.crawler.options import CrawlConfig
+from kuroshio.fixtures.server import FixtureWeb, ServedRequest
 
 pytestmark = pytest.mark.faults
 

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-
-from kuroshio.fixtures.server import FixtureWeb, ServedRequest
 from hostile_crawl import HOSTILE, MeasuredCrawl, crawl_measured, hostile_config, last_run, stored_articles
 from network_crawl import served
+
+from kuroshio.fixtures.server import FixtureWeb, ServedRequest
 
 pytestmark = pytest.mark.faults
 

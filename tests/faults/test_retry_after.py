@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
-from kuroshio.crawler.middlewares.retry import retry_after_seconds
-from kuroshio.fixtures.server import FixtureWeb, ServedRequest
 from hostile_crawl import HOSTILE, MeasuredCrawl, crawl_measured, hostile_config, last_run, stored_articles
 from network_crawl import served, set_crawl_keys
+
+from kuroshio.crawler.middlewares.retry import retry_after_seconds
 from kuroshio.crawler.options import CrawlConfig
+from kuroshio.fixtures.server import FixtureWeb, ServedRequest
 
 pytestmark = pytest.mark.faults
 

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-
-from kuroshio.fixtures.server import FixtureWeb, ServedRequest
 from hostile_crawl import HOSTILE, MeasuredCrawl, crawl_measured, hostile_config, last_run
 from network_crawl import gaps, served, set_crawl_keys
+
+from kuroshio.fixtures.server import FixtureWeb, ServedRequest
 
 pytestmark = pytest.mark.faults
 

@@ -13,16 +13,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hostile_crawl import (
+    HOSTILE,
+    MeasuredCrawl,
+    crawl_measured,
+    database_url,
+    hostile_config,
+    last_run,
+    stored_articles,
+)
 from sqlalchemy import select
 
 from kuroshio.crawler.extract import extract_article
-from kuroshio.storage.urls import canonicalize_url, url_variants
 from kuroshio.fixtures.server import FixtureWeb, ServedRequest
-from hostile_crawl import (
-    HOSTILE, MeasuredCrawl, crawl_measured, database_url, hostile_config, last_run, stored_articles,
-)
 from kuroshio.storage.engine import create_engine_for, session_factory
 from kuroshio.storage.models import ArticleURL
+from kuroshio.storage.urls import canonicalize_url, url_variants
 
 pytestmark = pytest.mark.faults
 
@@ -136,9 +142,9 @@ def test_the_second_crawl_knows_the_https_forms_and_fetches_no_article(dup_crawl
 
 
 def test_store_matches_a_stored_url_under_its_other_scheme_and_www_form(tmp_path: Path) -> None:
-    from kuroshio.storage.records import ExtractedArticle
-    from kuroshio.storage.engine import upgrade_schema
     from kuroshio.storage.articles import known_urls, store_article
+    from kuroshio.storage.engine import upgrade_schema
+    from kuroshio.storage.records import ExtractedArticle
 
     engine = create_engine_for(f"sqlite:///{tmp_path / 'dup.db'}")
     upgrade_schema(engine)

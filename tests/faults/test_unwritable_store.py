@@ -20,14 +20,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import NullPool, create_engine
-from sqlalchemy.engine import make_url
-
 from databases import POSTGRES_MARKS, POSTGRES_URL, reset_postgres_schema
 from fixture_web import KUROSHIO, kuroshio
+from sqlalchemy import NullPool, create_engine
+from sqlalchemy.engine import make_url
+from unwritable_store import FAULTS, BrokenStore, broken_store, integrity, read_articles, read_runs, read_urls
+
 from kuroshio.fixtures.server import DEFAULT_ROOT, FixtureWeb
 from kuroshio.scheduler.cli import EXIT_STORE_UNWRITABLE
-from unwritable_store import FAULTS, BrokenStore, broken_store, integrity, read_articles, read_runs, read_urls
 
 pytestmark = pytest.mark.faults
 

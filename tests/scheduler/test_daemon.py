@@ -14,13 +14,13 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 from pathlib import Path
 
 import pytest
-
 from fixture_web import KUROSHIO, free_port, kuroshio
+
 from kuroshio.fixtures.server import DEFAULT_ROOT, FixtureWeb
 from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
 from kuroshio.storage.models import Article, ArticleURL, CrawlRun

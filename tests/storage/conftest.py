@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from kuroshio.storage.records import ExtractedArticle
 from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
+from kuroshio.storage.records import ExtractedArticle
 
 RunTogether = Callable[[int, Callable[[int], None]], None]
 

@@ -11,10 +11,10 @@ from sqlalchemy import Engine, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from kuroshio.storage.articles import list_articles
 from kuroshio.storage.engine import create_engine_for, default_database_url, session_factory, upgrade_schema
 from kuroshio.storage.models import ArticleURL, Source
 from kuroshio.storage.sources import ensure_source
-from kuroshio.storage.articles import list_articles
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
 from datetime import datetime, timedelta, timezone
 
-from kuroshio.storage.records import PageFailure
+from kuroshio.storage.articles import known_urls
 from kuroshio.storage.models import PageFailure as PageFailureRow
 from kuroshio.storage.page_failures import FAILED_PAGE_RECHECK, record_page_failures
-from kuroshio.storage.articles import known_urls
+from kuroshio.storage.records import PageFailure
 
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc)
 

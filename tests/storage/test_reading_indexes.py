@@ -18,9 +18,9 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, insert, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from kuroshio.storage.articles import list_articles
 from kuroshio.storage.engine import MIGRATIONS_DIR
 from kuroshio.storage.models import Article, ArticleTopic, Base, Source
-from kuroshio.storage.articles import list_articles
 
 INDEX = "ix_articles_effective_date"
 NOW = datetime(2026, 11, 24, 6, 0, tzinfo=timezone.utc)

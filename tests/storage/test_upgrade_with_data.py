@@ -8,13 +8,13 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import select
 
-from kuroshio.storage.records import ExtractedArticle, PageFailure, TopicMatch
 from kuroshio.scheduler.locks import acquire, holder, new_owner
+from kuroshio.storage.articles import article_record, known_urls, list_articles, store_article
 from kuroshio.storage.engine import MIGRATIONS_DIR, create_engine_for, session_factory, upgrade_schema
 from kuroshio.storage.models import ArticleURL
-from kuroshio.storage.articles import article_record, known_urls, list_articles, store_article
-from kuroshio.storage.runs import finish_run, list_runs, start_run
 from kuroshio.storage.page_failures import record_page_failures
+from kuroshio.storage.records import ExtractedArticle, PageFailure, TopicMatch
+from kuroshio.storage.runs import finish_run, list_runs, start_run
 from kuroshio.storage.search import search_articles
 
 ARTICLES = 300
