@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from unwritable_store import FAULTS, BrokenStore, broken_store, integrity, read_articles, read_runs, read_urls
 
 from kuroshio.fixtures.server import DEFAULT_ROOT, FixtureWeb
-from kuroshio.scheduler.cli import EXIT_STORE_UNWRITABLE
+from kuroshio.scheduler.exits import EXIT_STORE_UNWRITABLE
 
 pytestmark = pytest.mark.faults
 
