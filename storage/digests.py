@@ -61,7 +61,7 @@ def delivered_article_ids(session: Session, digest: str) -> set[int]:
 def start_digest_attempt(session: Session, digest: str, *, pid: int | None, now: datetime | None = None) -> int:
     """Record that `digest` is being sent (status 'running'); returns the attempt id.
 
-    The caller holds the digest's lease (`digest.send`), so an attempt of it still 'running' belongs
+    The caller holds the digest's lease (`kuroshio.scheduler.digests`), so an attempt of it still 'running' belongs
     to a process that died: it is marked 'interrupted' first.
     """
     started_at = aware_or_now(now)

@@ -1,6 +1,6 @@
 """Index on when an article dates from, so listings and digests since a date stop scanning every article.
 
-`storage.repo` filters and sorts articles by ``coalesce(published_at, first_seen_at)`` (publication time,
+`storage.articles` and `storage.digests` filter and sort articles by ``coalesce(published_at, first_seen_at)`` (publication time,
 else first seen); no column index covers that expression, so `articles list --since` read the whole
 table (60–70 ms at 100,000 articles, 2 ms with this index: benchmarks/RESULTS.md, section 4). The
 indexed expression must stay the one the queries use, or the planner ignores the index.
