@@ -140,7 +140,7 @@ def test_status_and_a_starting_daemon_refuse_an_unwritable_store_in_one_clear_li
     assert status.returncode == EXIT_STORE_UNWRITABLE, status.stderr
     assert_one_clear_line(status.stderr, store)
     assert daemon.returncode == EXIT_STORE_UNWRITABLE, daemon.stderr
-    assert re.fullmatch(f"ERROR scheduler.daemon: cannot write to the database {re.escape(str(store.database))}: "
+    assert re.fullmatch(f"ERROR kuroshio.scheduler.daemon: cannot write to the database {re.escape(str(store.database))}: "
                         f".*({store.says}).*: daemon not started\n", daemon.stderr), daemon.stderr
     assert kuroshio(config, "status").returncode == 0
     assert integrity(store.database) == "ok"
@@ -303,7 +303,7 @@ def test_a_crawl_cut_short_by_a_full_disk_is_recorded_failed_and_the_next_stores
     store.inflict()
     daemon.wait_for(lambda: "crawl of kyodo ended with status 74" in daemon.output(), what="the cut crawl to end")
     log = daemon.output()
-    assert re.search(r"WARNING crawler\.spiders\.source: kyodo: http://\S+: store failed: OperationalError", log), \
+    assert re.search(r"WARNING kuroshio\.crawler\.spiders\.source: kyodo: http://\S+: store failed: OperationalError", log), \
         "an article fetched after the disk filled was refused"
     assert re.search(f"kuroshio: cannot write to the database {re.escape(str(store.database))}: .*{store.says}", log)
     store.repair()
