@@ -1,18 +1,18 @@
-"""Storing, de-duplicating, listing and searching articles; recording crawl runs."""
+"""Storing and de-duplicating articles, their dates, listing and finding them; concurrent writers."""
+
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
+from storage_support import ELECTION, TAIPEI, TYPHOON, UTC, MakeArticle, RunTogether, count_rows, names_of, store_one
 
 from kuroshio.storage import articles as stored_articles
-from kuroshio.storage import models, search
+from kuroshio.storage import models
 from kuroshio.storage.articles import (
     ArticleToStore,
     StoreResult,
@@ -20,38 +20,14 @@ from kuroshio.storage.articles import (
     get_article,
     known_urls,
     list_articles,
-    store_article,
     store_articles,
 )
-from kuroshio.storage.models import Article, ArticleTopic, ArticleURL, CrawlRun, Source
-from kuroshio.storage.records import ExtractedArticle, TopicMatch
+from kuroshio.storage.models import Article, ArticleTopic, ArticleURL, Source
+from kuroshio.storage.records import TopicMatch
 from kuroshio.storage.runs import (
-    MAX_RECORDED_ERRORS,
-    finish_run,
-    last_runs,
-    list_runs,
-    mark_interrupted_runs,
     start_run,
 )
 from kuroshio.storage.search import search_articles
-from kuroshio.storage.sources import ensure_source
-
-MakeArticle = Callable[..., ExtractedArticle]
-RunTogether = Callable[[int, Callable[[int], None]], None]  # the `run_together` fixture
-TAIPEI = timezone(timedelta(hours=8))
-UTC = timezone.utc
-TYPHOON = TopicMatch(topic="typhoon", score=0.9, terms=("typhoon", "颱風"))
-ELECTION = TopicMatch(topic="election", score=0.4, terms=("election",))
-
-
-def _count(session: Session, model: type) -> int:
-    return session.scalar(select(func.count()).select_from(model)) or 0
-
-
-def _store(session: Session, article: ExtractedArticle, *matches: TopicMatch, **options: Any) -> StoreResult:
-    options.setdefault("crawl_run_id", None)
-    return store_article(session, article, matches=matches, **options)
-
 
 # --- storing and de-duplicating ------------------------------------------------------------------
 
@@ -63,7 +39,7 @@ def test_store_new_article_with_its_urls_and_matches(session: Session, make_arti
         authors=("Lin Mei", "Chen Wei"),
         language="en",
     )
-    result = _store(session, article, TYPHOON, ELECTION, seen_urls=["https://news.example/feed-link/1"])
+    result = store_one(session, article, TYPHOON, ELECTION, seen_urls=["https://news.example/feed-link/1"])
 
     assert result.created
     stored = get_article(session, str(result.article_id))
@@ -85,7 +61,7 @@ def test_store_new_article_with_its_urls_and_matches(session: Session, make_arti
 
 def test_repeated_topic_in_matches_keeps_the_best_score(session: Session, make_article: MakeArticle) -> None:
     weaker = TopicMatch(topic="typhoon", score=0.2, terms=("storm",))
-    result = _store(session, make_article(), weaker, TYPHOON)
+    result = store_one(session, make_article(), weaker, TYPHOON)
     stored = get_article(session, str(result.article_id))
     assert stored is not None
     assert [(match.topic, match.score) for match in stored.topic_matches] == [("typhoon", 0.9)]
@@ -117,15 +93,15 @@ def test_duplicate_is_stored_once_and_keeps_its_urls_as_aliases(
         canonical_url="https://news.example/a-canonical",
         text="Typhoon Krathon makes landfall in Kaohsiung.",
     )
-    first_result = _store(session, first, TYPHOON, seen_urls=["https://news.example/redirected"])
+    first_result = store_one(session, first, TYPHOON, seen_urls=["https://news.example/redirected"])
     # Whitespace layout does not change the fingerprint.
     second_text = "Typhoon  Krathon makes landfall\nin Kaohsiung." if same_text else "Another story altogether."
     second = make_article(url=second_url, canonical_url=second_canonical, text=second_text)
 
-    second_result = _store(session, second, ELECTION, seen_urls=second_seen)
+    second_result = store_one(session, second, ELECTION, seen_urls=second_seen)
 
     assert second_result == StoreResult(article_id=first_result.article_id, created=False)
-    assert _count(session, Article) == 1
+    assert count_rows(session, Article) == 1
     expected_urls = {
         first.url, first.canonical_url, "https://news.example/redirected", second_url, second_canonical, *second_seen
     }
@@ -139,34 +115,34 @@ def test_duplicate_is_stored_once_and_keeps_its_urls_as_aliases(
 
 
 def test_empty_bodies_are_not_duplicates_of_each_other(session: Session, make_article: MakeArticle) -> None:
-    assert _store(session, make_article(text="")).created
-    assert _store(session, make_article(text="  \n")).created
-    assert _count(session, Article) == 2
+    assert store_one(session, make_article(text="")).created
+    assert store_one(session, make_article(text="  \n")).created
+    assert count_rows(session, Article) == 2
 
 
 def test_known_urls_is_what_a_second_crawl_skips(session: Session, make_article: MakeArticle) -> None:
     assert known_urls(session) == set()
-    _store(session, make_article(url="https://news.example/1", canonical_url="https://news.example/c1"))
-    _store(session, make_article(url="https://news.example/2"))
+    store_one(session, make_article(url="https://news.example/1", canonical_url="https://news.example/c1"))
+    store_one(session, make_article(url="https://news.example/2"))
     assert known_urls(session) == {"https://news.example/1", "https://news.example/c1", "https://news.example/2"}
 
 
 def test_store_after_reads_in_the_same_session(session: Session, make_article: MakeArticle) -> None:
     list_articles(session)
     assert session.in_transaction()
-    assert _store(session, make_article()).created
+    assert store_one(session, make_article()).created
     assert not session.in_transaction()
 
 
 def test_store_refuses_a_session_with_staged_changes(session: Session, make_article: MakeArticle) -> None:
     session.add(Source(name="staged"))
     with pytest.raises(RuntimeError, match="uncommitted changes"):
-        _store(session, make_article())
+        store_one(session, make_article())
 
 
 def test_store_records_the_crawl_run(session: Session, make_article: MakeArticle) -> None:
     run_id = start_run(session, "example-news")
-    result = _store(session, make_article(), crawl_run_id=run_id)
+    result = store_one(session, make_article(), crawl_run_id=run_id)
     stored = get_article(session, str(result.article_id))
     assert stored is not None and stored.crawl_run_id == run_id
 
@@ -180,7 +156,7 @@ def test_store_records_the_crawl_run(session: Session, make_article: MakeArticle
 )
 def test_published_offset_round_trips(session: Session, make_article: MakeArticle, published: str) -> None:
     published_at = datetime.fromisoformat(published)
-    result = _store(session, make_article(published_at=published_at))
+    result = store_one(session, make_article(published_at=published_at))
     session.expunge_all()  # read back from the database, not from the identity map
 
     stored = get_article(session, str(result.article_id))
@@ -191,7 +167,7 @@ def test_published_offset_round_trips(session: Session, make_article: MakeArticl
 
 
 def test_article_without_date_has_no_published(session: Session, make_article: MakeArticle) -> None:
-    result = _store(session, make_article(), now=datetime(2025, 1, 2, 3, 4, 5, tzinfo=TAIPEI))
+    result = store_one(session, make_article(), now=datetime(2025, 1, 2, 3, 4, 5, tzinfo=TAIPEI))
     stored = get_article(session, str(result.article_id))
     assert stored is not None
     record = article_record(stored)
@@ -202,19 +178,19 @@ def test_article_without_date_has_no_published(session: Session, make_article: M
 def test_naive_datetimes_are_refused(session: Session, make_article: MakeArticle) -> None:
     naive = datetime(2025, 3, 1, 10, 30)
     with pytest.raises(ValueError, match="timezone-aware"):
-        _store(session, make_article(published_at=naive))
+        store_one(session, make_article(published_at=naive))
     with pytest.raises(ValueError, match="timezone-aware"):
         list_articles(session, since=naive)
     with pytest.raises(ValueError, match="timezone-aware"):
         start_run(session, "example-news", now=naive)
-    assert _count(session, Article) == 0
+    assert count_rows(session, Article) == 0
 
 
 def test_overlong_urls_are_refused(session: Session, make_article: MakeArticle) -> None:
     overlong = "https://news.example/" + "x" * models.MAX_URL_LENGTH
     with pytest.raises(ValueError, match="longer than"):
-        _store(session, make_article(), seen_urls=[overlong])
-    assert _count(session, Article) == 0
+        store_one(session, make_article(), seen_urls=[overlong])
+    assert count_rows(session, Article) == 0
 
 
 def test_article_record_is_json_ready(session: Session, make_article: MakeArticle) -> None:
@@ -224,7 +200,7 @@ def test_article_record_is_json_ready(session: Session, make_article: MakeArticl
         language="zh-TW",
         authors=("林美",),
     )
-    result = _store(session, article, TYPHOON, now=datetime(2025, 10, 3, 5, 0, tzinfo=UTC))
+    result = store_one(session, article, TYPHOON, now=datetime(2025, 10, 3, 5, 0, tzinfo=UTC))
     stored = get_article(session, str(result.article_id))
     assert stored is not None
     record = json.loads(json.dumps(article_record(stored), ensure_ascii=False))
@@ -252,31 +228,26 @@ def listed(session: Session, make_article: MakeArticle) -> dict[str, int]:
     seen = datetime(2025, 1, 5, tzinfo=UTC)
     stored = {
         # 09:00+08:00 is 01:00Z: older than 02:00Z although its local hour is later.
-        "typhoon_taipei": _store(
+        "typhoon_taipei": store_one(
             session, make_article(published_at=datetime(2025, 1, 3, 9, 0, tzinfo=TAIPEI)), TYPHOON, now=seen
         ),
-        "typhoon_utc": _store(
+        "typhoon_utc": store_one(
             session, make_article(published_at=datetime(2025, 1, 3, 2, 0, tzinfo=UTC)), TYPHOON, now=seen
         ),
-        "election_other_source": _store(
+        "election_other_source": store_one(
             session,
             make_article(source="other-news", published_at=datetime(2025, 1, 2, tzinfo=UTC)),
             ELECTION,
             now=seen,
         ),
-        "unmatched": _store(session, make_article(published_at=datetime(2025, 1, 4, tzinfo=UTC)), now=seen),
-        "typhoon_undated": _store(session, make_article(), TYPHOON, now=datetime(2025, 1, 6, tzinfo=UTC)),
+        "unmatched": store_one(session, make_article(published_at=datetime(2025, 1, 4, tzinfo=UTC)), now=seen),
+        "typhoon_undated": store_one(session, make_article(), TYPHOON, now=datetime(2025, 1, 6, tzinfo=UTC)),
     }
     return {name: result.article_id for name, result in stored.items()}
 
 
-def _names(articles: list[Article], ids: dict[str, int]) -> list[str]:
-    by_id = {article_id: name for name, article_id in ids.items()}
-    return [by_id[article.id] for article in articles]
-
-
 def test_list_shows_matched_articles_newest_first(session: Session, listed: dict[str, int]) -> None:
-    assert _names(list_articles(session), listed) == [
+    assert names_of(list_articles(session), listed) == [
         "typhoon_undated",  # first seen 2025-01-06, no publication date
         "typhoon_utc",
         "typhoon_taipei",
@@ -285,7 +256,7 @@ def test_list_shows_matched_articles_newest_first(session: Session, listed: dict
 
 
 def test_list_can_include_unmatched(session: Session, listed: dict[str, int]) -> None:
-    assert _names(list_articles(session, include_unmatched=True), listed) == [
+    assert names_of(list_articles(session, include_unmatched=True), listed) == [
         "typhoon_undated",
         "unmatched",
         "typhoon_utc",
@@ -295,208 +266,23 @@ def test_list_can_include_unmatched(session: Session, listed: dict[str, int]) ->
 
 
 def test_list_filters_by_topic_source_since_and_limit(session: Session, listed: dict[str, int]) -> None:
-    assert _names(list_articles(session, topic="election"), listed) == ["election_other_source"]
-    assert _names(list_articles(session, source="other-news"), listed) == ["election_other_source"]
-    assert _names(list_articles(session, topic="no-such-topic"), listed) == []
+    assert names_of(list_articles(session, topic="election"), listed) == ["election_other_source"]
+    assert names_of(list_articles(session, source="other-news"), listed) == ["election_other_source"]
+    assert names_of(list_articles(session, topic="no-such-topic"), listed) == []
     since = datetime(2025, 1, 3, 9, 0, tzinfo=TAIPEI)  # inclusive
-    assert _names(list_articles(session, since=since), listed) == ["typhoon_undated", "typhoon_utc", "typhoon_taipei"]
-    assert _names(list_articles(session, topic="typhoon", limit=2), listed) == ["typhoon_undated", "typhoon_utc"]
+    assert names_of(list_articles(session, since=since), listed) == ["typhoon_undated", "typhoon_utc", "typhoon_taipei"]
+    assert names_of(list_articles(session, topic="typhoon", limit=2), listed) == ["typhoon_undated", "typhoon_utc"]
 
 
 def test_get_article_by_id_or_any_url(session: Session, make_article: MakeArticle) -> None:
     article = make_article(url="https://news.example/a", canonical_url="https://news.example/c")
-    result = _store(session, article, seen_urls=["https://news.example/old"])
+    result = store_one(session, article, seen_urls=["https://news.example/old"])
     article_id = str(result.article_id)
     for ref in (article_id, f" {article_id} ", article.url, article.canonical_url, "https://news.example/old"):
         found = get_article(session, ref)
         assert found is not None and found.id == result.article_id, ref
     assert get_article(session, "999999") is None
     assert get_article(session, "https://news.example/unknown") is None
-
-
-# --- search --------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def searchable(session: Session, make_article: MakeArticle) -> dict[str, int]:
-    stored = {
-        "typhoon_title": _store(
-            session,
-            make_article(
-                title="Typhoon Krathon weakens",
-                text="The storm weakened after landfall in Kaohsiung.",
-                published_at=datetime(2025, 10, 1, tzinfo=UTC),
-            ),
-        ),
-        "typhoon_text": _store(
-            session,
-            make_article(
-                title="Ferries cancelled",
-                text="Ferries to Kinmen were cancelled because of the typhoon; the harbour stays closed.",
-                published_at=datetime(2025, 10, 2, tzinfo=UTC),
-            ),
-        ),
-        "chinese": _store(
-            session,
-            make_article(
-                title="颱風山陀兒",
-                text="台灣南部豪雨，高雄停班停課。",
-                published_at=datetime(2025, 10, 3, tzinfo=UTC),
-            ),
-        ),
-    }
-    return {name: result.article_id for name, result in stored.items()}
-
-
-def test_search_finds_articles_by_word_case_insensitively(session: Session, searchable: dict[str, int]) -> None:
-    assert set(_names(search_articles(session, "TYPHOON"), searchable)) == {"typhoon_title", "typhoon_text"}
-    assert _names(search_articles(session, "ferries kinmen"), searchable) == ["typhoon_text"]
-    assert _names(search_articles(session, "ferries kaohsiung"), searchable) == []
-
-
-def test_search_finds_words_in_scripts_without_spaces(session: Session, searchable: dict[str, int]) -> None:
-    assert _names(search_articles(session, "高雄"), searchable) == ["chinese"]
-    assert _names(search_articles(session, "颱風"), searchable) == ["chinese"]
-    assert _names(search_articles(session, "「高雄」"), searchable) == ["chinese"]
-
-
-def test_search_ranks_title_hits_first_with_fts5(
-    session: Session, searchable: dict[str, int], database_url: str
-) -> None:
-    if not search._has_fulltext_index(session):
-        pytest.skip("ranking needs the SQLite FTS5 index; other backends list newest first")
-    # The text-only hit is newer, so date order would put it first.
-    assert _names(search_articles(session, "typhoon"), searchable) == ["typhoon_title", "typhoon_text"]
-
-
-@pytest.mark.parametrize(
-    "hostile",
-    ['"', '""', "'", 'typhoon"', '"typhoon', "title:typhoon", "typhoon OR", "AND", "NOT typhoon", "NEAR(typhoon",
-     "typ*", "^typhoon", "-", "(", ")", "{title}: x", "%", "_", "\\", "100%_\\", "'; DROP TABLE articles; --"],
-)
-def test_search_treats_query_syntax_as_plain_words(session: Session, searchable: dict[str, int], hostile: str) -> None:
-    results = search_articles(session, hostile)
-    assert all(isinstance(article, Article) for article in results)
-    assert _count(session, Article) == 3
-
-
-def test_search_quoted_word_still_matches(session: Session, searchable: dict[str, int]) -> None:
-    assert set(_names(search_articles(session, '"typhoon"'), searchable)) == {"typhoon_title", "typhoon_text"}
-
-
-def test_search_falls_back_to_like_without_fulltext_index(
-    session: Session, searchable: dict[str, int], database_url: str
-) -> None:
-    if database_url.startswith("sqlite"):
-        for statement in (
-            "DROP TRIGGER IF EXISTS articles_fts_after_insert",
-            "DROP TRIGGER IF EXISTS articles_fts_after_update",
-            "DROP TRIGGER IF EXISTS articles_fts_after_delete",
-            "DROP TABLE IF EXISTS articles_fts",
-        ):
-            session.execute(text(statement))
-        session.commit()
-    assert not search._has_fulltext_index(session)
-    assert set(_names(search_articles(session, "Typhoon"), searchable)) == {"typhoon_title", "typhoon_text"}
-    assert set(_names(search_articles(session, '"Typhoon"'), searchable)) == {"typhoon_title", "typhoon_text"}
-    assert _names(search_articles(session, "(ferries) kinmen;"), searchable) == ["typhoon_text"]
-    assert _names(search_articles(session, "100%"), searchable) == []
-
-
-def test_search_with_no_words_finds_nothing(session: Session, searchable: dict[str, int]) -> None:
-    assert search_articles(session, "   ") == []
-
-
-# --- crawl runs ----------------------------------------------------------------------------------
-
-
-def test_run_lifecycle(session: Session) -> None:
-    started = datetime(2025, 1, 1, 8, 0, tzinfo=TAIPEI)
-    run_id = start_run(session, "example-news", pid=4321, now=started)
-    run = session.get(CrawlRun, run_id)
-    assert run is not None
-    assert (run.status, run.pid, run.started_at, run.finished_at) == ("running", 4321, started, None)
-
-    errors = [{"url": f"https://news.example/{n}", "reason": "HTTP 500" * 200} for n in range(MAX_RECORDED_ERRORS + 20)]
-    finish_run(
-        session,
-        run_id,
-        status="ok",
-        pages_fetched=140,
-        articles_new=12,
-        articles_relevant=3,
-        duplicates_skipped=5,
-        errors=errors,
-        message="done",
-        now=started + timedelta(minutes=5),
-    )
-    session.expunge_all()
-    run = session.get(CrawlRun, run_id)
-    assert run is not None
-    assert (run.status, run.pages_fetched, run.articles_new, run.articles_relevant, run.duplicates_skipped) == (
-        "ok", 140, 12, 3, 5
-    )
-    assert run.finished_at == started + timedelta(minutes=5)
-    assert run.errors_count == MAX_RECORDED_ERRORS + 20
-    assert len(run.errors) == MAX_RECORDED_ERRORS
-    assert run.errors[0]["url"] == "https://news.example/0"
-    assert len(run.errors[0]["reason"]) == models.MAX_ERROR_REASON_CHARS
-    assert run.message == "done"
-
-
-def test_finish_run_rejects_unknown_status_and_run(session: Session) -> None:
-    run_id = start_run(session, "example-news")
-    counts = dict(pages_fetched=0, articles_new=0, articles_relevant=0, duplicates_skipped=0, errors=[])
-    with pytest.raises(ValueError, match="running"):
-        finish_run(session, run_id, status="running", **counts)
-    with pytest.raises(LookupError):
-        finish_run(session, run_id + 1000, status="ok", **counts)
-
-
-def test_mark_interrupted_runs_only_touches_running_runs_of_dead_processes(session: Session) -> None:
-    dead_running = start_run(session, "a", pid=111)
-    alive_running = start_run(session, "b", pid=222)
-    unknown_pid = start_run(session, "c")
-    dead_finished = start_run(session, "d", pid=111)
-    finish_run(session, dead_finished, status="ok", pages_fetched=1, articles_new=0, articles_relevant=0,
-               duplicates_skipped=0, errors=[])
-    asked: list[int] = []
-
-    def alive(pid: int) -> bool:
-        asked.append(pid)
-        return pid == 222
-
-    marked = mark_interrupted_runs(session, alive=alive, now=datetime(2025, 1, 1, tzinfo=UTC))
-
-    assert marked == 1
-    assert sorted(asked) == [111, 222]
-    runs = [session.get(CrawlRun, run_id) for run_id in (dead_running, alive_running, unknown_pid, dead_finished)]
-    statuses = [run.status for run in runs if run is not None]
-    assert statuses == ["interrupted", "running", "running", "ok"]
-    interrupted = session.get(CrawlRun, dead_running)
-    assert interrupted.finished_at == datetime(2025, 1, 1, tzinfo=UTC)
-    assert "111" in (interrupted.message or "")
-    assert mark_interrupted_runs(session, alive=alive) == 0
-
-
-def test_last_runs_and_list_runs(session: Session) -> None:
-    base = datetime(2025, 1, 1, tzinfo=UTC)
-    a_old = start_run(session, "a", now=base)
-    b_only = start_run(session, "b", now=base + timedelta(hours=1))
-    a_new = start_run(session, "a", now=base + timedelta(hours=2))
-    ensure_source(session, "never-crawled")
-
-    latest = last_runs(session)
-    assert {name: run.id for name, run in latest.items()} == {"a": a_new, "b": b_only}
-    assert [run.id for run in list_runs(session)] == [a_new, b_only, a_old]
-    assert [run.id for run in list_runs(session, source="a")] == [a_new, a_old]
-    assert [run.id for run in list_runs(session, limit=1)] == [a_new]
-
-
-def test_ensure_source_is_idempotent(session: Session) -> None:
-    first = ensure_source(session, "example-news")
-    assert ensure_source(session, "example-news").id == first.id
-    assert _count(session, Source) == 1
 
 
 # --- faults --------------------------------------------------------------------------------------
@@ -511,7 +297,7 @@ def test_a_batch_failing_midway_leaves_no_trace(
 
     def crash_on_the_second_article(session: Session, item: ArticleToStore, **options: Any) -> Article:
         if item.article.title == "Election":
-            articles_written_before_the_crash.append(_count(session, Article))
+            articles_written_before_the_crash.append(count_rows(session, Article))
             raise RuntimeError("simulated crash in the middle of a batch")
         return real_insert(session, item, **options)
 
@@ -523,7 +309,7 @@ def test_a_batch_failing_midway_leaves_no_trace(
 
     assert articles_written_before_the_crash == [1]  # the first article and its rows were in the database
     with sessions() as fresh:
-        assert [_count(fresh, model) for model in (Article, ArticleURL, ArticleTopic, Source)] == [0, 0, 0, 0]
+        assert [count_rows(fresh, model) for model in (Article, ArticleURL, ArticleTopic, Source)] == [0, 0, 0, 0]
         assert known_urls(fresh) == set()
         assert search_articles(fresh, "typhoon") == []
 
@@ -541,7 +327,7 @@ def test_a_batch_stores_each_article_once_and_folds_its_own_duplicates(
 
     assert [result.created for result in results] == [True, False, True]
     assert results[1].article_id == results[0].article_id
-    assert _count(session, Article) == 2
+    assert count_rows(session, Article) == 2
     assert known_urls(session) == {typhoon.url, copy.url, election.url}
     stored = get_article(session, str(results[2].article_id))
     assert stored is not None and [match.topic for match in stored.topic_matches] == ["election"]
@@ -559,7 +345,7 @@ def test_url_stored_by_a_concurrent_writer_is_recorded_as_duplicate(
     session: Session, make_article: MakeArticle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     article = make_article(url="https://news.example/race")
-    original = _store(session, article, TYPHOON)
+    original = store_one(session, article, TYPHOON)
     real_find_duplicate = stored_articles._find_duplicate
     lookups: list[int | None] = []
 
@@ -572,9 +358,9 @@ def test_url_stored_by_a_concurrent_writer_is_recorded_as_duplicate(
     monkeypatch.setattr(stored_articles, "_find_duplicate", lookup_that_loses_the_race)
     again = make_article(url="https://news.example/race", canonical_url="https://news.example/race-c", text="new")
 
-    assert _store(session, again) == StoreResult(article_id=original.article_id, created=False)
+    assert store_one(session, again) == StoreResult(article_id=original.article_id, created=False)
     assert lookups == [None, original.article_id]  # the insert failed on the unique URL and was retried
-    assert _count(session, Article) == 1
+    assert count_rows(session, Article) == 1
     assert "https://news.example/race-c" in known_urls(session)
 
 
@@ -589,8 +375,8 @@ def test_concurrent_writers_store_one_article(
 
     def write(index: int) -> None:
         with sessions() as session:
-            results.append(_store(session, shared, TYPHOON))
-            results.append(_store(session, own[index], TYPHOON))
+            results.append(store_one(session, shared, TYPHOON))
+            results.append(store_one(session, own[index], TYPHOON))
 
     run_together(writers, write)
     with sessions() as session:
@@ -599,7 +385,7 @@ def test_concurrent_writers_store_one_article(
         shared_results = [result for result in results if result.article_id == stored_shared.id]
         assert len(shared_results) == writers
         assert sum(result.created for result in shared_results) == 1
-        assert _count(session, Article) == writers + 1
+        assert count_rows(session, Article) == writers + 1
 
 
 @pytest.mark.faults
@@ -617,13 +403,13 @@ def test_concurrent_writers_of_one_body_under_different_urls_store_one_article(
 
     def write(index: int) -> None:
         with sessions() as session:
-            results.append(_store(session, copies[index], TYPHOON))
+            results.append(store_one(session, copies[index], TYPHOON))
 
     run_together(writers, write)
     assert sum(result.created for result in results) == 1
     assert len({result.article_id for result in results}) == 1
     with sessions() as session:
-        assert _count(session, Article) == 1
+        assert count_rows(session, Article) == 1
         assert known_urls(session) == {copy.url for copy in copies}
 
 
@@ -639,7 +425,7 @@ def test_writers_adding_the_same_aliases_in_opposite_orders_do_not_deadlock(
         first_new, second_new = f"https://news.example/{number}/x", f"https://news.example/{number}/y"
         with sessions() as session:
             stored = [
-                _store(session, make_article(url=f"https://news.example/{number}/stored-{side}")).article_id
+                store_one(session, make_article(url=f"https://news.example/{number}/stored-{side}")).article_id
                 for side in (0, 1)
             ]
         duplicates = [
@@ -651,7 +437,7 @@ def test_writers_adding_the_same_aliases_in_opposite_orders_do_not_deadlock(
         def write(side: int, duplicates: list = duplicates, results: list[StoreResult] = results) -> None:
             article, seen_urls = duplicates[side]
             with sessions() as session:
-                results.append(_store(session, article, seen_urls=seen_urls))
+                results.append(store_one(session, article, seen_urls=seen_urls))
 
         run_together(2, write)
         assert sorted(results, key=lambda result: result.article_id) == [
