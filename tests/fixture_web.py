@@ -1,12 +1,17 @@
 """Shared test helpers: the fixture web's files and expectations, a config pointed at it, and the
-installed `kuroshio` command run as a subprocess."""
+`kuroshio` command: the installed one as a subprocess (`kuroshio`), or the same click command in this
+process (`kuroshio_in_process`) for commands that only read the store, where a new interpreter proves
+nothing but costs a second of start-up."""
 
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import subprocess
 import sys
+import traceback
+import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -63,9 +68,49 @@ def kuroshio(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def kuroshio_in_process(config: Path | None, *args: str, env: dict[str, str | None] | None = None,
+                        text: bool = True) -> subprocess.CompletedProcess:
+    """Run the `kuroshio` click command in this process, as `kuroshio(config, *args)` runs it in a new one:
+    exit status, stdout and stderr (an unexpected exception is exit 1 with its traceback on stderr, as
+    the interpreter would print it), as text or, with `text=False`, bytes. `env` sets variables for the
+    call (None removes one).
+
+    For commands that read the store (articles, runs, sources, status): the installed entry point is run
+    for real by the crawl, daemon and error-path tests. The command configures the root logger for its
+    own stderr; that configuration is undone afterwards, so pytest's own log capture is left as it was.
+    """
+    from click.testing import CliRunner
+
+    from kuroshio.scheduler.cli import cli
+
+    try:
+        runner = CliRunner(mix_stderr=False)  # click < 8.2 mixes stderr into stdout unless told not to
+    except TypeError:
+        runner = CliRunner()  # click >= 8.2 always keeps them apart
+    arguments = [*(["--config", str(config)] if config is not None else []), *args]
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        with warnings.catch_warnings():
+            result = runner.invoke(cli, arguments, prog_name="kuroshio", env=env, catch_exceptions=True)
+    finally:
+        for handler in root.handlers:
+            if handler not in handlers:
+                handler.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    stdout, stderr = result.stdout_bytes, result.stderr_bytes
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception)).encode()
+    if text:
+        return subprocess.CompletedProcess(["kuroshio", *arguments], result.exit_code, stdout.decode(),
+                                           stderr.decode())
+    return subprocess.CompletedProcess(["kuroshio", *arguments], result.exit_code, stdout, stderr)
+
+
 def stored_articles(config: Path) -> list[dict]:
     """Every stored article, as `kuroshio articles list --all --format jsonl` prints it."""
-    listing = kuroshio(config, "articles", "list", "--all", "--limit", "1000", "--format", "jsonl")
+    listing = kuroshio_in_process(config, "articles", "list", "--all", "--limit", "1000", "--format", "jsonl")
     assert listing.returncode == 0, listing.stderr
     return [json.loads(line) for line in listing.stdout.splitlines()]
 

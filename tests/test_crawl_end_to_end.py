@@ -1,7 +1,8 @@
 """The whole spine through real HTTP on 127.0.0.1: `kuroshio crawl` against the fixture web, twice.
 
 The crawl runs as the real command in a subprocess (Scrapy's reactor runs once per process), and
-the store is read back through the real `kuroshio articles` commands.
+the store is read back through the real `kuroshio articles` commands, run in this process with click's
+CliRunner: a reading command in a new interpreter would prove nothing the crawls do not.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fixture_web import (
     SEED_CASES,
     expected,
     kuroshio,
+    kuroshio_in_process,
     normalise_space,
     site_inventory,
     stored_articles,
@@ -102,7 +104,7 @@ def test_off_topic_articles_are_stored_but_match_no_topic(two_crawls):
 
 
 def test_only_the_seed_articles_are_listed_as_relevant(two_crawls):
-    relevant = kuroshio(two_crawls.config, "articles", "list", "--format", "jsonl")
+    relevant = kuroshio_in_process(two_crawls.config, "articles", "list", "--format", "jsonl")
     urls = {json.loads(line)["canonical_url"] for line in relevant.stdout.splitlines()}
     assert urls == {expected(case)["canonical_url"] for case in SEED_CASES}
 
@@ -115,7 +117,7 @@ def test_a_story_under_two_urls_is_one_article(two_crawls):
                   if page["kind"].startswith("duplicate-of:")}
     assert duplicates
     for alias, original in duplicates.items():
-        shown = kuroshio(two_crawls.config, "articles", "show", alias, "--format", "json")
+        shown = kuroshio_in_process(two_crawls.config, "articles", "show", alias, "--format", "json")
         assert shown.returncode == 0, shown.stderr
         assert json.loads(shown.stdout)["canonical_url"] == original
 
@@ -128,7 +130,7 @@ def test_bad_pages_are_counted_and_listed_and_the_crawl_goes_on(two_crawls):
         assert f"{url}: HTTP 404" in summary
     for url in no_article:
         assert f"{url}: no content" in summary
-    runs = kuroshio(two_crawls.config, "runs", "--source", "focus-taiwan")
+    runs = kuroshio_in_process(two_crawls.config, "runs", "--source", "focus-taiwan")
     assert "ok" in runs.stdout and str(len(gone) + len(no_article)) in runs.stdout
 
 
@@ -165,14 +167,14 @@ def test_robots_txt_is_read_before_any_page_of_its_host(two_crawls):
 
 
 def test_articles_search_finds_stored_text(two_crawls):
-    found = kuroshio(two_crawls.config, "articles", "search", "Kumamoto", "--format", "jsonl")
+    found = kuroshio_in_process(two_crawls.config, "articles", "search", "Kumamoto", "--format", "jsonl")
     assert found.returncode == 0, found.stderr
     titles = [json.loads(line)["title"] for line in found.stdout.splitlines()]
     assert titles == [expected("focus-taiwan-kung")["title"]]
 
 
 def test_sources_shows_each_source_with_its_last_run(two_crawls):
-    listing = kuroshio(two_crawls.config, "sources")
+    listing = kuroshio_in_process(two_crawls.config, "sources")
     assert listing.returncode == 0
     for source in ("focus-taiwan", "kyodo", "taiwan-news"):
         assert any(line.startswith(source) and " ok " in line for line in listing.stdout.splitlines())
@@ -202,7 +204,7 @@ def test_a_crawl_where_every_source_fails_exits_nonzero_and_records_why(tmp_path
         assert [r.status for r in web.requests if r.path == "/rss/news.xml"] == [404]
     assert result.returncode == 1
     assert "dead-rss: discovered no article links" in result.stdout
-    runs = kuroshio(config, "runs")
+    runs = kuroshio_in_process(config, "runs")
     assert "failed" in runs.stdout and "HTTP 404" in runs.stdout
 
 
@@ -210,7 +212,7 @@ def test_a_bad_config_exits_2_naming_file_and_key_and_touches_nothing(tmp_path):
     database = tmp_path / "never.db"
     config = tmp_path / "bad.toml"
     config.write_text(f'[storage]\nurl = "sqlite:///{database}"\n[crawl]\ntimeout = "soon"\n', encoding="utf-8")
-    result = kuroshio(config, "crawl")
+    result = kuroshio_in_process(config, "crawl")
     assert result.returncode == 2
     assert result.stderr.strip() == f"kuroshio: config error: {config}: crawl.timeout: expected int or float, got str 'soon'"
     assert not database.exists()
@@ -218,45 +220,45 @@ def test_a_bad_config_exits_2_naming_file_and_key_and_touches_nothing(tmp_path):
 
 def test_an_unknown_source_name_is_refused(tmp_path):
     config = write_config(tmp_path / "k.toml", database_url=f"sqlite:///{tmp_path / 'k.db'}", proxy="http://127.0.0.1:9")
-    result = kuroshio(config, "crawl", "--source", "nhk")
+    result = kuroshio_in_process(config, "crawl", "--source", "nhk")
     assert result.returncode == 2
     assert "unknown source 'nhk'" in result.stderr
 
 
 def test_articles_list_filters_by_topic_and_date_and_limits(two_crawls):
-    since = kuroshio(two_crawls.config, "articles", "list", "--topic", "taiwan-japan", "--since", "2025-01-01",
+    since = kuroshio_in_process(two_crawls.config, "articles", "list", "--topic", "taiwan-japan", "--since", "2025-01-01",
                      "--format", "json")
     assert since.returncode == 0, since.stderr
     titles = [article["title"] for article in json.loads(since.stdout)]
     assert titles == [expected("focus-taiwan-kung")["title"], expected("taiwan-news-lai")["title"]]
-    limited = kuroshio(two_crawls.config, "articles", "list", "--limit", "1", "--format", "jsonl")
+    limited = kuroshio_in_process(two_crawls.config, "articles", "list", "--limit", "1", "--format", "jsonl")
     assert len(limited.stdout.splitlines()) == 1
 
 
 def test_articles_list_as_csv_and_table(two_crawls):
-    as_csv = kuroshio(two_crawls.config, "articles", "list", "--format", "csv")
+    as_csv = kuroshio_in_process(two_crawls.config, "articles", "list", "--format", "csv")
     rows = as_csv.stdout.splitlines()
     assert rows[0] == "id,published,source,title,url,topics"
     assert len(rows) == 1 + len(SEED_CASES)
-    table = kuroshio(two_crawls.config, "articles", "list")
+    table = kuroshio_in_process(two_crawls.config, "articles", "list")
     assert table.stdout.splitlines()[0].split() == ["id", "published", "source", "title", "topics"]
     assert expected("kyodo-ko")["title"][:40] in table.stdout
 
 
 def test_a_bad_since_date_is_refused_with_exit_2(two_crawls):
-    result = kuroshio(two_crawls.config, "articles", "list", "--since", "last tuesday")
+    result = kuroshio_in_process(two_crawls.config, "articles", "list", "--since", "last tuesday")
     assert result.returncode == 2
     assert "--since" in result.stderr and "expected an ISO date" in result.stderr
 
 
 def test_articles_show_prints_metadata_and_text(two_crawls):
     fields = expected("focus-taiwan-kung")
-    shown = kuroshio(two_crawls.config, "articles", "show", fields["url"])
+    shown = kuroshio_in_process(two_crawls.config, "articles", "show", fields["url"])
     assert shown.returncode == 0
     assert shown.stdout.startswith(fields["title"] + "\n")
     assert "authors:   Tseng Yun-ting, Frances Huang" in shown.stdout
     assert "published: 2025-12-02T20:18:00+08:00" in shown.stdout
-    missing = kuroshio(two_crawls.config, "articles", "show", "999999")
+    missing = kuroshio_in_process(two_crawls.config, "articles", "show", "999999")
     assert missing.returncode == 1 and "no article" in missing.stderr
 
 
@@ -292,11 +294,11 @@ def test_db_upgrade_creates_the_schema(tmp_path):
     database = tmp_path / "fresh.db"
     config = tmp_path / "k.toml"
     config.write_text(f'[storage]\nurl = "sqlite:///{database}"\n', encoding="utf-8")
-    result = kuroshio(config, "db", "upgrade")
+    result = kuroshio_in_process(config, "db", "upgrade")
     assert result.returncode == 0, result.stderr
     assert "schema is up to date" in result.stdout
     assert database.exists()
-    assert kuroshio(config, "runs").returncode == 0
+    assert kuroshio_in_process(config, "runs").returncode == 0
 
 
 @pytest.mark.parametrize("concurrency", [1, 3])

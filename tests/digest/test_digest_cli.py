@@ -1,4 +1,9 @@
-"""`kuroshio digest`, run as the installed command: previews, sending, exit codes and messages."""
+"""`kuroshio digest`: previews, sending, exit codes and messages.
+
+The dry run to stdout and the refusal while another process sends run the installed command in a new
+process; the other cases run the same click command in this process (`kuroshio_here`), which spares a
+second of interpreter start-up each and proves the same.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from digest_support import SmtpServer, parse_message, parts
-from fixture_web import KUROSHIO
+from fixture_web import KUROSHIO, kuroshio_in_process
 from sqlalchemy.orm import Session, sessionmaker
 
 from kuroshio.scheduler.config import Config
@@ -25,6 +30,13 @@ def kuroshio(config: Config, *args: str, cwd: Path | None = None) -> subprocess.
     environment["KUROSHIO_DATA_DIR"] = str(Path(str(config.path)).parent / "data")
     return subprocess.run([str(KUROSHIO), "--config", str(config.path), *args], capture_output=True, env=environment,
                           cwd=cwd, timeout=120)
+
+
+def kuroshio_here(config: Config, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """`kuroshio(config, *args)`, run in this process with the same environment."""
+    environment: dict[str, str | None] = {key: None for key in os.environ if key.startswith("KUROSHIO_")}
+    environment["KUROSHIO_DATA_DIR"] = str(Path(str(config.path)).parent / "data")
+    return kuroshio_in_process(Path(str(config.path)), *args, env=environment, text=False)
 
 
 def delivered(sessions: sessionmaker[Session]) -> set[int]:
@@ -52,7 +64,7 @@ def test_out_writes_the_html_part_the_text_part_or_the_message(
     make_config, sessions, seeded, tmp_path: Path, name: str, content_type: str
 ) -> None:
     out = tmp_path / name
-    result = kuroshio(make_config(), "digest", "morning", "--dry-run", "--out", str(out))
+    result = kuroshio_here(make_config(), "digest", "morning", "--dry-run", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert result.stdout == b""
     assert f"wrote the {'HTML part' if name.endswith('html') else 'text part' if name.endswith('txt') else 'message'}"\
@@ -71,8 +83,8 @@ def test_send_sends_and_marks_and_a_second_send_sends_nothing(
     make_config, sessions, seeded, smtp_server: SmtpServer
 ) -> None:
     config = make_config()
-    first = kuroshio(config, "digest", "--send")
-    second = kuroshio(config, "digest", "--send")
+    first = kuroshio_here(config, "digest", "--send")
+    second = kuroshio_here(config, "digest", "--send")
 
     assert first.returncode == 0, first.stderr
     (message,) = smtp_server.messages
@@ -88,7 +100,7 @@ def test_send_with_the_server_down_exits_1_marks_nothing_and_the_next_send_deliv
 ) -> None:
     config = make_config()
     smtp_server.stop()
-    failed = kuroshio(config, "digest", "--send")
+    failed = kuroshio_here(config, "digest", "--send")
     assert failed.returncode == 1
     assert failed.stderr.decode().endswith(f"kuroshio: digest 'morning' not sent: cannot reach 127.0.0.1:"
                                            f"{smtp_server.port}: Connection refused; its 3 articles stay owed\n")
@@ -98,14 +110,14 @@ def test_send_with_the_server_down_exits_1_marks_nothing_and_the_next_send_deliv
     assert attempt.status == "failed" and "Connection refused" in attempt.error
 
     smtp_server.start()
-    sent = kuroshio(config, "digest", "--send")
+    sent = kuroshio_here(config, "digest", "--send")
     assert sent.returncode == 0 and len(smtp_server.envelopes) == 1 and delivered(sessions) == set(seeded.values())
 
 
 def test_since_narrows_the_digest_and_a_bad_date_is_exit_2(make_config, seeded) -> None:
     config = make_config()
-    narrowed = kuroshio(config, "digest", "--since", "2025-06-01")
-    bad = kuroshio(config, "digest", "--since", "yesterday")
+    narrowed = kuroshio_here(config, "digest", "--since", "2025-06-01")
+    bad = kuroshio_here(config, "digest", "--since", "yesterday")
     assert narrowed.returncode == 0 and "owes 1 article;" in narrowed.stderr.decode()
     assert bad.returncode == 2 and "expected an ISO date like 2025-12-01" in bad.stderr.decode()
 
@@ -121,9 +133,9 @@ def test_choosing_a_digest_unknown_names_and_conflicting_flags_are_exit_2(make_c
         "none": (make_config(digests=""), ["digest"], "no digest is configured"),
     }
     for case, (config, args, error) in cases.items():
-        result = kuroshio(config, *args)
+        result = kuroshio_here(config, *args)
         assert (result.returncode, error in result.stderr.decode()) == (2, True), (case, result.stderr)
-    chosen = kuroshio(several, "digest", "chips")
+    chosen = kuroshio_here(several, "digest", "chips")
     assert chosen.returncode == 0 and parse_message(chosen.stdout)["Subject"] == "Kuroshio chips: 2 new articles"
 
 
@@ -131,7 +143,7 @@ def test_choosing_a_digest_unknown_names_and_conflicting_flags_are_exit_2(make_c
                                                   "(apt-get install chromium; or run contrib/preview-digest.sh)")
 def test_html_part_renders_in_headless_chromium(make_config, seeded, tmp_path: Path) -> None:
     page, screenshot = tmp_path / "digest.html", tmp_path / "digest.png"
-    assert kuroshio(make_config(), "digest", "--out", str(page)).returncode == 0
+    assert kuroshio_here(make_config(), "digest", "--out", str(page)).returncode == 0
     result = subprocess.run(
         [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
