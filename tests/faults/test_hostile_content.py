@@ -2,8 +2,8 @@
 title. Nothing of it reaches a mail header or runs in the digest's HTML; stored text is plain text; the
 long title is cut; `kuroshio articles list` stays one line per article.
 
-The fixtures are `fixtures/hostile/hostile-content/` (see its README). The crawl, the listing and the
-digest are the real commands.
+The fixtures are `fixtures/hostile/hostile-content/` (see its README). The crawl is the real command
+in a subprocess; the listing and the digest are the real click commands, run in this process.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import lxml.html
 import pytest
-from fixture_web import kuroshio
+from fixture_web import kuroshio_in_process
 from hostile_crawl import HOSTILE, MeasuredCrawl, crawl_measured, hostile_config, last_run, stored_articles
 
 from kuroshio.crawler.extract import MAX_TITLE_CHARS
@@ -57,11 +57,11 @@ def hostile_crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileC
         config = hostile_config(folder, proxy=web.proxy_url, sources=SOURCE)
         crawl = crawl_measured(config)
     articles = {article["url"]: article for article in stored_articles(config)}
-    table = kuroshio(config, "articles", "list", "--all")
+    table = kuroshio_in_process(config, "articles", "list", "--all")
     assert table.returncode == 0, table.stderr
-    digest = kuroshio(config, "digest", "morning", "--out", str(folder / "digest.eml"))
+    digest = kuroshio_in_process(config, "digest", "morning", "--out", str(folder / "digest.eml"))
     assert digest.returncode == 0, digest.stderr
-    html_part = kuroshio(config, "digest", "morning", "--out", str(folder / "digest.html"))
+    html_part = kuroshio_in_process(config, "digest", "morning", "--out", str(folder / "digest.html"))
     assert html_part.returncode == 0, html_part.stderr
     yield HostileCrawl(crawl, last_run(folder, "evil"), articles, table.stdout,
                        (folder / "digest.eml").read_bytes(), (folder / "digest.html").read_text(encoding="utf-8"))

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from fixture_web import kuroshio
+from fixture_web import kuroshio_in_process
 from hostile_crawl import (
     HOSTILE,
     MeasuredCrawl,
@@ -161,7 +161,7 @@ def test_quiet_runs_interrupted_runs_and_short_histories_are_not_flagged(session
 def test_kuroshio_status_flags_the_starved_source(tmp_path: Path) -> None:
     sources = SOURCE + '\n[[sources]]\nname = "fine"\nfeeds = ["http://fine.news.test/feed.xml"]\n'
     config = hostile_config(tmp_path, proxy="http://127.0.0.1:9", sources=sources)
-    before = kuroshio(config, "status")
+    before = kuroshio_in_process(config, "status")
     assert before.returncode == 0, before.stderr
     assert "no new article" not in before.stdout
     engine = create_engine_for(database_url(tmp_path))
@@ -170,7 +170,7 @@ def test_kuroshio_status_flags_the_starved_source(tmp_path: Path) -> None:
             record_run(session, "stub", hour=hour, errors=4)
             record_run(session, "fine", hour=hour, articles_new=2)
     engine.dispose()
-    status = kuroshio(config, "status")
+    status = kuroshio_in_process(config, "status")
     assert status.returncode == 0, status.stderr
     assert f"! stub: no new article in the last {STARVED_RUNS} runs" in status.stdout
     assert "fine:" not in status.stdout
