@@ -13,6 +13,7 @@ crash or a failed write costs refetching, never an article.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from scrapy.crawler import Crawler
@@ -82,7 +83,7 @@ class StorePipeline:
         """
         try:
             with self.sessions() as session:
-                results = store_articles(session, batch, crawl_run_id=self.run_id)
+                results = store_articles(session, batch, crawl_run_id=self.run_id, now=datetime.now(timezone.utc))
         except SQLAlchemyError as error:
             if isinstance(error, IntegrityError) and len(batch) > 1:
                 for item in batch:

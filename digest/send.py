@@ -125,7 +125,7 @@ def send_digest(
     (`kuroshio.scheduler.digests` holds its lease). `source_names` and `topic_names` are the configured
     ones (see `compose_owed`).
     """
-    composed_at = now or datetime.now(timezone.utc)
+    composed_at = _stamp(now)
     with sessions() as session:
         attempt_id = start_digest_attempt(session, digest.name, pid=os.getpid(), now=composed_at)
         try:
@@ -134,14 +134,15 @@ def send_digest(
             count = content.article_count
             if count == 0 and not digest.send_empty:
                 logger.info("digest %s: nothing new, nothing sent", digest.name)
-                return finish_digest_attempt(session, attempt_id, status="empty", articles_count=0, now=now)
+                return finish_digest_attempt(session, attempt_id, status="empty", articles_count=0,
+                                             now=_stamp(now))
             message = build_message(content, digest=digest, sender=smtp.sender, now=composed_at)
         except ValueError as error:  # a sender address that is no address: the config needs fixing
             logger.error("digest %s not sent: %s", digest.name, error)
             return finish_digest_attempt(session, attempt_id, status="failed", articles_count=0,
-                                         error=str(error), now=now)
+                                         error=str(error), now=_stamp(now))
         except Exception as error:
-            _record_unexpected(session, attempt_id, error, now=now)
+            _record_unexpected(session, attempt_id, error, now=_stamp(now))
             raise
         message_id = str(message["Message-ID"])
         try:
@@ -149,16 +150,16 @@ def send_digest(
         except DeliveryError as error:
             logger.warning("digest %s not sent, %d articles stay owed: %s", digest.name, count, error)
             return finish_digest_attempt(session, attempt_id, status="failed", articles_count=count,
-                                         error=str(error), message_id=message_id, now=now)
+                                         error=str(error), message_id=message_id, now=_stamp(now))
         # Accepted: from here until the commit below, a crash would send this digest again.
         partial = "refused recipients: " + "; ".join(f"{a}: {r}" for a, r in refused.items()) if refused else None
         try:
             attempt = mark_digest_delivered(session, attempt_id, article_ids=content.article_ids,
-                                            message_id=message_id, error=partial, now=now)
+                                            message_id=message_id, error=partial, now=_stamp(now))
         except Exception as error:
             logger.error("digest %s was accepted by the server but could not be marked delivered; its %d "
                          "articles will be sent again", digest.name, count)
-            _record_unexpected(session, attempt_id, error, now=now)
+            _record_unexpected(session, attempt_id, error, now=_stamp(now))
             raise
         if partial:
             logger.warning("digest %s: %s", digest.name, partial)
@@ -166,7 +167,12 @@ def send_digest(
         return attempt
 
 
-def _record_unexpected(session: Session, attempt_id: int, error: Exception, *, now: datetime | None) -> None:
+def _stamp(now: datetime | None) -> datetime:
+    """The time to record: the injected `now`, else the moment the record is written."""
+    return now or datetime.now(timezone.utc)
+
+
+def _record_unexpected(session: Session, attempt_id: int, error: Exception, *, now: datetime) -> None:
     """Best effort: leave a failed attempt behind an unexpected error (the error itself is re-raised)."""
     try:
         session.rollback()

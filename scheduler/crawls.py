@@ -8,6 +8,7 @@ that could not be stored are recorded after the crawl, so the next one knows whi
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -27,11 +28,13 @@ def crawl(
     engine = create_engine_for(config.storage_url)
     upgrade_schema(engine)
     sessions = session_factory(engine)
+    started_at = datetime.now(timezone.utc)
     with sessions() as session:
-        known = frozenset(known_urls(session))
-        run_ids = [start_run(session, source.name, pid=os.getpid()) for source in sources]
+        known = frozenset(known_urls(session, now=started_at))
+        run_ids = [start_run(session, source.name, pid=os.getpid(), now=started_at) for source in sources]
     results = run_spiders(sources, crawl=config.crawl, topics=config.topics, storage_url=config.storage_url,
                           run_ids=run_ids, known_urls=known, log_level=log_level, progress=progress)
+    finished_at = datetime.now(timezone.utc)
     with sessions() as session:
         for run_id, result in zip(run_ids, results):
             finish_run(
@@ -44,7 +47,8 @@ def crawl(
                 duplicates_skipped=result.duplicates_skipped,
                 errors=list(result.errors),
                 message=result.message,
+                now=finished_at,
             )
-            record_page_failures(session, result.source, result.failed_pages)
+            record_page_failures(session, result.source, result.failed_pages, now=finished_at)
     engine.dispose()
     return results

@@ -118,7 +118,7 @@ class Daemon:
 
     def _recover_interrupted_runs(self) -> None:
         with self.sessions() as session:
-            count = mark_interrupted_runs(session, alive=pid_alive)
+            count = mark_interrupted_runs(session, alive=pid_alive, now=datetime.now(timezone.utc))
         if count:
             logger.warning("marked %d crawl runs left by dead processes as interrupted", count)
 
@@ -250,7 +250,8 @@ class Daemon:
             for pid, (status, message) in list(self.unended_runs.items()):
                 try:
                     with self.sessions() as session:
-                        end_runs_of_process(session, pid, status=status, message=message)
+                        end_runs_of_process(session, pid, status=status, message=message,
+                                            now=datetime.now(timezone.utc))
                 except SQLAlchemyError as error:
                     reason = unwritable_reason(error, self.config.storage_url)
                     if reason is None:

@@ -35,7 +35,7 @@ from kuroshio.storage.models import (
 from kuroshio.storage.page_failures import FAILED_PAGE_RECHECK
 from kuroshio.storage.records import ExtractedArticle, TopicMatch
 from kuroshio.storage.sources import add_source_if_missing
-from kuroshio.storage.timestamps import aware_or_now, require_aware, utc_offset_minutes
+from kuroshio.storage.timestamps import as_stored, require_aware, utc_offset_minutes
 from kuroshio.storage.urls import url_variants
 
 logger = logging.getLogger(__name__)
@@ -48,13 +48,15 @@ class StoreResult:
     article_id: int
     created: bool
 
-def known_urls(session: Session, *, now: datetime | None = None) -> set[str]:
+
+def known_urls(session: Session, *, now: datetime) -> set[str]:
     """URLs a crawl need not fetch: every URL a stored article was seen under, and the pages that
     failed for good (gone, no article) within the last `FAILED_PAGE_RECHECK`. A link is known when any
     of its `kuroshio.storage.urls.url_variants` is in this set."""
-    recheck_from = aware_or_now(now) - FAILED_PAGE_RECHECK
+    recheck_from = as_stored(now) - FAILED_PAGE_RECHECK
     failed = select(PageFailure.url).where(PageFailure.permanent, PageFailure.last_failed_at >= recheck_from)
     return set(session.scalars(select(ArticleURL.url))) | set(session.scalars(failed))
+
 
 @dataclass(frozen=True, slots=True)
 class ArticleToStore:
@@ -79,6 +81,7 @@ class ArticleToStore:
                 raise ValueError(f"URL longer than {MAX_URL_LENGTH} characters refused: {url[:80]}...")
         object.__setattr__(self, "urls", urls)  # frozen: set once, here
 
+
 def store_article(
     session: Session,
     article: ExtractedArticle,
@@ -86,28 +89,29 @@ def store_article(
     matches: Sequence[TopicMatch],
     crawl_run_id: int | None,
     seen_urls: Sequence[str] = (),
-    now: datetime | None = None,
+    now: datetime,
 ) -> StoreResult:
     """Store one article: `store_articles` with a batch of one."""
     item = ArticleToStore(article, matches=tuple(matches), seen_urls=tuple(seen_urls))
     return store_articles(session, [item], crawl_run_id=crawl_run_id, now=now)[0]
 
+
 def store_articles(
-    session: Session, batch: Sequence[ArticleToStore], *, crawl_run_id: int | None, now: datetime | None = None
+    session: Session, batch: Sequence[ArticleToStore], *, crawl_run_id: int | None, now: datetime
 ) -> list[StoreResult]:
     """Store each article with its topic matches, or record its URLs as aliases of the article it
     duplicates (a stored one, or an earlier one of the batch); one result per article, in order.
 
     The whole batch is one transaction, so a crawl pays for one commit per batch instead of one per
-    article: it is stored entirely or not at all. `now` is the first-seen time to record (default: the
-    current time).
+    article: it is stored entirely or not at all. `now` is the first-seen time to record.
     """
-    seen_at = aware_or_now(now)
+    seen_at = as_stored(now)
     sources: dict[str, Source] = {}
     with write_transaction(session):
         _lock_articles(session, batch)
         return [_store_one(session, item, sources=sources, crawl_run_id=crawl_run_id, seen_at=seen_at)
                 for item in batch]
+
 
 def _store_one(
     session: Session, item: ArticleToStore, *, sources: dict[str, Source], crawl_run_id: int | None,
@@ -132,6 +136,7 @@ def _store_one(
     _add_aliases(session, duplicate_id, urls)
     return StoreResult(article_id=duplicate_id, created=False)
 
+
 def _find_duplicate(session: Session, urls: Sequence[str], article: ExtractedArticle) -> int | None:
     """The id of the stored article this one duplicates: by URL first (each URL as seen, then under its
     other scheme and `www.` forms), then by body fingerprint."""
@@ -145,6 +150,7 @@ def _find_duplicate(session: Session, urls: Sequence[str], article: ExtractedArt
         return None  # every empty body has the same fingerprint; it identifies nothing
     same_body = select(Article.id).where(Article.content_sha256 == article.content_sha256)
     return session.scalar(same_body.order_by(Article.id).limit(1))
+
 
 def _insert_article(
     session: Session, item: ArticleToStore, *, source: Source, crawl_run_id: int | None, seen_at: datetime
@@ -176,6 +182,7 @@ def _insert_article(
     session.flush()
     return row
 
+
 def _add_aliases(session: Session, article_id: int, urls: Sequence[str]) -> None:
     known = set(session.scalars(select(ArticleURL.url).where(ArticleURL.url.in_(urls))))
     for url in urls:
@@ -186,6 +193,7 @@ def _add_aliases(session: Session, article_id: int, urls: Sequence[str]) -> None
                 session.add(ArticleURL(article_id=article_id, url=url))
         except IntegrityError:  # recorded concurrently; whichever article holds it, it is known now
             logger.debug("alias %s was recorded concurrently", url)
+
 
 def _lock_articles(session: Session, batch: Sequence[ArticleToStore]) -> None:
     """Make writers of the same article take turns. SQLite needs nothing: its writers already do.
@@ -202,9 +210,11 @@ def _lock_articles(session: Session, batch: Sequence[ArticleToStore]) -> None:
     for key in sorted(int.from_bytes(digest[:8], "big", signed=True) for digest in digests):
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
+
 def newest_first() -> tuple[ColumnElement[Any], ...]:
     """Newest first by `effective_date`; among articles of the same time, the last stored first."""
     return effective_date().desc(), Article.id.desc()
+
 
 def list_articles(
     session: Session,
@@ -233,6 +243,7 @@ def list_articles(
     query = select(Article).where(*conditions).order_by(*newest_first())
     return list(session.scalars(query.limit(limit)))
 
+
 def get_article(session: Session, ref: str) -> Article | None:
     """The article with numeric id `ref`, or seen under URL `ref`."""
     ref = ref.strip()
@@ -241,12 +252,14 @@ def get_article(session: Session, ref: str) -> Article | None:
     seen_under = select(ArticleURL.article_id).where(ArticleURL.url == ref).scalar_subquery()
     return session.scalar(select(Article).where(Article.id == seen_under))
 
+
 def published_local(article: Article) -> datetime | None:
     """The publication time in the publisher's own UTC offset (as the page gave it), or None."""
     if article.published_at is None:
         return None
     offset = timedelta(minutes=article.published_utc_offset or 0)
     return article.published_at.astimezone(timezone(offset))
+
 
 def article_record(article: Article) -> dict[str, Any]:
     """`article` as a JSON-ready dict (publication time in the publisher's offset, first-seen in UTC)."""
@@ -267,6 +280,7 @@ def article_record(article: Article) -> dict[str, Any]:
             for match in article.topic_matches
         ],
     }
+
 
 def _unique(urls: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(urls))

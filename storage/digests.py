@@ -24,7 +24,7 @@ from kuroshio.storage.models import (
     DigestDelivery,
     effective_date,
 )
-from kuroshio.storage.timestamps import aware_or_now, require_aware
+from kuroshio.storage.timestamps import as_stored, require_aware
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ DIGEST_FINISHED_STATUSES = ("ok", "failed", "empty", "interrupted")
 
 # Rows per IN (...) list or multi-row INSERT: well under SQLite's and PostgreSQL's parameter limits.
 _CHUNK = 500
+
 
 def owed_articles(
     session: Session, *, digest: str, topics: Sequence[str] = (), since: datetime | None = None
@@ -54,17 +55,19 @@ def owed_articles(
     query = select(Article).where(*conditions).order_by(*newest_first())
     return list(session.scalars(query))
 
+
 def delivered_article_ids(session: Session, digest: str) -> set[int]:
     """Ids of every article the mail server accepted in a digest called `digest`."""
     return set(session.scalars(select(DigestDelivery.article_id).where(DigestDelivery.digest == digest)))
 
-def start_digest_attempt(session: Session, digest: str, *, pid: int | None, now: datetime | None = None) -> int:
+
+def start_digest_attempt(session: Session, digest: str, *, pid: int | None, now: datetime) -> int:
     """Record that `digest` is being sent (status 'running'); returns the attempt id.
 
     The caller holds the digest's lease (`kuroshio.scheduler.digests`), so an attempt of it still 'running' belongs
     to a process that died: it is marked 'interrupted' first.
     """
-    started_at = aware_or_now(now)
+    started_at = as_stored(now)
     with write_transaction(session):
         running = session.scalars(
             select(DigestAttempt).where(DigestAttempt.digest == digest, DigestAttempt.status == "running")
@@ -80,6 +83,7 @@ def start_digest_attempt(session: Session, digest: str, *, pid: int | None, now:
         session.flush()
         return attempt.id
 
+
 def finish_digest_attempt(
     session: Session,
     attempt_id: int,
@@ -88,14 +92,15 @@ def finish_digest_attempt(
     articles_count: int,
     error: str | None = None,
     message_id: str | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> DigestAttempt:
     """Record how attempt `attempt_id` ended without delivering anything ('failed', 'empty')."""
     if status not in DIGEST_FINISHED_STATUSES:
         raise ValueError(f"digest attempt status {status!r} is not one of {', '.join(DIGEST_FINISHED_STATUSES)}")
     with write_transaction(session):
         return _finish_attempt(session, attempt_id, status=status, articles_count=articles_count, error=error,
-                               message_id=message_id, finished_at=aware_or_now(now))
+                               message_id=message_id, finished_at=as_stored(now))
+
 
 def mark_digest_delivered(
     session: Session,
@@ -104,11 +109,11 @@ def mark_digest_delivered(
     article_ids: Sequence[int],
     message_id: str,
     error: str | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> DigestAttempt:
     """After the mail server accepted the digest: record its articles as delivered and the attempt as
     'ok', in one transaction. Articles already delivered to the digest are left as they are."""
-    delivered_at = aware_or_now(now)
+    delivered_at = as_stored(now)
     with write_transaction(session):
         attempt = session.get(DigestAttempt, attempt_id)
         if attempt is None:
@@ -128,6 +133,7 @@ def mark_digest_delivered(
         return _finish_attempt(session, attempt_id, status="ok", articles_count=len(unique_ids), error=error,
                                message_id=message_id, finished_at=delivered_at)
 
+
 def _finish_attempt(
     session: Session, attempt_id: int, *, status: str, articles_count: int, error: str | None,
     message_id: str | None, finished_at: datetime,
@@ -143,11 +149,13 @@ def _finish_attempt(
     session.flush()
     return attempt
 
+
 def last_digest_sent_at(session: Session, digest: str) -> datetime | None:
     """When the last digest the server accepted was started (composed), or None if none was."""
     return session.scalar(
         select(func.max(DigestAttempt.started_at)).where(DigestAttempt.digest == digest, DigestAttempt.status == "ok")
     )
+
 
 def last_digest_attempts(session: Session) -> dict[str, DigestAttempt]:
     """The most recently started attempt of each digest, by digest name (for `kuroshio status`)."""
@@ -162,12 +170,14 @@ def last_digest_attempts(session: Session) -> dict[str, DigestAttempt]:
     ).all()
     return {attempt.digest: attempt for attempt in sorted(attempts, key=lambda attempt: attempt.digest)}
 
+
 def list_digest_attempts(session: Session, *, digest: str | None = None, limit: int | None = 20) -> list[DigestAttempt]:
     """Digest attempts newest first, optionally of one digest only."""
     query = select(DigestAttempt).order_by(DigestAttempt.started_at.desc(), DigestAttempt.id.desc()).limit(limit)
     if digest is not None:
         query = query.where(DigestAttempt.digest == digest)
     return list(session.scalars(query))
+
 
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), _CHUNK):

@@ -21,7 +21,7 @@ from kuroshio.storage.models import (
 )
 from kuroshio.storage.records import PageFailure as CrawledPageFailure
 from kuroshio.storage.sources import add_source_if_missing
-from kuroshio.storage.timestamps import aware_or_now
+from kuroshio.storage.timestamps import as_stored
 
 logger = logging.getLogger(__name__)
 
@@ -29,13 +29,14 @@ logger = logging.getLogger(__name__)
 # A page that was gone or held no article is fetched again after this long (it may have come back).
 FAILED_PAGE_RECHECK = timedelta(days=7)
 
+
 def record_page_failures(
-    session: Session, source_name: str, failures: Sequence[CrawledPageFailure], *, now: datetime | None = None
+    session: Session, source_name: str, failures: Sequence[CrawledPageFailure], *, now: datetime
 ) -> None:
     """Remember article pages that could not be stored (one row per URL, attempts counted)."""
     if not failures:
         return
-    failed_at = aware_or_now(now)
+    failed_at = as_stored(now)
     with write_transaction(session):
         source = add_source_if_missing(session, source_name)
         for failure in failures:

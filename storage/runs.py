@@ -23,32 +23,35 @@ from kuroshio.storage.models import (
     Source,
 )
 from kuroshio.storage.sources import add_source_if_missing
-from kuroshio.storage.timestamps import aware_or_now, require_aware
+from kuroshio.storage.timestamps import as_stored, require_aware
 
 logger = logging.getLogger(__name__)
 
 
 FINISHED_STATUSES = ("ok", "failed", "interrupted")
 
+
 MAX_RECORDED_ERRORS = 100
 
 # How many consecutive unproductive runs make a source worth flagging (`starved_sources`).
 STARVED_RUNS = 3
 
+
 def start_run(
-    session: Session, source_name: str, *, pid: int | None = None, now: datetime | None = None
+    session: Session, source_name: str, *, pid: int | None = None, now: datetime
 ) -> int:
     """Record that a crawl of `source_name` started (status 'running'); returns the run id."""
     with write_transaction(session):
         run = CrawlRun(
             source=add_source_if_missing(session, source_name),
-            started_at=aware_or_now(now),
+            started_at=as_stored(now),
             status="running",
             pid=pid,
         )
         session.add(run)
         session.flush()
         return run.id
+
 
 def finish_run(
     session: Session,
@@ -61,7 +64,7 @@ def finish_run(
     duplicates_skipped: int,
     errors: Sequence[dict[str, Any]],
     message: str | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> None:
     """Record how run `run_id` ended. `errors` are {"url", "reason"} dicts: all are counted, the first
     `MAX_RECORDED_ERRORS` kept."""
@@ -72,7 +75,7 @@ def finish_run(
         if run is None:
             raise LookupError(f"no crawl run with id {run_id}")
         run.status = status
-        run.finished_at = aware_or_now(now)
+        run.finished_at = as_stored(now)
         run.pages_fetched = pages_fetched
         run.articles_new = articles_new
         run.articles_relevant = articles_relevant
@@ -81,18 +84,20 @@ def finish_run(
         run.errors = [_error_record(error) for error in errors[:MAX_RECORDED_ERRORS]]
         run.message = message
 
+
 def _error_record(error: dict[str, Any]) -> dict[str, str | None]:
     url = error.get("url")
     return {"url": str(url) if url else None, "reason": str(error.get("reason", ""))[:MAX_ERROR_REASON_CHARS]}
 
+
 def mark_interrupted_runs(
-    session: Session, *, alive: Callable[[int], bool], now: datetime | None = None
+    session: Session, *, alive: Callable[[int], bool], now: datetime
 ) -> int:
     """Mark 'interrupted' every 'running' run whose process is gone; returns how many.
 
     Runs without a pid are left alone: nothing tells whether they are still going.
     """
-    finished_at = aware_or_now(now)
+    finished_at = as_stored(now)
     with write_transaction(session):
         running = session.scalars(
             select(CrawlRun).where(CrawlRun.status == "running", CrawlRun.pid.is_not(None))
@@ -107,11 +112,12 @@ def mark_interrupted_runs(
             )
         return len(orphaned)
 
+
 def end_runs_of_process(
-    session: Session, pid: int, *, status: str, message: str, now: datetime | None = None
+    session: Session, pid: int, *, status: str, message: str, now: datetime
 ) -> int:
     """Finish the runs a crawl process left 'running' (it was killed, or died); returns how many."""
-    finished_at = aware_or_now(now)
+    finished_at = as_stored(now)
     with write_transaction(session):
         open_runs = session.scalars(select(CrawlRun).where(CrawlRun.status == "running", CrawlRun.pid == pid)).all()
         for run in open_runs:
@@ -120,6 +126,7 @@ def end_runs_of_process(
             run.message = message
             logger.warning("crawl run %d of %s ended as %s: %s", run.id, run.source.name, status, message)
         return len(open_runs)
+
 
 def last_runs(session: Session) -> dict[str, CrawlRun]:
     """The most recently started run of each source, by source name."""
@@ -134,12 +141,14 @@ def last_runs(session: Session) -> dict[str, CrawlRun]:
     ).all()
     return {run.source.name: run for run in sorted(runs, key=lambda run: run.source.name)}
 
+
 def list_runs(session: Session, *, source: str | None = None, limit: int | None = 20) -> list[CrawlRun]:
     """Runs newest first, optionally of one source only."""
     query = select(CrawlRun).order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc()).limit(limit)
     if source is not None:
         query = query.where(CrawlRun.source.has(Source.name == source))
     return list(session.scalars(query))
+
 
 def starved_sources(session: Session, *, runs: int = STARVED_RUNS) -> list[str]:
     """Sources whose last `runs` finished runs each came to nothing: the run failed, or it stored no new
@@ -166,8 +175,10 @@ def starved_sources(session: Session, *, runs: int = STARVED_RUNS) -> list[str]:
         if len(source_runs) == runs and all(_unproductive(run) for run in source_runs)
     )
 
+
 def _unproductive(run: CrawlRun) -> bool:
     return run.status == "failed" or (run.articles_new == 0 and run.errors_count > 0)
+
 
 def runs_started_since(session: Session, since: datetime | None) -> list[CrawlRun]:
     """Crawl runs started at or after `since` (every run when None), oldest first."""

@@ -28,6 +28,7 @@ _UNSPACED_SCRIPT = re.compile(
 # paths see the same words in user input (quotes, operators and other punctuation only separate them).
 _WORD_PIECE = re.compile(r"[^\W_]+")
 
+
 def search_articles(session: Session, words: str, *, limit: int = 50) -> list[Article]:
     """Articles containing every word of `words` in title or text, best match first.
 
@@ -43,11 +44,13 @@ def search_articles(session: Session, words: str, *, limit: int = 50) -> list[Ar
         return _search_fulltext(session, terms, limit=limit)
     return _search_substrings(session, terms, limit=limit)
 
+
 def _has_fulltext_index(session: Session) -> bool:
     if session.get_bind().dialect.name != "sqlite":
         return False
     found = session.scalar(text("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'articles_fts'"))
     return bool(found)
+
 
 def _search_fulltext(session: Session, terms: Sequence[str], *, limit: int) -> list[Article]:
     # Each word becomes an FTS5 string ("..." with inner quotes doubled): no operator, column filter
@@ -63,6 +66,7 @@ def _search_fulltext(session: Session, terms: Sequence[str], *, limit: int) -> l
     articles = session.scalars(select(Article).where(Article.id.in_(ranked_ids)))
     by_id = {article.id: article for article in articles}
     return [by_id[article_id] for article_id in ranked_ids if article_id in by_id]
+
 
 def _search_substrings(session: Session, terms: Sequence[str], *, limit: int) -> list[Article]:
     conditions = []

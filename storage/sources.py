@@ -21,6 +21,7 @@ def ensure_source(session: Session, name: str) -> Source:
     with write_transaction(session):
         return add_source_if_missing(session, name)
 
+
 def add_source_if_missing(session: Session, name: str) -> Source:
     source = session.scalar(select(Source).where(Source.name == name))
     if source is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -154,12 +155,12 @@ def test_store_matches_a_stored_url_under_its_other_scheme_and_www_form(tmp_path
                                  text="another body")
         other_site = ExtractedArticle(url="http://news.test/news/ferry", canonical_url="http://news.test/news/ferry",
                                       source="dup", title="Ferry", text="a third body")
-        stored = store_article(session, first, matches=(), crawl_run_id=None)
-        duplicate = store_article(session, again, matches=(), crawl_run_id=None)
-        separate = store_article(session, other_site, matches=(), crawl_run_id=None)
+        stored = store_article(session, first, matches=(), crawl_run_id=None, now=datetime.now(timezone.utc))
+        duplicate = store_article(session, again, matches=(), crawl_run_id=None, now=datetime.now(timezone.utc))
+        separate = store_article(session, other_site, matches=(), crawl_run_id=None, now=datetime.now(timezone.utc))
         assert stored.created and not duplicate.created and duplicate.article_id == stored.article_id
         assert separate.created
-        known = known_urls(session)
+        known = known_urls(session, now=datetime.now(timezone.utc))
         unseen = "https://dup.news.test/news/ferry"
         assert unseen not in known  # this exact form was never seen, but a variant was
         assert any(variant in known for variant in url_variants(unseen))

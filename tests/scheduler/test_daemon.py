@@ -387,9 +387,9 @@ publisher = "taiwan-news"
     config.write_text(config.read_text().replace(
         'publisher = "taiwan-news"', 'publisher = "taiwan-news"\nevery = "2h"'), encoding="utf-8")
     with site.sessions() as session:  # taiwan-news was crawled lately: the daemon leaves it alone
-        run_id = start_run(session, "taiwan-news")
+        run_id = start_run(session, "taiwan-news", now=datetime.now(timezone.utc))
         finish_run(session, run_id, status="ok", pages_fetched=0, articles_new=0, articles_relevant=0,
-                   duplicates_skipped=0, errors=[])
+                   duplicates_skipped=0, errors=[], now=datetime.now(timezone.utc))
     daemon = start_daemon(config)
     wait_for(lambda: any(run.status == "running" and run.source.name == "kyodo" for run in site.runs()),
              timeout=60, what="the daemon's kyodo crawl", log=daemon)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, select
@@ -27,6 +27,7 @@ def count_rows(session: Session, model: type) -> int:
 
 def store_one(session: Session, article: ExtractedArticle, *matches: TopicMatch, **options: Any) -> StoreResult:
     options.setdefault("crawl_run_id", None)
+    options.setdefault("now", datetime.now(timezone.utc))
     return store_article(session, article, matches=matches, **options)
 
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -105,7 +105,7 @@ def test_duplicate_is_stored_once_and_keeps_its_urls_as_aliases(
     expected_urls = {
         first.url, first.canonical_url, "https://news.example/redirected", second_url, second_canonical, *second_seen
     }
-    assert known_urls(session) == expected_urls
+    assert known_urls(session, now=datetime.now(timezone.utc)) == expected_urls
     for url in expected_urls:
         found = get_article(session, url)
         assert found is not None and found.id == first_result.article_id
@@ -121,10 +121,10 @@ def test_empty_bodies_are_not_duplicates_of_each_other(session: Session, make_ar
 
 
 def test_known_urls_is_what_a_second_crawl_skips(session: Session, make_article: MakeArticle) -> None:
-    assert known_urls(session) == set()
+    assert known_urls(session, now=datetime.now(timezone.utc)) == set()
     store_one(session, make_article(url="https://news.example/1", canonical_url="https://news.example/c1"))
     store_one(session, make_article(url="https://news.example/2"))
-    assert known_urls(session) == {"https://news.example/1", "https://news.example/c1", "https://news.example/2"}
+    assert known_urls(session, now=datetime.now(timezone.utc)) == {"https://news.example/1", "https://news.example/c1", "https://news.example/2"}
 
 
 def test_store_after_reads_in_the_same_session(session: Session, make_article: MakeArticle) -> None:
@@ -141,7 +141,7 @@ def test_store_refuses_a_session_with_staged_changes(session: Session, make_arti
 
 
 def test_store_records_the_crawl_run(session: Session, make_article: MakeArticle) -> None:
-    run_id = start_run(session, "example-news")
+    run_id = start_run(session, "example-news", now=datetime.now(timezone.utc))
     result = store_one(session, make_article(), crawl_run_id=run_id)
     stored = get_article(session, str(result.article_id))
     assert stored is not None and stored.crawl_run_id == run_id
@@ -305,12 +305,12 @@ def test_a_batch_failing_midway_leaves_no_trace(
     batch = [ArticleToStore(make_article(title="Typhoon", url="https://news.example/t"), matches=(TYPHOON,)),
              ArticleToStore(make_article(title="Election", url="https://news.example/e"), matches=(ELECTION,))]
     with pytest.raises(RuntimeError, match="simulated crash"):
-        store_articles(session, batch, crawl_run_id=None)
+        store_articles(session, batch, crawl_run_id=None, now=datetime.now(timezone.utc))
 
     assert articles_written_before_the_crash == [1]  # the first article and its rows were in the database
     with sessions() as fresh:
         assert [count_rows(fresh, model) for model in (Article, ArticleURL, ArticleTopic, Source)] == [0, 0, 0, 0]
-        assert known_urls(fresh) == set()
+        assert known_urls(fresh, now=datetime.now(timezone.utc)) == set()
         assert search_articles(fresh, "typhoon") == []
 
 
@@ -323,12 +323,12 @@ def test_a_batch_stores_each_article_once_and_folds_its_own_duplicates(
     batch = [ArticleToStore(typhoon, matches=(TYPHOON,)), ArticleToStore(copy),
              ArticleToStore(election, matches=(ELECTION, ELECTION))]
 
-    results = store_articles(session, batch, crawl_run_id=None)
+    results = store_articles(session, batch, crawl_run_id=None, now=datetime.now(timezone.utc))
 
     assert [result.created for result in results] == [True, False, True]
     assert results[1].article_id == results[0].article_id
     assert count_rows(session, Article) == 2
-    assert known_urls(session) == {typhoon.url, copy.url, election.url}
+    assert known_urls(session, now=datetime.now(timezone.utc)) == {typhoon.url, copy.url, election.url}
     stored = get_article(session, str(results[2].article_id))
     assert stored is not None and [match.topic for match in stored.topic_matches] == ["election"]
 
@@ -361,7 +361,7 @@ def test_url_stored_by_a_concurrent_writer_is_recorded_as_duplicate(
     assert store_one(session, again) == StoreResult(article_id=original.article_id, created=False)
     assert lookups == [None, original.article_id]  # the insert failed on the unique URL and was retried
     assert count_rows(session, Article) == 1
-    assert "https://news.example/race-c" in known_urls(session)
+    assert "https://news.example/race-c" in known_urls(session, now=datetime.now(timezone.utc))
 
 
 @pytest.mark.faults
@@ -410,7 +410,7 @@ def test_concurrent_writers_of_one_body_under_different_urls_store_one_article(
     assert len({result.article_id for result in results}) == 1
     with sessions() as session:
         assert count_rows(session, Article) == 1
-        assert known_urls(session) == {copy.url for copy in copies}
+        assert known_urls(session, now=datetime.now(timezone.utc)) == {copy.url for copy in copies}
 
 
 @pytest.mark.faults
@@ -444,4 +444,4 @@ def test_writers_adding_the_same_aliases_in_opposite_orders_do_not_deadlock(
             StoreResult(article_id=article_id, created=False) for article_id in sorted(stored)
         ]
         with sessions() as session:
-            assert {first_new, second_new} <= known_urls(session)
+            assert {first_new, second_new} <= known_urls(session, now=datetime.now(timezone.utc))

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy.orm import Session
@@ -59,8 +59,9 @@ def test_run_lifecycle(session: Session) -> None:
 
 
 def test_finish_run_rejects_unknown_status_and_run(session: Session) -> None:
-    run_id = start_run(session, "example-news")
-    counts = dict(pages_fetched=0, articles_new=0, articles_relevant=0, duplicates_skipped=0, errors=[])
+    run_id = start_run(session, "example-news", now=datetime.now(timezone.utc))
+    counts = dict(pages_fetched=0, articles_new=0, articles_relevant=0, duplicates_skipped=0, errors=[],
+                  now=datetime.now(timezone.utc))
     with pytest.raises(ValueError, match="running"):
         finish_run(session, run_id, status="running", **counts)
     with pytest.raises(LookupError):
@@ -68,12 +69,12 @@ def test_finish_run_rejects_unknown_status_and_run(session: Session) -> None:
 
 
 def test_mark_interrupted_runs_only_touches_running_runs_of_dead_processes(session: Session) -> None:
-    dead_running = start_run(session, "a", pid=111)
-    alive_running = start_run(session, "b", pid=222)
-    unknown_pid = start_run(session, "c")
-    dead_finished = start_run(session, "d", pid=111)
+    dead_running = start_run(session, "a", pid=111, now=datetime.now(timezone.utc))
+    alive_running = start_run(session, "b", pid=222, now=datetime.now(timezone.utc))
+    unknown_pid = start_run(session, "c", now=datetime.now(timezone.utc))
+    dead_finished = start_run(session, "d", pid=111, now=datetime.now(timezone.utc))
     finish_run(session, dead_finished, status="ok", pages_fetched=1, articles_new=0, articles_relevant=0,
-               duplicates_skipped=0, errors=[])
+               duplicates_skipped=0, errors=[], now=datetime.now(timezone.utc))
     asked: list[int] = []
 
     def alive(pid: int) -> bool:
@@ -90,7 +91,7 @@ def test_mark_interrupted_runs_only_touches_running_runs_of_dead_processes(sessi
     interrupted = session.get(CrawlRun, dead_running)
     assert interrupted.finished_at == datetime(2025, 1, 1, tzinfo=UTC)
     assert "111" in (interrupted.message or "")
-    assert mark_interrupted_runs(session, alive=alive) == 0
+    assert mark_interrupted_runs(session, alive=alive, now=datetime.now(timezone.utc)) == 0
 
 
 def test_last_runs_and_list_runs(session: Session) -> None:

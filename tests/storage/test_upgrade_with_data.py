@@ -32,7 +32,7 @@ def upgrade_to(engine, revision: str) -> None:
 def fill(sessions) -> list[dict]:
     """Runs and articles (with aliases and topic matches) written while the schema is at 0001."""
     with sessions() as session:
-        run_id = start_run(session, "focus-taiwan", pid=None)
+        run_id = start_run(session, "focus-taiwan", pid=None, now=datetime.now(timezone.utc))
         for number in range(ARTICLES):
             url = f"https://focustaiwan.tw/politics/2025120{number:05d}"
             article = ExtractedArticle(
@@ -42,9 +42,9 @@ def fill(sessions) -> list[dict]:
                 + timedelta(minutes=number), language="en",
             )
             matches = [TopicMatch("taiwan-japan", 4.0, ("Taiwan", "Japan"))] if number % 3 == 0 else []
-            store_article(session, article, matches=matches, crawl_run_id=run_id, seen_urls=(f"{url}?utm_source=x",))
+            store_article(session, article, matches=matches, crawl_run_id=run_id, seen_urls=(f"{url}?utm_source=x",), now=datetime.now(timezone.utc))
         finish_run(session, run_id, status="ok", pages_fetched=ARTICLES, articles_new=ARTICLES,
-                   articles_relevant=ARTICLES // 3, duplicates_skipped=0, errors=[{"url": "u", "reason": "HTTP 404"}])
+                   articles_relevant=ARTICLES // 3, duplicates_skipped=0, errors=[{"url": "u", "reason": "HTTP 404"}], now=datetime.now(timezone.utc))
         return [article_record(a) for a in list_articles(session, include_unmatched=True, limit=None)]
 
 
@@ -62,13 +62,13 @@ def test_upgrading_a_full_first_migration_database_to_head_loses_nothing(databas
     with sessions() as session:
         after = [article_record(a) for a in list_articles(session, include_unmatched=True, limit=None)]
         assert after == before
-        assert known_urls(session) == urls_before
+        assert known_urls(session, now=datetime.now(timezone.utc)) == urls_before
         assert len(list_articles(session, topic="taiwan-japan", limit=None)) == ARTICLES // 3
         assert [run.errors_count for run in list_runs(session)] == [1]
         assert [a.title for a in search_articles(session, "Paragraph 123", limit=5)] == ["Story 123 on Kumamoto chips"]
         # The tables the later migrations added work on the upgraded database.
-        record_page_failures(session, "focus-taiwan", [PageFailure("https://focustaiwan.tw/gone", "HTTP 404", True)])
-        assert "https://focustaiwan.tw/gone" in known_urls(session)
+        record_page_failures(session, "focus-taiwan", [PageFailure("https://focustaiwan.tw/gone", "HTTP 404", True)], now=datetime.now(timezone.utc))
+        assert "https://focustaiwan.tw/gone" in known_urls(session, now=datetime.now(timezone.utc))
         acquire(session, "daemon", owner=new_owner(), ttl=30)
         assert holder(session, "daemon") is not None
     engine.dispose()
