@@ -8,8 +8,8 @@ that could not be stored are recorded after the crawl, so the next one knows whi
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from typing import TextIO
 
 from kuroshio.crawler.options import SourceConfig
