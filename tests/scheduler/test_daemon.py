@@ -2,13 +2,19 @@
 
 Each test starts its own fixture web (an overlay root lets it add, slow down or stall pages) and
 its own SQLite database, and reads the crawl records back from the database.
+
+No test sleeps to see that nothing happens, or races a time limit against a crawl's start-up: each
+waits (with a deadline) for the record, log line or served request that shows the daemon got where the
+test needs it, and a time limit is either generous or meant for a crawl that can never finish.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import os
+import re
 import signal
 import subprocess
 import time
@@ -19,9 +25,10 @@ from functools import cached_property
 from pathlib import Path
 
 import pytest
-from fixture_web import KUROSHIO, free_port, kuroshio
+from fixture_web import KUROSHIO, free_port, kuroshio, kuroshio_in_process
 
 from kuroshio.fixtures.server import DEFAULT_ROOT, FixtureWeb
+from kuroshio.scheduler.locks import DAEMON_LEASE, holder
 from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
 from kuroshio.storage.models import Article, ArticleURL, CrawlRun
 from kuroshio.storage.runs import finish_run, start_run
@@ -48,13 +55,13 @@ class Site:
     folder: Path
     database_url: str
 
-    def config(self, sources: str, *, daemon: str = "", crawl: str = "") -> Path:
+    def config(self, sources: str, *, daemon: str = "", crawl: str = "", grace: str = "5s") -> Path:
         path = self.folder / "kuroshio.toml"
         path.write_text(
             f'[storage]\nurl = "{self.database_url}"\n\n'
             f'[crawl]\nproxy = "{self.web.proxy_url}"\ndownload_delay = 0.0\nautothrottle = false\n'
             f"timeout = 30\nretry_times = 0\n{crawl}\n"
-            f'[daemon]\nevery = "1h"\nheartbeat = "1s"\nshutdown_grace = "5s"\n{daemon}\n{sources}',
+            f'[daemon]\nevery = "1h"\nheartbeat = "1s"\nshutdown_grace = "{grace}"\n{daemon}\n{sources}',
             encoding="utf-8",
         )
         return path
@@ -71,6 +78,16 @@ class Site:
         for article in (DEFAULT_ROOT / KYODO / "articles" / "-").glob("*.html"):
             self.add_page(f"articles/-/{article.name}", article.read_text(encoding="utf-8"), delay=delay)
 
+    def stall(self, host: str = "stall.test") -> None:
+        """A feed on `host` that answers only after ten minutes: a crawl of it hangs, and on SIGTERM Scrapy
+        waits for it until the download timeout (30 s), so the daemon has to kill the crawl."""
+        self.add_page("feed.xml", "<rss><channel><title>never</title></channel></rss>", delay=600, host=host)
+
+    def serve_without_delays(self) -> None:
+        """Every page of the overlay answers at once from now on."""
+        for sidecar in self.overlay.rglob("*.headers.json"):
+            sidecar.unlink()
+
     def runs(self) -> list[CrawlRun]:
         with self.sessions() as session:
             return list(session.query(CrawlRun).order_by(CrawlRun.id))
@@ -82,6 +99,12 @@ class Site:
     def all_urls(self) -> list[str]:
         with self.sessions() as session:
             return [row.url for row in session.query(ArticleURL)]
+
+    def published(self) -> dict:
+        """What the daemon last published with its heartbeat: its jobs' next runs and its running crawls."""
+        with self.sessions() as session:
+            current = holder(session, DAEMON_LEASE)
+        return current.info if current is not None else {}
 
     @cached_property
     def sessions(self):
@@ -125,8 +148,10 @@ class Daemon:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.kill_with_its_crawls()
+        """Kill the daemon and whatever crawl it left (one that ignores SIGTERM outlives an os._exit)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -157,6 +182,14 @@ def finished(runs: list[CrawlRun], source: str, status: str = "ok") -> list[Craw
     return [run for run in runs if run.source.name == source and run.status == status]
 
 
+def idle_for_an_hour(published: dict) -> bool:
+    """Whether the daemon's published state shows no running crawl and every job's next run an hour away."""
+    if "running" not in published or published["running"]:
+        return False
+    in_an_hour = datetime.now(timezone.utc) + timedelta(hours=1)
+    return all(next_run and datetime.fromisoformat(next_run) > in_an_hour for next_run in published["jobs"].values())
+
+
 def test_daemon_crawls_again_and_again_and_picks_up_a_new_article(site, start_daemon):
     config = site.config(KYODO_SOURCE.replace('publisher = "kyodo"', 'publisher = "kyodo"\nevery = "2s"'))
     daemon = start_daemon(config)
@@ -172,24 +205,22 @@ def test_daemon_crawls_again_and_again_and_picks_up_a_new_article(site, start_da
     wait_for(lambda: new_url in site.article_urls(), timeout=60, what="the new article", log=daemon)
     wait_for(lambda: len(finished(site.runs(), "kyodo")) >= 3, timeout=60, what="three crawls", log=daemon)
 
-    code, took = daemon.terminate()
+    code, _ = daemon.terminate()
     assert code == 0, daemon.output()[-2000:]
-    assert took < 5 + 5
     urls = site.all_urls()
     assert len(urls) == len(set(urls))
     assert sorted(site.article_urls()) == sorted({f"http://{KYODO}/articles/-/{n}" for n in (38517, 38544, 36871, 39001)})
     assert not [run for run in site.runs() if run.status == "running"]
 
 
-def test_crawls_that_crash_or_hang_are_recorded_failed_and_the_daemon_carries_on(site, start_daemon):
-    site.add_page("feed.xml", "<rss><channel><title>never</title></channel></rss>", delay=60, host="stall.test")
-    sources = KYODO_SOURCE.replace('publisher = "kyodo"', 'publisher = "kyodo"\nevery = "2s"') + """
+HANGS_SOURCE = """
 [[sources]]
 name = "hangs"
 feeds = ["http://stall.test/feed.xml"]
 robots_sitemaps = false
 every = "2s"
-
+"""
+CRASHES_SOURCE = """
 [[sources]]
 name = "crashes"
 feeds = ["http://feeds.feedburner.test/rsscna/engnews"]
@@ -197,34 +228,62 @@ allowed_domains = ["focustaiwan.test"]
 robots_sitemaps = false
 every = "2s"
 """
-    config = site.config(sources, daemon='crawl_timeout = "8s"',  # well above a loaded machine's start-up
+
+
+def test_crawls_that_crash_or_hang_are_recorded_failed_and_the_daemon_carries_on(site, start_daemon):
+    """A crawl that dies is recorded failed with its exit status, and one that hangs holds nothing up: the
+    healthy source is crawled again and again meanwhile. The time limit stays the default (20 min), so
+    three crawls starting at once on a loaded machine race nothing; the limit has a test of its own."""
+    site.stall()
+    sources = KYODO_SOURCE.replace('publisher = "kyodo"', 'publisher = "kyodo"\nevery = "2s"') + HANGS_SOURCE \
+        + CRASHES_SOURCE
+    config = site.config(sources, grace="1s",
                          crawl='scrapy_settings = { EXTENSIONS = { "crashing_extension.CrashWhenOpened" = 100 }, '
                                'CRASH_SOURCE = "crashes" }')
     daemon = start_daemon(config)
-    wait_for(lambda: finished(site.runs(), "hangs", "failed") and finished(site.runs(), "crashes", "failed"),
-             timeout=60, what="a hung and a crashed crawl recorded failed", log=daemon)
-    runs = site.runs()
-    assert finished(runs, "hangs", "failed")[0].message == "timed out after 8 s"
-    assert finished(runs, "crashes", "failed")[0].message == "crawl process exited with status 3"
-    kyodo_ok = len(finished(runs, "kyodo"))
+    wait_for(lambda: finished(site.runs(), "crashes", "failed") and finished(site.runs(), "hangs", "running"),
+             timeout=60, what="a crashed crawl recorded failed while the hung one runs", log=daemon)
+    assert finished(site.runs(), "crashes", "failed")[0].message == "crawl process exited with status 3"
+    kyodo_ok = len(finished(site.runs(), "kyodo"))
     wait_for(lambda: len(finished(site.runs(), "kyodo")) >= kyodo_ok + 2, timeout=60,
              what="the healthy source to keep being crawled", log=daemon)
-    wait_for(lambda: len(finished(site.runs(), "hangs", "failed")) >= 2, timeout=60,
+    wait_for(lambda: len(finished(site.runs(), "crashes", "failed")) >= 2, timeout=60,
+             what="the crashed source to be tried again on schedule", log=daemon)
+    hangs = [run.status for run in site.runs() if run.source.name == "hangs"]
+    assert hangs == ["running"], "the hung crawl is still hanging: everything above happened during it"
+    assert daemon.terminate()[0] == 0
+    assert not [run for run in site.runs() if run.status == "running"]
+
+
+def test_a_crawl_that_outlives_its_time_limit_is_killed_recorded_failed_and_tried_again(site, start_daemon):
+    """The limit counts from the crawl process's start, so the hung crawl is alone here: no crawl that merely
+    starts slowly on a loaded machine races it. 10 s is several times what a crawl needs to record its run
+    (a crawl killed before that would leave nothing to mark). Scrapy, told to stop, waits for the stalled
+    download, so the daemon has to kill the crawl too."""
+    site.stall()
+    daemon = start_daemon(site.config(HANGS_SOURCE, daemon='crawl_timeout = "10s"', grace="1s"))
+    wait_for(lambda: finished(site.runs(), "hangs", "failed"), timeout=90, what="the hung crawl recorded failed",
+             log=daemon)
+    [failed] = finished(site.runs(), "hangs", "failed")
+    assert failed.message == "timed out after 10 s"
+    assert "crawl of hangs outlived its 10 s time limit: ending it" in daemon.output()
+    wait_for(lambda: len([run for run in site.runs() if run.source.name == "hangs"]) >= 2, timeout=60,
              what="the hung source to be tried again on schedule", log=daemon)
     assert daemon.terminate()[0] == 0
 
 
 def test_sigterm_during_a_crawl_exits_zero_within_the_grace_period(site, start_daemon):
+    """The crawl, told to stop, finishes its in-flight pages (3 s each) and records its own run well within
+    the grace period; the daemon then exits 0 without killing anything."""
     site.slow_down_kyodo_articles(delay=3)
-    daemon = start_daemon(site.config(KYODO_SOURCE))
-    wait_for(lambda: any(run.status == "running" for run in site.runs()), timeout=60, what="a crawl to start",
-             log=daemon)
-    time.sleep(1)
-    code, took = daemon.terminate()
+    daemon = start_daemon(site.config(KYODO_SOURCE, grace="30s"))
+    wait_for(lambda: site.web.requests, timeout=60, what="the crawl's first page (its spider is open)", log=daemon)
+    code, took = daemon.terminate(grace=60)
     assert code == 0, daemon.output()[-2000:]
-    assert took < 5 + 3  # shutdown_grace, plus the interpreter's own exit
-    assert [run.status for run in site.runs()] != ["running"]
-    assert not [run for run in site.runs() if run.status == "running"]
+    assert took < 30, "the daemon waited out its grace period"
+    assert "did not stop within the grace period" not in daemon.output()
+    [run] = site.runs()
+    assert run.status not in ("running", "interrupted"), "the crawl recorded its own end"
 
 
 def test_a_second_daemon_refuses_and_a_killed_daemon_leaves_no_stuck_lock(site, start_daemon):
@@ -236,25 +295,28 @@ def test_a_second_daemon_refuses_and_a_killed_daemon_leaves_no_stuck_lock(site, 
     assert "another daemon already runs on this database: pid" in second.output()
 
     first.kill_with_its_crawls()
-    assert kuroshio(config, "status").stdout.startswith("daemon: not running (it died: last seen pid")
+    assert kuroshio_in_process(config, "status").stdout.startswith("daemon: not running (it died: last seen pid")
     third = start_daemon(config)
     wait_for(lambda: "daemon started" in third.output(), timeout=30, what="a daemon after the kill", log=third)
-    status = kuroshio(config, "status")
+    status = kuroshio_in_process(config, "status")
     assert f"daemon: running, pid {third.process.pid}" in status.stdout
     assert third.terminate()[0] == 0
-    assert kuroshio(config, "status").stdout.startswith("daemon: not running\n")
+    assert kuroshio_in_process(config, "status").stdout.startswith("daemon: not running\n")
 
 
 def test_sigkill_during_a_crawl_then_restart_loses_and_duplicates_nothing(site, start_daemon):
-    site.slow_down_kyodo_articles(delay=1.5)
+    """One article page at a time, 3 s each: the first is stored seconds before the crawl could end, so the
+    kill lands in it however slow the machine; the catch-up crawl is served at full speed."""
+    site.slow_down_kyodo_articles(delay=3)
     config = site.config(KYODO_SOURCE, crawl="concurrent_per_domain = 1")
     first = start_daemon(config)
     wait_for(lambda: len(site.article_urls()) >= 1, timeout=60, what="a first stored article", log=first)
-    assert any(run.status == "running" for run in site.runs()), "the kill must land during the crawl"
     first.kill_with_its_crawls()
+    assert [run.status for run in site.runs()] == ["running"], "the kill landed during the crawl"
     stored_before_kill = set(site.article_urls())
     assert len(stored_before_kill) < 3
 
+    site.serve_without_delays()
     second = start_daemon(config)
     wait_for(lambda: finished(site.runs(), "kyodo"), timeout=60, what="the catch-up crawl", log=second)
     assert second.terminate()[0] == 0
@@ -267,8 +329,10 @@ def test_sigkill_during_a_crawl_then_restart_loses_and_duplicates_nothing(site, 
 
 
 def test_a_one_off_crawl_during_a_scheduled_one_is_refused_clearly(site, start_daemon):
-    site.slow_down_kyodo_articles(delay=2)
-    config = site.config(KYODO_SOURCE)
+    """The scheduled crawl's article pages take a minute: it is still running however slowly the one-off
+    starts; the daemon then ends it after a one-second grace."""
+    site.slow_down_kyodo_articles(delay=60)
+    config = site.config(KYODO_SOURCE, grace="1s")
     daemon = start_daemon(config)
     wait_for(lambda: any(run.status == "running" for run in site.runs()), timeout=60, what="a scheduled crawl",
              log=daemon)
@@ -293,31 +357,36 @@ def test_a_run_missed_while_the_daemon_was_down_is_made_up_once_within_the_grace
     engine.dispose()
     config = site.config(KYODO_SOURCE.replace('publisher = "kyodo"', 'publisher = "kyodo"\nevery = "2h"'),
                          daemon=f'misfire_grace = "{grace}"')
+    started = datetime.now(timezone.utc)
     daemon = start_daemon(config)
     wait_for(lambda: "daemon started" in daemon.output(), timeout=30, what="the daemon", log=daemon)
+    [first_run] = re.findall(r"crawl of kyodo scheduled \(.*\), first run (\S+)", daemon.output())
     if catches_up:
+        assert datetime.fromisoformat(first_run) < started + timedelta(minutes=1), "made up at start"
         wait_for(lambda: len(finished(site.runs(), "kyodo")) == 2, timeout=60, what="the catch-up run", log=daemon)
-        time.sleep(2)
-        assert len(site.runs()) == 2  # several missed runs, one catch-up
     else:
-        time.sleep(3)
-        assert len(site.runs()) == 1
+        assert datetime.fromisoformat(first_run) > started + timedelta(hours=1), "left to its next regular time"
         assert "older than the misfire grace time: skipped" in daemon.output()
+    # Once nothing runs and the next run is hours away, no other run can come: several missed runs, one catch-up.
+    wait_for(lambda: idle_for_an_hour(site.published()), timeout=30, what="the daemon to publish an idle schedule",
+             log=daemon)
+    assert len(site.runs()) == (2 if catches_up else 1)
     assert daemon.terminate()[0] == 0
 
 
 def test_a_second_signal_exits_at_once(site, start_daemon):
-    site.slow_down_kyodo_articles(delay=20)
-    config = site.config(KYODO_SOURCE, daemon='shutdown_grace = "60s"',
+    """The crawl ignores SIGTERM and its pages take 60 s, the grace period is 60 s: only the second signal
+    can end the daemon within the half minute allowed here."""
+    site.slow_down_kyodo_articles(delay=60)
+    config = site.config(KYODO_SOURCE, grace="60s",
                          crawl='scrapy_settings = { EXTENSIONS = { "crashing_extension.IgnoreSigterm" = 100 } }')
-    config.write_text(config.read_text().replace('shutdown_grace = "5s"\n', ""), encoding="utf-8")
     daemon = start_daemon(config)
     wait_for(lambda: site.web.requests, timeout=60, what="the crawl's first page (its spider is open)", log=daemon)
     daemon.process.send_signal(signal.SIGTERM)
-    time.sleep(1)
+    wait_for(lambda: "stopping: no new runs" in daemon.output(), timeout=30, what="the shutdown to begin", log=daemon)
     assert daemon.process.poll() is None, "the first signal waits for the running crawl"
     daemon.process.send_signal(signal.SIGTERM)
-    assert daemon.process.wait(timeout=5) == 128 + signal.SIGTERM
+    assert daemon.process.wait(timeout=30) == 128 + signal.SIGTERM
 
 
 class Inbox:
@@ -364,7 +433,7 @@ timezone = "Asia/Taipei"
         message = email.message_from_bytes(inbox.messages[0], policy=email.policy.default)
         text = " ".join(message.get_body(("plain",)).get_content().split())  # the text part is wrapped
         assert "Ko calls for deeper cooperation with" in text and f"http://{KYODO}/articles/-/38517" in text
-        status = kuroshio(config, "status")
+        status = kuroshio_in_process(config, "status")
         assert any(line.startswith("minutely") and " ok " in line for line in status.stdout.splitlines()), status.stdout
         assert daemon.terminate()[0] == 0
         assert len(inbox.messages) == 1
