@@ -13,7 +13,10 @@ Retries (`[crawl] retry_times`, `retry_backoff`, `max_retry_after`) and robots.t
 `max_crawl_delay`) are applied by Kuroshio's middlewares in place of Scrapy's: see
 `crawler.middlewares.retry` and `crawler.middlewares.robotstxt`. Redirect loops and redirects off the
 allowed domains are refused by `crawler.middlewares.redirect`; a chain longer than
-`REDIRECT_MAX_TIMES` is dropped by Scrapy; the spider records all three with the page's URL.
+`REDIRECT_MAX_TIMES` is dropped by Scrapy; the spider records all three with the page's URL. No request
+goes off its source's hosts and ports or to an address inside the network (loopback, private,
+link-local, metadata): `crawler.middlewares.addresses` resolves and judges every host first, and its
+resolver (`TWISTED_DNS_RESOLVER`) connects to the address judged.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[s
         "KUROSHIO_MAX_CRAWL_DELAY": crawl.max_crawl_delay,
         "KUROSHIO_EXTRACTION_WORKERS": crawl.extraction_workers,
         "DOWNLOAD_HANDLERS": {"file": None, "data": None, "s3": None, "ftp": None},
+        # A direct connection uses the address AddressPolicyMiddleware judged (crawler.middlewares.addresses).
+        "TWISTED_DNS_RESOLVER": "kuroshio.crawler.middlewares.addresses.CheckedAddressResolver",
         "DOWNLOAD_MAXSIZE": crawl.max_page_bytes,
         "DOWNLOAD_WARNSIZE": crawl.max_page_bytes // 2,
         "REDIRECT_MAX_TIMES": 5,
@@ -70,6 +75,9 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[s
         "DOWNLOADER_MIDDLEWARES": {
             # Before Scrapy's OffsiteMiddleware (50).
             "kuroshio.crawler.middlewares.robotstxt.RobotsTxtOffsiteMiddleware": 45,
+            # After OffsiteMiddleware (an off-domain link is skipped there, quietly), before robots.txt
+            # is fetched for a request (100): a refused host is not asked for its robots.txt either.
+            "kuroshio.crawler.middlewares.addresses.AddressPolicyMiddleware": 60,
             # In the places of the Scrapy middlewares they extend (see crawler.middlewares.robotstxt, .retry).
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             "kuroshio.crawler.middlewares.robotstxt.RobotsPolicyMiddleware": 100,

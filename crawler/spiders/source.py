@@ -6,6 +6,12 @@ canonicalises it and skips what the store already knows, so a second crawl of an
 fetches no article page again. Every failure is logged with its URL and kept in `errors` for the
 run record; the crawl goes on.
 
+Discovery stays on the source (`crawler.addresses.SourceReach`): a sitemap that a sitemap index or
+robots.txt names off the source's hosts or ports is recorded as refused and never requested, and
+`crawler.middlewares.addresses` refuses any request that would reach inside the network (recorded here
+against the page's first URL). A page's canonical link is honoured only on its own host or the source's
+domains: a page cannot claim another site's article, whose URL would then be "known" and never fetched.
+
 Article pages are handed to extraction as bytes with their Content-Type (`crawler.extract` decodes
 them; Scrapy's `response.text` trusts a wrong HTTP charset), then matched against the crawl's topics
 (`KUROSHIO_TOPICS`), here or in the crawl's worker processes (`crawler.workers`). A body over `DOWNLOAD_MAXSIZE`
@@ -19,6 +25,7 @@ URL and left for the next crawl.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator
@@ -34,6 +41,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from kuroshio.crawler.addresses import SourceReach
 from kuroshio.crawler.decode import NotHtmlError
 from kuroshio.crawler.discover import (
     DiscoveredLink,
@@ -45,6 +53,7 @@ from kuroshio.crawler.discover import (
 )
 from kuroshio.crawler.extract import NoArticleError
 from kuroshio.crawler.items import CrawledArticle
+from kuroshio.crawler.middlewares.addresses import AddressRefused
 from kuroshio.crawler.middlewares.redirect import RedirectRefused
 from kuroshio.crawler.middlewares.retry import HostDeferred
 from kuroshio.crawler.options import SourceConfig
@@ -70,6 +79,7 @@ class SourceSpider(scrapy.Spider):
         super().__init__(name=source.name, **kwargs)
         self.source = source
         self.allowed_domains = list(source.domains)
+        self.reach = SourceReach.of(source)
         self.known_urls = known_urls
         self.requested_urls: set[str] = set()
         self.article_pattern = re.compile(source.article_url_pattern) if source.article_url_pattern else None
@@ -104,11 +114,12 @@ class SourceSpider(scrapy.Spider):
                 yield self._discovery_request(url, self.parse_robots)
 
     def _robots_urls(self) -> Iterator[str]:
-        """robots.txt of each allowed domain, on the scheme the source's own URLs use there."""
-        schemes = {urlsplit(url).hostname: urlsplit(url).scheme for url in self.source.discovery_urls}
+        """robots.txt of each allowed domain, on the scheme and port the source's own URLs use there."""
+        origins = {urlsplit(url).hostname: f"{urlsplit(url).scheme}://{urlsplit(url).netloc}"
+                   for url in self.source.discovery_urls}
         fallback = urlsplit(self.source.discovery_urls[0]).scheme
         for domain in self.allowed_domains:
-            yield f"{schemes.get(domain, fallback)}://{domain}/robots.txt"
+            yield f"{origins.get(domain, f'{fallback}://{domain}')}/robots.txt"
 
     def _discovery_request(self, url: str, callback: Any, **meta: Any) -> scrapy.Request:
         # Configured discovery documents may live off the article domains (a feed on FeedBurner).
@@ -124,14 +135,24 @@ class SourceSpider(scrapy.Spider):
             self.record_error(response.url, str(error))
             return
         depth = response.meta.get("sitemap_depth", 0)
-        for url in sitemap.sitemaps:
+        for url in self._own_sitemaps(sitemap.sitemaps):
             if depth < MAX_SITEMAP_DEPTH:
                 yield self._discovery_request(url, self.parse_sitemap, sitemap_depth=depth + 1)
         yield from self._follow_all(response, lambda: sitemap.links)
 
     def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
-        for url in robots_sitemaps(response.body, url=response.url):
+        for url in self._own_sitemaps(robots_sitemaps(response.body, url=response.url)):
             yield self._discovery_request(url, self.parse_sitemap, sitemap_depth=1)
+
+    def _own_sitemaps(self, urls: Iterable[str]) -> Iterator[str]:
+        """The sitemaps (named by a sitemap index or robots.txt) on the source's own hosts and ports; each
+        other one is recorded and never requested: a publisher's documents cannot send the crawler elsewhere."""
+        for url in urls:
+            if reason := self.reach.off_source_reason(url):
+                self.crawler.stats.inc_value("kuroshio/refused")
+                self.record_error(url, f"refused: sitemap off the source ({reason})")
+            else:
+                yield url
 
     def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
         pattern = self.article_pattern
@@ -191,7 +212,21 @@ class SourceSpider(scrapy.Spider):
             self.record_error(response.url, str(error))  # not remembered: the next crawl fetches it again
             return
         redirects = tuple(canonicalize_url(url) for url in response.meta.get("redirect_urls", ()))
-        yield CrawledArticle(article, matches=matches, seen_urls=redirects)
+        yield CrawledArticle(self._own_canonical(article), matches=matches, seen_urls=redirects)
+
+    def _own_canonical(self, article: ExtractedArticle) -> ExtractedArticle:
+        """`article` with its canonical link honoured only on its own host or the source's domains.
+
+        A canonical link is the page's claim to be another URL's article; claimed across sites, it would
+        store this page's text under that URL, and the real article there would be skipped as known.
+        """
+        canonical_host = urlsplit(article.canonical_url).hostname or ""
+        if canonical_host == urlsplit(article.url).hostname or self.reach.holds_host(canonical_host):
+            return article
+        logger.info("%s: %s: canonical link %s is off the source's domains; kept as its own article",
+                    self.source.name, article.url, article.canonical_url)
+        self.crawler.stats.inc_value("kuroshio/canonical_ignored")
+        return dataclasses.replace(article, canonical_url=article.url)
 
     async def _read(
         self, body: bytes, *, url: str, content_type: str, feed_published_at: datetime | None
@@ -222,6 +257,11 @@ class SourceSpider(scrapy.Spider):
             self.record_error(request.url, failure.getErrorMessage())
             if request.callback == self.parse_article:
                 self.failed_pages.append(PageFailure(request.url, failure.getErrorMessage(), permanent=False))
+            return
+        if failure.check(AddressRefused):
+            # Off the source or inside the network (possibly a redirect's target): recorded against the
+            # page's first URL, and not remembered, since the crawler, not the page, refused it.
+            self.record_error(request.meta.get("redirect_urls", [request.url])[0], failure.getErrorMessage())
             return
         if redirect := self._bad_redirect(failure):
             first_url = request.meta.get("redirect_urls", [request.url])[0]
