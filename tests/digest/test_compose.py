@@ -5,7 +5,6 @@ Pure: articles are unsaved model objects, so no database is needed.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 
 from digest_support import NOW, TOPICS, article, digest_config, seed
@@ -108,14 +107,14 @@ def test_summary_counts_articles_sources_and_period_in_the_digest_zone() -> None
     assert content.generated_at.isoformat() == "2025-12-03T08:30:00+08:00"
 
 
-def test_a_ten_thousand_article_backlog_composes_quickly() -> None:
+def test_a_backlog_of_similar_headlines_keeps_each_report_a_story_and_caps_them() -> None:
+    """Headlines that differ only in their numbers are separate stories, capped at `max_articles`. How
+    long a 10,000-article backlog takes to compose is a figure of `benchmarks/reading.py`, not a test."""
     start = datetime(2025, 1, 1, tzinfo=timezone.utc)
     backlog = [
         article(f"Taiwan and Japan report {n}: talks on item {n * 7919 % 10007}",
                 f"Report {n} on Taiwan and Japan. Japan and Taiwan met.", published_at=start + timedelta(minutes=n))
-        for n in range(10_000)
+        for n in range(1_000)
     ]
-    began = time.monotonic()
     content = compose(newest_first(backlog))
-    assert time.monotonic() - began < 10
-    assert content.story_count == 200 and content.not_shown == 9_800
+    assert content.story_count == 200 and content.not_shown == 800

@@ -43,24 +43,26 @@ def database_url(folder: Path) -> str:
 
 @dataclass(frozen=True)
 class MeasuredCrawl:
-    """A finished `kuroshio crawl` (or other command): exit code, output, wall time, peak resident memory."""
+    """A finished `kuroshio crawl` (or other command): exit code, output, wall time, peak resident memory,
+    and the CPU time it used (user and system: unlike wall time, a busy machine hardly changes it)."""
 
     returncode: int
     stdout: str
     stderr: str
     seconds: float
     peak_rss_bytes: int
+    cpu_seconds: float
 
 
-# Runs a command and writes its peak RSS (KiB) to argv[1]. The peak must be read by a small parent:
-# Linux carries the RSS high-water mark across fork and exec, so a crawl started straight from the
-# test process would report the test process's own size.
+# Runs a command and writes its peak RSS (KiB) and CPU seconds to argv[1]. The peak must be read by a
+# small parent: Linux carries the RSS high-water mark across fork and exec, so a crawl started straight
+# from the test process would report the test process's own size.
 MEASURE_PEAK_RSS = (
     "import os, subprocess, sys\n"
     "child = subprocess.Popen(sys.argv[2:])\n"
     "_, status, usage = os.wait4(child.pid, 0)\n"
     "child.returncode = os.waitstatus_to_exitcode(status)\n"
-    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n"
+    "open(sys.argv[1], 'w').write(f'{usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}')\n"
     "sys.exit(child.returncode)\n"
 )
 
@@ -78,8 +80,9 @@ def run_measured(command: list[str]) -> MeasuredCrawl:
         result = subprocess.run([sys.executable, "-c", MEASURE_PEAK_RSS, str(peak_file), *command],
                                 capture_output=True, text=True, timeout=CRAWL_TIMEOUT, check=False)
         seconds = time.monotonic() - started
-        peak_rss_bytes = int(peak_file.read_text()) * 1024
-    return MeasuredCrawl(result.returncode, result.stdout, result.stderr, seconds, peak_rss_bytes)
+        peak_kib, cpu_seconds = peak_file.read_text().split()
+    return MeasuredCrawl(result.returncode, result.stdout, result.stderr, seconds, int(peak_kib) * 1024,
+                         float(cpu_seconds))
 
 
 def last_run(folder: Path, source: str) -> dict:
