@@ -141,8 +141,12 @@ class SourceReach:
 
     def holds_host(self, host: str) -> bool:
         """True for a host of the source: a configured URL's host, an allowed domain or its subdomain."""
+        return host.lower().rstrip(".") in self.trusted or self.in_domains(host)
+
+    def in_domains(self, host: str) -> bool:
+        """True for an allowed domain or one of its subdomains."""
         host = host.lower().rstrip(".")
-        return host in self.trusted or any(host.endswith(f".{domain}") for domain in self.domains)
+        return any(host == domain or host.endswith(f".{domain}") for domain in self.domains)
 
     def trusts(self, host: str) -> bool:
         """True for a host the operator named (configured URLs, allowed domains as written): it may be inside."""

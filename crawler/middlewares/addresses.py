@@ -124,9 +124,12 @@ class AddressPolicyMiddleware:
         if why is None:
             return
         self.crawler.stats.inc_value("kuroshio/refused")
-        if request.meta.get("redirect_urls"):
-            raise AddressRefused(f"refused: redirected to {request.url}: {why}")
-        raise AddressRefused(f"refused: {why}")
+        chain = request.meta.get("redirect_urls")
+        refused = AddressRefused(f"refused: redirected to {request.url}: {why}" if chain else f"refused: {why}")
+        if request.errback is None and (record_error := getattr(self.crawler.spider, "record_error", None)):
+            # Scrapy's own requests (robots.txt) have no errback to record the refusal with; the spider's do.
+            record_error((chain or [request.url])[0], str(refused))
+        raise refused
 
     async def _why_refused(self, request: scrapy.Request) -> str | None:
         if why := self.reach.off_source_reason(request.url):

@@ -215,13 +215,13 @@ class SourceSpider(scrapy.Spider):
         yield CrawledArticle(self._own_canonical(article), matches=matches, seen_urls=redirects)
 
     def _own_canonical(self, article: ExtractedArticle) -> ExtractedArticle:
-        """`article` with its canonical link honoured only on its own host or the source's domains.
+        """`article` with its canonical link honoured only on its own host or the source's allowed domains.
 
         A canonical link is the page's claim to be another URL's article; claimed across sites, it would
         store this page's text under that URL, and the real article there would be skipped as known.
         """
         canonical_host = urlsplit(article.canonical_url).hostname or ""
-        if canonical_host == urlsplit(article.url).hostname or self.reach.holds_host(canonical_host):
+        if canonical_host == urlsplit(article.url).hostname or self.reach.in_domains(canonical_host):
             return article
         logger.info("%s: %s: canonical link %s is off the source's domains; kept as its own article",
                     self.source.name, article.url, article.canonical_url)

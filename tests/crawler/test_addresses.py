@@ -105,3 +105,9 @@ def test_without_allowed_domains_the_configured_hosts_are_the_source():
     reach = SourceReach.of(SourceConfig(name="feed", feeds=("http://feeds.news.test/rss",)))
     assert reach.holds_host("feeds.news.test") and reach.holds_host("www.feeds.news.test")
     assert not reach.holds_host("news.test")
+
+
+def test_a_configured_feed_host_is_the_sources_but_not_one_of_its_allowed_domains():
+    reach = SourceReach.of(SourceConfig(name="x", feeds=("http://feeds.test/rss",), allowed_domains=("news.test",)))
+    assert reach.holds_host("feeds.test") and not reach.in_domains("feeds.test")
+    assert reach.in_domains("news.test") and reach.in_domains("www.news.test") and not reach.in_domains("xnews.test")

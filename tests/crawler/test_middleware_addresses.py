@@ -28,14 +28,16 @@ def forget_answers():
 
 def middleware(*, proxy: str = "", hosts: dict | None = HOSTS) -> AddressPolicyMiddleware:
     settings = Settings({"KUROSHIO_PROXY": proxy, "KUROSHIO_HOSTS": hosts})
-    crawler = SimpleNamespace(settings=settings, spider=SimpleNamespace(source=SOURCE), stats=None)
+    spider = SimpleNamespace(source=SOURCE, errors=[])
+    spider.record_error = lambda url, reason: spider.errors.append((url, reason))
+    crawler = SimpleNamespace(settings=settings, spider=spider, stats=None)
     crawler.stats = MemoryStatsCollector(crawler)
     return AddressPolicyMiddleware(crawler)  # type: ignore[arg-type]
 
 
-def refusal(policy: AddressPolicyMiddleware, url: str, **meta) -> str | None:
+def refusal(policy: AddressPolicyMiddleware, url: str, *, errback=print, **meta) -> str | None:
     try:
-        asyncio.run(policy.process_request(scrapy.Request(url, meta=meta)))
+        asyncio.run(policy.process_request(scrapy.Request(url, meta=meta, errback=errback)))
     except AddressRefused as refused:
         return str(refused)
     return None
@@ -57,6 +59,17 @@ def test_an_ipv6_answer_is_judged_too():
 def test_a_redirect_hop_is_refused_with_its_target():
     assert refusal(middleware(), "http://inside.news.test/b", redirect_urls=["http://news.test/a"]) == (
         "refused: redirected to http://inside.news.test/b: inside.news.test resolves to 10.0.0.7, a private address")
+
+
+def test_a_refused_request_of_scrapy_itself_is_recorded_on_the_spider():
+    """robots.txt requests have no errback: the middleware records their refusal (the spider's own
+    requests are recorded by their errback)."""
+    policy = middleware()
+    refusal(policy, "http://inside.news.test/robots.txt", errback=None, redirect_urls=["http://news.test/robots.txt"])
+    refusal(policy, "http://inside.news.test/a")
+    assert policy.crawler.spider.errors == [("http://news.test/robots.txt", "refused: redirected to "
+                                             "http://inside.news.test/robots.txt: inside.news.test resolves to "
+                                             "10.0.0.7, a private address")]
 
 
 def test_a_name_that_does_not_resolve_is_the_proxys_business():
