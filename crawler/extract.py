@@ -4,7 +4,9 @@ A page arrives as bytes with its Content-Type and is decoded by `crawler.decode`
 no page at all raises its `NotHtmlError`); text is taken as is. trafilatura then finds the body and
 most metadata. This module adds what a monitor needs on top:
 - dates from structured data first (JSON-LD `datePublished`, `article:published_time`), then the
-  feed's own date, keeping the time and its UTC offset; never the fetch time;
+  page's visible date stamp, then the feed's own date, keeping the time and its UTC offset; never the
+  fetch time. A date without an offset counts only on a publisher's page, read in the publisher's
+  zone (`Publisher.timezone`); the visible stamp only in the formats the publisher declares;
 - the page's canonical link, canonicalised, and its language from the markup;
 - a title on one line (control characters, CR/LF included, fold to spaces), cut to `MAX_TITLE_CHARS`
   at a word boundary with an ellipsis: a 10 kB `<title>` is a broken or hostile page, not a headline;
@@ -23,7 +25,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timezone
+from itertools import chain
+from zoneinfo import ZoneInfo
 
 import lxml.etree
 import lxml.html
@@ -34,7 +38,7 @@ from trafilatura.xml import delete_element
 
 from kuroshio.crawler.decode import decode_html
 from kuroshio.crawler.discover import absolute_http_url, parse_date
-from kuroshio.crawler.publishers import Publisher
+from kuroshio.crawler.publishers import DATE_STAMP_ELEMENTS, Publisher
 from kuroshio.storage.records import ExtractedArticle
 from kuroshio.storage.text import one_line
 from kuroshio.storage.urls import canonicalize_url
@@ -69,6 +73,12 @@ PUBLISHED_META = (
     "//time[@itemprop='datePublished']/@datetime",
     "//meta[@name='pubdate']/@content",
 )
+# A structured date without an offset must still say the time of day to be read in a publisher's zone.
+_LOCAL_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}")
+# "Mar. 31", "Sept. 4": the dot (and Sept's t) that `%b` does not read.
+_MONTH_ABBREVIATION = re.compile(r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]?\.", re.IGNORECASE)
+_DATE_STAMP_SCOPE = f"//h1/following::*[position() <= {DATE_STAMP_ELEMENTS}]"
+_MAX_DATE_STAMP_WORDS = 24
 
 
 class NoArticleError(ValueError):
@@ -94,9 +104,11 @@ def extract_article(
         raise NoArticleError(f"unparseable HTML: {error}") from None
     canonical_url = _canonical_link(tree, url=url)
     language = _language(tree)
-    published_at = _structured_published_at(tree) or feed_published_at
+    published_at = _published_at(tree, publisher) or feed_published_at
+    markup_authors = _markup_authors(tree, publisher)
     link_labels = _link_labels(tree)
     _prune_overlays(tree)
+    _prune_furniture_texts(tree, publisher)
     document = trafilatura.bare_extraction(
         tree, url=url, prune_xpath=list(publisher.prune_xpaths) or None, **TRAFILATURA_OPTIONS  # type: ignore[arg-type]
     )
@@ -117,7 +129,7 @@ def extract_article(
         source=source,
         title=title,
         text=text,
-        authors=byline_authors or _split_authors(document.author),
+        authors=byline_authors or markup_authors or publisher.persons(_split_authors(document.author)),
         published_at=published_at,
         language=language or document.language,
     )
@@ -136,6 +148,29 @@ def _is_overlay(element: lxml.html.HtmlElement) -> bool:
     if element.tag in _PAGE_FRAME:
         return False
     return any(_CONSENT_NAME.search(element.get(name, "").lower()) for name in ("id", "class"))
+
+
+def _prune_furniture_texts(tree: lxml.html.HtmlElement, publisher: Publisher) -> None:
+    """Remove the outermost elements whose whole text is one of the publisher's furniture texts.
+
+    Outermost: a banner goes with its buttons; the text is matched whole, so nothing else goes with it.
+    """
+    if not publisher.prune_texts:
+        return
+    matched = {element for element in tree.iter()
+               if isinstance(element.tag, str) and element.tag not in _PAGE_FRAME
+               and publisher.is_pruned_text(" ".join(element.text_content().split()))}
+    for element in [element for element in matched if not matched.intersection(element.iterancestors())]:
+        delete_element(element)
+
+
+def _markup_authors(tree: lxml.html.HtmlElement, publisher: Publisher) -> tuple[str, ...]:
+    """The authors the publisher's author elements name (a byline box, links to journalists' pages)."""
+    names: list[str] = []
+    for xpath in publisher.author_xpaths:
+        for element in tree.xpath(xpath):
+            names.extend(publisher.element_authors(element.text_content()))
+    return publisher.persons(names)
 
 
 def clean_title(title: str) -> str:
@@ -214,16 +249,69 @@ def _language(tree: lxml.html.HtmlElement) -> str | None:
     return None
 
 
-def _structured_published_at(tree: lxml.html.HtmlElement) -> datetime | None:
-    """The publication time from JSON-LD or article meta tags, with its offset; None if absent."""
-    for value in _json_ld_values(tree, "datePublished"):
-        if published := parse_date(value):
+def _published_at(tree: lxml.html.HtmlElement, publisher: Publisher) -> datetime | None:
+    """The page's own publication time: structured data first, then the visible date stamp."""
+    zone = ZoneInfo(publisher.timezone) if publisher.timezone else None
+    return _structured_published_at(tree, zone=zone) or _visible_published_at(tree, publisher, zone=zone)
+
+
+def _structured_published_at(tree: lxml.html.HtmlElement, *, zone: ZoneInfo | None = None) -> datetime | None:
+    """The publication time from JSON-LD or article meta tags, with its offset; None if absent.
+
+    A value without an offset is read in `zone` (the publisher's) when one is given, else ignored.
+    """
+    values = chain(_json_ld_values(tree, "datePublished"), (str(value) for xpath in PUBLISHED_META
+                                                             for value in tree.xpath(xpath)))
+    for value in values:
+        if published := parse_date(value) or _local_date_time(value, zone):
             return published
-    for xpath in PUBLISHED_META:
-        for value in tree.xpath(xpath):
-            if published := parse_date(str(value)):
-                return published
     return None
+
+
+def _local_date_time(value: str, zone: ZoneInfo | None) -> datetime | None:
+    """An ISO 8601 date and time without an offset, read in `zone`; None without a zone or a time."""
+    value = value.strip()
+    if zone is None or not _LOCAL_DATE_TIME.match(value):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return _in_zone(parsed, zone) if parsed.tzinfo is None else None
+
+
+def _visible_published_at(tree: lxml.html.HtmlElement, publisher: Publisher, *,
+                          zone: ZoneInfo | None) -> datetime | None:
+    """The date stamp shown near the headline, in the publisher's formats and zone; None if absent."""
+    if zone is None or not publisher.date_formats:
+        return None
+    for xpath in publisher.date_xpaths or (_DATE_STAMP_SCOPE,):
+        for element in tree.xpath(xpath):
+            if stamp := date_stamp(element.text_content(), publisher.date_formats):
+                return _in_zone(stamp, zone)
+    return None
+
+
+def date_stamp(text: str, formats: tuple[str, ...]) -> datetime | None:
+    """The first run of words in `text` that reads as one of the `strptime` `formats` (naive), or None."""
+    words = _MONTH_ABBREVIATION.sub(lambda match: match.group(1), text).split()
+    if len(words) > _MAX_DATE_STAMP_WORDS:
+        return None
+    for date_format in formats:
+        width = len(date_format.split())
+        for start in range(len(words) - width + 1):
+            try:
+                return datetime.strptime(" ".join(words[start:start + width]), date_format)
+            except ValueError:
+                continue
+    return None
+
+
+def _in_zone(local: datetime, zone: ZoneInfo) -> datetime:
+    """A naive local time in `zone`, with that zone's UTC offset at the time as a fixed offset."""
+    offset = local.replace(tzinfo=zone).utcoffset()
+    assert offset is not None  # a ZoneInfo always has an offset
+    return local.replace(tzinfo=timezone(offset))
 
 
 def _json_ld_values(tree: lxml.html.HtmlElement, key: str) -> Iterator[str]:
