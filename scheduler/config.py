@@ -97,25 +97,34 @@ class Config:
         return tuple(source.name for source in self.sources)
 
 
+# The real publishers as they serve today (see crawler/publishers/ for their markup): Focus Taiwan's
+# FeedBurner feed; Kyodo's live feed (its old /rss/news.xml answers 404) and home page; Taiwan News's
+# sections and English sitemap (it has no feed). Article patterns are anchored to the publisher's host,
+# so a link elsewhere, or to another edition (taiwannews.com.tw/zh/), is no article of the source; a
+# query may follow the path (tracking parameters are gone by then, others can name the same story).
 BUILTIN_SOURCES = (
     SourceConfig(
         name="focus-taiwan",
         feeds=("https://feeds.feedburner.com/rsscna/engnews",),
-        article_url_pattern=r"^https?://focustaiwan\.tw/[a-z-]+/\d{12}$",
+        article_url_pattern=r"^https?://focustaiwan\.tw/[a-z-]+/\d{12}(?:\?.*)?$",
         allowed_domains=("focustaiwan.tw",),
         publisher="focus-taiwan",
     ),
     SourceConfig(
         name="kyodo",
-        listing_pages=("https://english.kyodonews.net/", "https://english.kyodonews.net/news/asia"),
-        article_url_pattern=r"/articles/-/\d+",
+        feeds=("https://english.kyodonews.net/list/feed/rss4kyodonews-fzone",),
+        listing_pages=("https://english.kyodonews.net/",),
+        # /articles/-/<id> since 2025; /news/YYYY/MM/<hash>-<slug>.html before.
+        article_url_pattern=r"^https?://english\.kyodonews\.net/(?:articles/-/\d+|news/\d{4}/\d{2}/[0-9a-f]+-[\w-]+\.html)(?:\?.*)?$",
         allowed_domains=("english.kyodonews.net",),
         publisher="kyodo",
     ),
     SourceConfig(
         name="taiwan-news",
-        listing_pages=("https://www.taiwannews.com.tw/en/", "https://www.taiwannews.com.tw/en/politics"),
-        article_url_pattern=r"/(en/)?news/\d+$",
+        sitemaps=("https://www.taiwannews.com.tw/sitemap_en.xml",),
+        listing_pages=("https://www.taiwannews.com.tw/category/Politics", "https://www.taiwannews.com.tw/category/World"),
+        # /news/<id> since 2024; /en/news/<id> before.
+        article_url_pattern=r"^https?://www\.taiwannews\.com\.tw/(?:en/)?news/\d+(?:\?.*)?$",
         allowed_domains=("www.taiwannews.com.tw",),
         publisher="taiwan-news",
     ),
