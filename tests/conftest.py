@@ -15,7 +15,19 @@ import pytest
 # Test helpers (tests/fixture_web.py) import as plain modules.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from databases import BACKENDS, POSTGRES_URL, reset_postgres_schema  # noqa: E402
+from databases import (  # noqa: E402
+    BACKENDS,
+    POSTGRES_URL,
+    XDIST_WORKER,
+    ensure_postgres_database,
+    reset_postgres_schema,
+)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under pytest-xdist, this worker's own PostgreSQL database exists before any test needs it."""
+    if POSTGRES_URL and XDIST_WORKER:
+        ensure_postgres_database(POSTGRES_URL)
 
 
 @pytest.fixture(params=BACKENDS)
