@@ -194,8 +194,13 @@ def articles_show(ctx: click.Context, ref: str, output_format: str) -> None:
         f"{record['title']}\n"
         f"source:    {record['source']}\nurl:       {record['url']}\ncanonical: {record['canonical_url']}\n"
         f"published: {record['published'] or 'unknown'}\nauthors:   {', '.join(record['authors']) or 'unknown'}\n"
-        f"language:  {record['language'] or 'unknown'}\ntopics:    {topics}\n\n{record['text']}"
+        f"language:  {record['language'] or 'unknown'}\ntopics:    {topics}\n"
+        f"partial:   {PARTIAL_LINE if record['partial'] else 'no'}\n\n{record['text']}"
     )
+
+
+# What `articles show` says of an article stored from a page that showed only part of it.
+PARTIAL_LINE = "yes: the page showed only the title and lead (a paywall or an archive teaser); the text is the lead"
 
 
 @articles.command("search")

@@ -171,6 +171,7 @@ def _insert_article(
         published_utc_offset=utc_offset_minutes(article.published_at),
         language=article.language,
         text=article.text,
+        partial=article.partial,
         content_sha256=article.content_sha256,
         first_seen_at=seen_at,
         crawl_run_id=crawl_run_id,
@@ -274,6 +275,7 @@ def article_record(article: Article) -> dict[str, Any]:
         "published": published.isoformat() if published else None,
         "language": article.language,
         "text": article.text,
+        "partial": article.partial,
         "first_seen_at": article.first_seen_at.isoformat(),
         "topics": [
             {"name": match.topic, "score": match.score, "terms": list(match.terms)}

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     ColumnElement,
     DateTime,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.engine import Dialect
@@ -102,6 +104,9 @@ class Article(Base):
     published_utc_offset: Mapped[int | None] = mapped_column(Integer)
     language: Mapped[str | None] = mapped_column(String(35))
     text: Mapped[str] = mapped_column(Text)
+    # The page showed only part of the article (a paywall, an archive teaser): `text` is its lead.
+    # A server default only, so rows written without it (as before migration 0006) are whole articles.
+    partial: Mapped[bool] = mapped_column(Boolean, server_default=false())
     content_sha256: Mapped[str] = mapped_column(String(64), index=True)
     first_seen_at: Mapped[datetime] = mapped_column(index=True)
     crawl_run_id: Mapped[int | None] = mapped_column(

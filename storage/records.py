@@ -28,6 +28,7 @@ class ExtractedArticle:
     `published_at` is an aware datetime in the offset the publisher gave (None when the page and its
     feed give no date: the fetch time is never a stand-in). `url` is the canonicalised URL that was
     fetched; `canonical_url` is the page's own canonical link (canonicalised), or `url` without one.
+    `partial`: the page showed only part of the article (a paywall, an archive teaser): `text` is its lead.
     """
 
     url: str
@@ -39,6 +40,7 @@ class ExtractedArticle:
     published_at: datetime | None = None
     language: str | None = None
     content_sha256: str = field(default="")
+    partial: bool = False
 
     def __post_init__(self) -> None:
         if not self.content_sha256:

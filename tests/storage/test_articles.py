@@ -214,6 +214,7 @@ def test_article_record_is_json_ready(session: Session, make_article: MakeArticl
         "published": "2025-10-03T12:40:00+08:00",
         "language": "zh-TW",
         "text": article.text,
+        "partial": False,
         "first_seen_at": "2025-10-03T05:00:00+00:00",
         "topics": [{"name": "typhoon", "score": 0.9, "terms": ["typhoon", "颱風"]}],
     }

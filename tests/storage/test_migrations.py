@@ -18,7 +18,7 @@ from kuroshio.storage.models import Base
 TABLES = {"sources", "crawl_runs", "articles", "article_urls", "topic_matches"}
 
 
-HEAD_REVISION = "0005"  # the newest migration in storage/migrations/versions
+HEAD_REVISION = "0006"  # the newest migration in storage/migrations/versions
 
 def _is_fulltext_table(name: str | None) -> bool:
     return bool(name) and name.startswith("articles_fts")

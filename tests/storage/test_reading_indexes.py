@@ -133,11 +133,17 @@ def test_migration_0005_adds_the_index_and_its_downgrade_drops_it(archive: Engin
     assert INDEX in _article_index_names(archive)
     _alembic(archive, command.downgrade, "0004")
     assert INDEX not in _article_index_names(archive)
-    # Without the index the plan check above fails: the same listing reads the whole table.
+    _alembic(archive, command.upgrade, "head")
+    assert INDEX in _article_index_names(archive)
+
+
+def test_without_the_index_the_same_listing_reads_the_whole_table(archive: Engine) -> None:
+    # The plan check above can fail. Dropped by hand rather than by downgrading to 0004: the listing
+    # reads the columns later migrations added (0006: `partial`).
+    with archive.begin() as connection:
+        connection.exec_driver_sql(f"DROP INDEX {INDEX}")
     plan = query_plan(archive, LISTINGS["since, limit"])
     assert INDEX not in plan and ("SCAN articles" in plan or "Seq Scan on articles" in plan), plan
-    _alembic(archive, command.upgrade, "0005")
-    assert INDEX in _article_index_names(archive)
 
 
 def test_sqlite_migration_creates_the_index_the_model_declares(engine: Engine, tmp_path) -> None:
