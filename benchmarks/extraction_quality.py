@@ -1,7 +1,8 @@
 """Extraction quality on a public benchmark: Kuroshio's extraction step against plain trafilatura.
 
-Why: publisher rules and Kuroshio's cleanup (title line, furniture lines, bylines, the minimum text
-length) must not cost accuracy on the open web. The data is the article-extraction-benchmark (181
+Why: publisher rules and Kuroshio's cleanup (title line, furniture lines, bylines, the evidence that
+a page is an article, reading a short page without trafilatura's whole-page rescue first) must not cost
+accuracy on the open web. The data is the article-extraction-benchmark (181
 real pages with hand-made article bodies) in /work/shared/benchmarks; its README defines the metric,
 implemented here as written: `\\w+` tokens, 4-token shingles with multiplicity, per-page precision and
 recall (TP, FP, FN normalised per page), averaged over pages, F1 of the averages; accuracy is the share

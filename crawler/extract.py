@@ -13,11 +13,14 @@ most metadata. This module adds what a monitor needs on top:
 - the publisher's rules (`crawler.publishers`) where trafilatura leaves furniture behind.
 
 A page with no article raises `NoArticleError` ("no content" in the run record), never an empty or
-fake article: no text or title; text shorter than `MIN_TEXT_CHARS` (a paywall teaser, an empty
-`<body>`); text that is mostly link labels (`MAX_LINK_DENSITY`: a section index served at an article
-URL, a redesigned page where extraction only finds navigation). Consent and cookie walls (modal
-dialogs, elements named consent/gdpr/cookie-banner: `_is_overlay`) are pruned before extraction,
-so a page that is only such a wall has nothing left.
+fake article: no text or title; too little text by the evidence `crawler.evidence` weighs (size in
+words fair to Chinese and Japanese, sentences, article markup: a two-sentence brief is an article, a
+one-line teaser or an empty `<body>` is not); text that is mostly link labels (`MAX_LINK_DENSITY`: a
+section index served at an article URL, a redesigned page where extraction only finds navigation).
+Consent and cookie walls (modal dialogs, elements named consent/gdpr/cookie-banner: `_is_overlay`) are
+pruned before extraction, so a page that is only such a wall has nothing left. A page that shows the
+article only in part — a declared paywall, Focus Taiwan's archive notice — is stored with its title
+and lead, marked `partial`.
 """
 
 from __future__ import annotations
@@ -25,28 +28,37 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from copy import deepcopy
 from datetime import datetime, timezone
 from itertools import chain
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import lxml.etree
 import lxml.html
 import trafilatura
 from lxml.etree import ParserError
-from trafilatura.settings import Document
+from trafilatura.settings import DEFAULT_CONFIG, Document
 from trafilatura.xml import delete_element
 
 from kuroshio.crawler.decode import decode_html
 from kuroshio.crawler.discover import absolute_http_url, parse_date
+from kuroshio.crawler.evidence import PageEvidence, drop_truncation_notices, page_evidence, too_little_text
 from kuroshio.crawler.publishers import DATE_STAMP_ELEMENTS, Publisher
 from kuroshio.storage.records import ExtractedArticle
 from kuroshio.storage.text import one_line
 from kuroshio.storage.urls import canonicalize_url
 
-MIN_TEXT_CHARS = 200
 # fast: no fallback extractors (justext, readability); with comments removed at parse time it scores
 # higher on the extraction benchmark than the fallbacks did, and extracts 30% faster.
 TRAFILATURA_OPTIONS = {"with_metadata": True, "include_comments": False, "include_tables": True, "fast": True}
+# trafilatura replaces a body shorter than MIN_EXTRACTED_SIZE (250 characters) with a "rescue": the text
+# of the page's <article>, its paragraphs or, below 100 characters of those, the whole page, navigation
+# included. A two-sentence Chinese or Japanese brief is always that short. So a page is read first
+# without the rescue, and with it only when that first reading is no article.
+_NO_RESCUE_CONFIG = deepcopy(DEFAULT_CONFIG)
+_NO_RESCUE_CONFIG.set("DEFAULT", "MIN_EXTRACTED_SIZE", "0")
+_OPTIONS_WITHOUT_RESCUE = {**TRAFILATURA_OPTIONS, "config": _NO_RESCUE_CONFIG}
 MAX_TITLE_CHARS = 300
 # Above this share of link labels in the extracted text, the page is an index of other pages.
 MAX_LINK_DENSITY = 0.7  # 0.5 refused a real article of the extraction benchmark (63% link labels)
@@ -107,11 +119,51 @@ def extract_article(
     published_at = _published_at(tree, publisher) or feed_published_at
     markup_authors = _markup_authors(tree, publisher)
     link_labels = _link_labels(tree)
+    evidence = page_evidence(tree)
     _prune_overlays(tree)
     _prune_furniture_texts(tree, publisher)
-    document = trafilatura.bare_extraction(
-        tree, url=url, prune_xpath=list(publisher.prune_xpaths) or None, **TRAFILATURA_OPTIONS  # type: ignore[arg-type]
+    try:
+        body = _read_body(tree, url=url, publisher=publisher, evidence=evidence, link_labels=link_labels,
+                          options=_OPTIONS_WITHOUT_RESCUE)
+    except NoArticleError:
+        body = _read_body(tree, url=url, publisher=publisher, evidence=evidence, link_labels=link_labels,
+                          options=TRAFILATURA_OPTIONS)
+    document = body.document
+    return ExtractedArticle(
+        url=canonicalize_url(url),
+        canonical_url=canonical_url,
+        source=source,
+        title=body.title,
+        text=body.text,
+        authors=body.byline_authors or markup_authors or publisher.persons(_split_authors(document.author)),
+        published_at=published_at,
+        language=language or document.language,
+        partial=body.partial,
     )
+
+
+class _Body(NamedTuple):
+    """What one extraction of a page found: trafilatura's document and the cleaned title and text."""
+
+    document: Document
+    title: str
+    text: str
+    byline_authors: tuple[str, ...]
+    partial: bool
+
+
+def _read_body(
+    tree: lxml.html.HtmlElement,
+    *,
+    url: str,
+    publisher: Publisher,
+    evidence: PageEvidence,
+    link_labels: frozenset[str],
+    options: dict[str, Any],
+) -> _Body:
+    """The article body trafilatura finds with `options`, judged on `evidence`; NoArticleError when
+    it is no article."""
+    document = trafilatura.bare_extraction(tree, url=url, prune_xpath=list(publisher.prune_xpaths) or None, **options)
     # With as_dict off (the default since trafilatura 2.0) the result is a Document, never a dict.
     if not isinstance(document, Document) or not document.text:
         raise NoArticleError("extraction found no article text")
@@ -119,20 +171,14 @@ def extract_article(
     if not title:
         raise NoArticleError("page has no title")
     text, byline_authors = _clean_text(document.text, publisher, title=one_line(document.title or ""))
-    if len(text) < MIN_TEXT_CHARS:
-        raise NoArticleError(f"article text too short ({len(text)} characters)")
+    text, truncated = drop_truncation_notices(text)
+    partial = evidence.paywalled or truncated
     if (density := _link_density(text, link_labels)) > MAX_LINK_DENSITY:
         raise NoArticleError(f"page is an index, not an article ({density:.0%} of its text is link labels)")
-    return ExtractedArticle(
-        url=canonicalize_url(url),
-        canonical_url=canonical_url,
-        source=source,
-        title=title,
-        text=text,
-        authors=byline_authors or markup_authors or publisher.persons(_split_authors(document.author)),
-        published_at=published_at,
-        language=language or document.language,
-    )
+    # Navigation is not article text: lines that are a link's label do not count towards its size.
+    if reason := too_little_text(_unlinked_text(text, link_labels), markup=evidence.markup, partial=partial):
+        raise NoArticleError(reason)
+    return _Body(document, title, text, byline_authors, partial)
 
 
 def _prune_overlays(tree: lxml.html.HtmlElement) -> None:
@@ -195,6 +241,11 @@ def _is_headline(line: str, title: str) -> bool:
 def _link_labels(tree: lxml.html.HtmlElement) -> frozenset[str]:
     """The text of every link on the page, white space folded."""
     return frozenset(label for anchor in tree.iter("a") if (label := " ".join(anchor.text_content().split())))
+
+
+def _unlinked_text(text: str, link_labels: frozenset[str]) -> str:
+    """`text` without the lines that are exactly some link's label."""
+    return "\n\n".join(line for line in text.split("\n\n") if " ".join(line.split()) not in link_labels)
 
 
 def _link_density(text: str, link_labels: frozenset[str]) -> float:

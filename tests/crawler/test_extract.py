@@ -1,9 +1,11 @@
+import json
 from datetime import datetime
 
 import pytest
-from fixture_web import SEED_CASES, SEEDS, expected, normalise_space, page_bytes, site_inventory
+import trafilatura
+from fixture_web import REPO, SEED_CASES, SEEDS, expected, normalise_space, page_bytes, site_inventory
 
-from kuroshio.crawler.extract import NoArticleError, extract_article
+from kuroshio.crawler.extract import TRAFILATURA_OPTIONS, NoArticleError, extract_article
 from kuroshio.crawler.publishers import PUBLISHERS
 
 
@@ -86,3 +88,58 @@ def test_off_topic_related_links_box_does_not_reach_the_text():
              if page["kind"] == "off-topic-taiwan" and page["source"] == "focus-taiwan"]
     article = extract_article(page_bytes(url), url=url, source="focus-taiwan", publisher=PUBLISHERS["focus-taiwan"])
     assert "Japan" not in article.text and "Japan" not in article.title
+
+
+# --- short and partial articles (issue #10): fixtures/hostile/briefs ----------------------------------
+
+BRIEFS_CASE = REPO / "fixtures" / "hostile" / "briefs"
+BRIEFS = json.loads((BRIEFS_CASE / "expected.json").read_text(encoding="utf-8"))
+
+
+def briefs_page(url: str) -> bytes:
+    host, path = url.removeprefix("http://").split("/", 1)
+    return (BRIEFS_CASE / host / f"{path}.html").read_bytes()
+
+
+@pytest.mark.parametrize("url", [url for url in BRIEFS["stored"] if url.startswith("http://wire.")])
+def test_a_two_or_three_sentence_brief_in_any_of_the_four_languages_is_an_article(url: str) -> None:
+    article = extract_article(briefs_page(url), url=url, source="wire", content_type="text/html; charset=utf-8")
+    assert (article.text, article.partial) == (BRIEFS["stored"][url]["text"], False)
+
+
+def test_a_short_brief_is_read_without_trafilaturas_whole_page_rescue() -> None:
+    """Below 250 characters trafilatura swaps a body for its "rescue", here the whole page: read that
+    way, the Chinese brief would carry the site's navigation (the path this test proves is avoided)."""
+    url = "http://wire.briefs.test/zh-tw/news/202512020003"
+    rescued = trafilatura.bare_extraction(briefs_page(url).decode("utf-8"), url=url, **TRAFILATURA_OPTIONS)
+    assert "首頁" in rescued.text and "日本語" in rescued.text
+    article = extract_article(briefs_page(url), url=url, source="wire")
+    assert "首頁" not in article.text and article.text == BRIEFS["stored"][url]["text"]
+
+
+@pytest.mark.parametrize("url", BRIEFS["refused"])
+def test_a_page_that_is_no_article_is_refused_with_its_reason(url: str) -> None:
+    with pytest.raises(NoArticleError, match=f"^{BRIEFS['refused'][url]}"):
+        extract_article(briefs_page(url), url=url, source="wire")
+
+
+@pytest.mark.parametrize("publisher", [None, "focus-taiwan"])
+def test_a_focus_taiwan_archive_teaser_is_its_lead_marked_partial(publisher: str | None) -> None:
+    url = "http://focustaiwan.briefs.test/politics/202403150012"
+    article = extract_article(briefs_page(url), url=url, source="focus-taiwan",
+                              publisher=PUBLISHERS[publisher] if publisher else None)
+    assert (article.text, article.partial) == (BRIEFS["stored"][url]["text"], True)
+
+
+def test_a_page_declared_paywalled_that_serves_its_paid_part_is_whole() -> None:
+    """A metered site (the Los Angeles Times on the extraction benchmark) names its paid part and serves it."""
+    paragraphs = "".join(f"<p>Paragraph {number} of the story about Taiwan and Japan, told in full here.</p>"
+                         for number in range(6))
+    declaration = ('{"@type": "NewsArticle", "isAccessibleForFree": false, "hasPart": {"@type": "WebPageElement", '
+                   '"isAccessibleForFree": false, "cssSelector": ".paywall"}}')
+    page = (f'<html><head><title>T</title><script type="application/ld+json">{declaration}</script></head><body>'
+            f'<article><h1>Headline</h1><div class="body paywall">{paragraphs}</div></article></body></html>')
+    served = extract_article(page, url="http://a.test/1", source="s")
+    assert not served.partial and "Paragraph 5" in served.text
+    unserved = extract_article(page.replace("body paywall", "body"), url="http://a.test/1", source="s")
+    assert unserved.partial
