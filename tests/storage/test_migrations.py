@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+from datetime import datetime, timezone
 from multiprocessing.synchronize import Barrier
 
 import pytest
@@ -10,7 +11,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from kuroshio.storage.engine import MIGRATIONS_DIR, create_engine_for, upgrade_schema
 from kuroshio.storage.models import Base
@@ -127,3 +128,29 @@ def test_downgrade_to_base_removes_everything_and_upgrade_restores_it(engine: En
 
     upgrade_schema(engine)
     assert TABLES <= set(inspect(engine).get_table_names())
+
+
+FAILED_AT = datetime(2026, 11, 30, tzinfo=timezone.utc)
+
+
+def test_0006_forgets_the_pages_the_character_count_refused_and_keeps_other_failures(engine: Engine) -> None:
+    """Refused under the old 200-character floor, a page is judged again by the next crawl; gone pages,
+    indexes and empty pages stay remembered."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0005")
+        connection.exec_driver_sql("INSERT INTO sources (id, name) VALUES (1, 'wire')")
+        reasons = {"http://wire.test/zh/1": "no content: article text too short (64 characters)",
+                   "http://wire.test/gone": "HTTP 404",
+                   "http://wire.test/index": "no content: page is an index, not an article (84% of its text is link labels)",
+                   "http://wire.test/empty": "no content: extraction found no article text"}
+        insert = text("INSERT INTO page_failures (source_id, url, reason, permanent, attempts, first_failed_at,"
+                      " last_failed_at) VALUES (1, :url, :reason, :permanent, 1, :at, :at)")
+        for url, reason in reasons.items():
+            connection.execute(insert, {"url": url, "reason": reason, "permanent": True, "at": FAILED_AT})
+    upgrade_schema(engine)
+    with engine.connect() as connection:
+        remaining = set(connection.exec_driver_sql("SELECT url FROM page_failures").scalars())
+    assert remaining == set(reasons) - {"http://wire.test/zh/1"}

@@ -28,11 +28,18 @@ depends_on: str | Sequence[str] | None = None
 # default in place, and drops one (3.35 and later) in place.
 
 
+# What the crawler recorded for a page under the 200-character floor this release replaces.
+CHARACTER_COUNT_REFUSAL = "no content: article text too short (% characters)"
+
+
 def upgrade() -> None:
-    """Add `articles.partial`, false for every article already stored."""
+    """Add `articles.partial`, false for every article already stored, and forget the pages refused for
+    their character count, so that the next crawl judges them again (many are Chinese or Japanese briefs,
+    or paywalled leads): remembered, they would not be fetched for a week, when feeds have dropped them."""
     op.add_column("articles", sa.Column("partial", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.execute(sa.text("DELETE FROM page_failures WHERE reason LIKE :refusal").bindparams(refusal=CHARACTER_COUNT_REFUSAL))
 
 
 def downgrade() -> None:
-    """Drop `articles.partial`."""
+    """Drop `articles.partial` (the forgotten refusals stay forgotten: the next crawl records them again)."""
     op.drop_column("articles", "partial")
