@@ -47,11 +47,12 @@ def machine_summary() -> str:
 def write_config(path: Path, *, database_url: str, proxy: str, sources_toml: str, extra: str = "",
                  concurrency: int = 32) -> Path:
     """A Kuroshio config crawling `sources_toml` through the fixture proxy as fast as the machine allows:
-    no delay, no AutoThrottle, robots.txt obeyed, `concurrency` requests per domain."""
+    no delay, no AutoThrottle, robots.txt obeyed, `concurrency` requests per domain, and the whole site
+    (no lookback window, no page cap: the synthetic web is dated 2025 and holds thousands of pages)."""
     path.write_text(
         f'[storage]\nurl = "{database_url}"\n\n'
         f'[crawl]\nproxy = "{proxy}"\ndownload_delay = 0.0\nautothrottle = false\nobey_robots = true\n'
-        f"concurrent_per_domain = {concurrency}\ntimeout = 30\nretry_times = 1\n"
+        f'concurrent_per_domain = {concurrency}\ntimeout = 30\nretry_times = 1\nmax_age = "0d"\nmax_pages = 0\n'
         f"scrapy_settings = {{ CONCURRENT_REQUESTS = {concurrency * 2} }}\n\n"
         f"{extra}\n{sources_toml}",
         encoding="utf-8",

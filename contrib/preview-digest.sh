@@ -45,6 +45,7 @@ download_delay = 0.0
 autothrottle = false
 timeout = 10
 retry_times = 0
+max_age = "0d"   # the fixture web is dated 2025: no lookback window
 
 [[sources]]
 name = "focus-taiwan"

@@ -12,14 +12,15 @@ a one-line billion laughs; refusing up front is fast, bounded, and leaves one cl
 
 Links are resolved against the document's URL (relative and protocol-less `//host/path` links
 included) and only http(s) links survive: `javascript:`, `file:`, `mailto:` and the like never become
-requests. Dates keep their UTC offset or are missing (see `parse_date`).
+requests. Dates keep their UTC offset or are missing (see `parse_date`); a sitemap's `<lastmod>` is
+kept apart from publication dates, since it only bounds the crawl's window (`parse_lastmod`).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit
 
@@ -36,18 +37,30 @@ class DiscoveryError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class DiscoveredLink:
-    """A candidate article link, with the date its discovery document gave it (if any)."""
+    """A candidate article link (or a sitemap an index names), with the dates its discovery document gave.
+
+    `published_at`: when the article was published, as a feed entry or a news sitemap's
+    `news:publication_date` says (aware, or None: see `parse_date`). `modified_at`: a sitemap's
+    `<lastmod>`, when the page (or the sitemap) last changed; a lastmod is no publication date (Taiwan
+    News' never changes), so it only bounds the crawl's window (`crawler.window`) and is never stored.
+    """
 
     url: str
     published_at: datetime | None = None
+    modified_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Sitemap:
-    """A parsed sitemap: article links, or (for a sitemap index) further sitemaps."""
+    """A parsed sitemap: article links, or (for a sitemap index) further sitemaps with their lastmod."""
 
     links: tuple[DiscoveredLink, ...]
-    sitemaps: tuple[str, ...]
+    children: tuple[DiscoveredLink, ...] = ()
+
+    @property
+    def sitemaps(self) -> tuple[str, ...]:
+        """The URLs of the sitemaps a sitemap index names."""
+        return tuple(child.url for child in self.children)
 
 
 def absolute_http_url(href: str, *, base: str) -> str | None:
@@ -175,7 +188,7 @@ _XML_PARSER_OPTIONS = dict(resolve_entities=False, no_network=True, huge_tree=Fa
 
 
 def parse_sitemap(body: bytes, *, url: str) -> Sitemap:
-    """A sitemap or sitemap index, including Google News `publication_date`s."""
+    """A sitemap or sitemap index: each entry with its Google News `publication_date` and its `lastmod`."""
     refuse_entity_declarations(body)
     parser = lxml.etree.XMLParser(**_XML_PARSER_OPTIONS)
     try:
@@ -187,7 +200,7 @@ def parse_sitemap(body: bytes, *, url: str) -> Sitemap:
     kind = lxml.etree.QName(root).localname
     if kind not in ("urlset", "sitemapindex"):
         raise DiscoveryError(f"not a sitemap (root element <{kind}>)")
-    links, sitemaps = [], []
+    entries = []
     for entry in root:
         if not isinstance(entry.tag, str):
             continue
@@ -195,12 +208,26 @@ def parse_sitemap(body: bytes, *, url: str) -> Sitemap:
         absolute = absolute_http_url(location, base=url) if location else None
         if absolute is None:
             continue
-        if kind == "sitemapindex":
-            sitemaps.append(absolute)
-        else:
-            published = _child_text(entry, "publication_date") or _child_text(entry, "lastmod")
-            links.append(DiscoveredLink(absolute, parse_date(published)))
-    return Sitemap(tuple(links), tuple(sitemaps))
+        entries.append(DiscoveredLink(absolute, parse_date(_child_text(entry, "publication_date")),
+                                      parse_lastmod(_child_text(entry, "lastmod"))))
+    if kind == "sitemapindex":
+        return Sitemap((), tuple(DiscoveredLink(entry.url, modified_at=entry.modified_at) for entry in entries))
+    return Sitemap(tuple(entries))
+
+
+def parse_lastmod(value: str | None) -> datetime | None:
+    """A sitemap `<lastmod>` as an aware datetime; one without a UTC offset (a bare `2025-12-02`, which
+    W3C Datetime allows) is read as UTC. Off by the publisher's offset at most, which the window's slack
+    for lastmods absorbs; it is never stored, so nothing is passed off as a known time."""
+    if not value:
+        return None
+    if (dated := parse_date(value)) is not None:
+        return dated
+    try:
+        naive = _parse_iso(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return naive.replace(tzinfo=timezone.utc) if naive.tzinfo is None else naive
 
 
 def _child_text(element: lxml.etree._Element, localname: str) -> str | None:

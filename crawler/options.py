@@ -19,6 +19,23 @@ from kuroshio.crawler.publishers import PUBLISHERS
 from kuroshio.crawler.topics import DEFAULT_MIN_SCORE, QuerySyntaxError, Topic, parse_query
 
 DEFAULT_USER_AGENT = "Kuroshio/0.1 (scheduled news monitor; set crawl.user_agent to add your contact)"
+# Three days: the window only matters on a source's first crawl and after an outage (every later crawl
+# finds the new links in minutes), and it covers a daemon down over a long weekend. A wire's three days
+# are about a hundred articles, where its archive's sitemaps hold tens of thousands.
+DEFAULT_MAX_AGE = "3d"
+# At the default politeness (about a page a second) 500 pages take under ten minutes: inside the daemon's
+# 20-minute crawl timeout, and several times what a big wire publishes in the window.
+DEFAULT_MAX_PAGES = 500
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str) -> float:
+    """Seconds in a duration like "90s", "15m", "2h", "1d" (the crawler's `max_age`, the scheduler's
+    intervals: parsed here, in the lowest part that has one)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", value)
+    if match is None:
+        raise ValueError(f"expected a duration like 30s, 15m, 2h or 1d, got {value!r}")
+    return float(match.group(1)) * DURATION_UNITS[match.group(2)]
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,12 @@ class CrawlConfig:
         "help": "HTTP proxy for every request (the bundled fixture web is reached this way)."})
     extraction_workers: int = field(default=0, metadata={
         "help": "Processes extracting articles beside each crawl; 0: in the crawl's own process.", "minimum": 0})
+    max_age: float = field(default=parse_duration(DEFAULT_MAX_AGE), metadata={
+        "help": "Lookback window: a link its feed or sitemap dates older than this is not fetched; 0d: no window.",
+        "parse": parse_duration, "written": DEFAULT_MAX_AGE})
+    max_pages: int = field(default=DEFAULT_MAX_PAGES, metadata={
+        "help": "Most pages one source's crawl requests (feeds, sitemaps, listings, articles); "
+                "reaching it ends discovery, noted in the run; 0: no cap.", "minimum": 0})
     scrapy_settings: dict[str, Any] = field(default_factory=dict, metadata={
         "help": "Extra Scrapy settings laid over Kuroshio's (e.g. your own EXTENSIONS); for experts."})
 

@@ -3,7 +3,7 @@
 Scrapy's reactor cannot be restarted, so a process runs one crawl: `kuroshio crawl` is that process.
 The crawl itself does not know when or why it runs: the run records that frame it (started before,
 finished after) are the scheduler's (`kuroshio.scheduler.crawls`), and it is handed the run ids to tag
-what it stores with.
+what it stores with, and the window it fetches (`crawler.window`: the scheduler knows when the crawl runs).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from kuroshio.crawler.options import CrawlConfig, SourceConfig
 from kuroshio.crawler.settings import scrapy_settings
 from kuroshio.crawler.spiders.source import SourceSpider
 from kuroshio.crawler.topics import Topic
+from kuroshio.crawler.window import NO_WINDOW, CrawlWindow, no_link_in_window_note
 from kuroshio.storage.records import PageFailure
 
 PROGRESS_INTERVAL = 0.5
@@ -49,11 +50,13 @@ def run_spiders(
     storage_url: str,
     run_ids: Sequence[int],
     known_urls: frozenset[str],
+    window: CrawlWindow = NO_WINDOW,
     log_level: str = "WARNING",
     progress: TextIO | None = None,
 ) -> list[SourceRun]:
     """Crawl `sources` concurrently into the store at `storage_url`, tagging what each stores with its
-    run id and fetching none of `known_urls`; one `SourceRun` per source, in order."""
+    run id, fetching none of `known_urls` nor any link dated before `window`, and at most
+    `crawl.max_pages` pages per source; one `SourceRun` per source, in order."""
     base_settings = scrapy_settings(crawl, log_level=log_level)
     process = CrawlerProcess(settings=base_settings)
     crawlers = []
@@ -70,7 +73,7 @@ def run_spiders(
         # CrawlerProcess.create_crawler would.
         crawler = Crawler(SourceSpider, settings, init_reactor=position == 0)
         crawlers.append(crawler)
-        process.crawl(crawler, source=source, known_urls=known_urls)
+        process.crawl(crawler, source=source, known_urls=known_urls, window=window, max_pages=crawl.max_pages)
     if progress is not None:
         ticker = task.LoopingCall(_show_progress, progress, crawlers)
         ticker.start(PROGRESS_INTERVAL)
@@ -86,7 +89,13 @@ def _result(source: SourceConfig, crawler: Crawler) -> SourceRun:
     spider = crawler.spider
     errors = tuple(spider.errors) if isinstance(spider, SourceSpider) else ()
     failed_pages = tuple(spider.failed_pages) if isinstance(spider, SourceSpider) else ()
-    status, message = _verdict(stats, errors)
+    status, verdict = _verdict(stats, errors)
+    notes = [verdict]
+    if isinstance(spider, SourceSpider):
+        notes.append(spider.cap_note())
+        notes.append(no_link_in_window_note(window=spider.window, too_old=stats.get("kuroshio/links_too_old", 0),
+                                            admitted=stats.get("kuroshio/links_in_window", 0)))
+    message = "; ".join(note for note in notes if note) or None
     return SourceRun(
         source=source.name,
         status=status,

@@ -51,6 +51,9 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[s
         "DOWNLOAD_TIMEOUT": crawl.timeout,
         "RETRY_ENABLED": True,
         "RETRY_TIMES": crawl.retry_times,
+        # The spider logs and records each failed page once, with its URL and reason; Scrapy's "Gave up
+        # retrying" line at ERROR would say it a second time.
+        "RETRY_GIVE_UP_LOG_LEVEL": "INFO",
         "KUROSHIO_RETRY_BACKOFF": crawl.retry_backoff,
         "KUROSHIO_MAX_RETRY_AFTER": crawl.max_retry_after,
         "KUROSHIO_MAX_CRAWL_DELAY": crawl.max_crawl_delay,

@@ -14,6 +14,7 @@ import json
 import logging
 import sys
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,22 +78,30 @@ def _quiet_libraries(record: logging.LogRecord) -> bool:
 
 @cli.command()
 @click.option("--source", "source_names", multiple=True, metavar="NAME", help="Crawl only this source (repeatable).")
+@click.option("--since", metavar="DATE", help="Backfill: fetch what was published since this ISO date, instead of "
+              "within crawl.max_age (crawl.max_pages still caps each source).")
+@click.option("--max-pages", type=click.IntRange(min=0), metavar="N",
+              help="Cap each source at N pages for this crawl instead of crawl.max_pages; 0: no cap.")
 @click.pass_context
-def crawl(ctx: click.Context, source_names: tuple[str, ...]) -> None:
+def crawl(ctx: click.Context, source_names: tuple[str, ...], since: str | None, max_pages: int | None) -> None:
     """Crawl now: discover, fetch, extract, filter and store new articles."""
     config = config_from(ctx)
+    since_at = parse_since(since)
+    if max_pages is not None:
+        config = replace(config, crawl=replace(config.crawl, max_pages=max_pages))
     try:
         sources = config.select_sources(source_names)
     except ConfigError as error:
         raise click.BadParameter(str(error), param_hint="--source") from None
     with refused_writes_reported(config):  # every write is one transaction: a refused one changed nothing
-        results = _crawl_free_sources(ctx, config, sources)
+        results = _crawl_free_sources(ctx, config, sources, since=since_at)
     click.echo(_crawl_summary(results))
     if all(result.status == "failed" for result in results):
         ctx.exit(1)
 
 
-def _crawl_free_sources(ctx: click.Context, config: Config, sources: tuple[SourceConfig, ...]) -> list[SourceRun]:
+def _crawl_free_sources(ctx: click.Context, config: Config, sources: tuple[SourceConfig, ...], *,
+                        since: datetime | None = None) -> list[SourceRun]:
     """Crawl those of `sources` no other process is crawling, holding their leases meanwhile."""
     from kuroshio.crawler.run import progress_stream
     from kuroshio.scheduler.crawls import crawl as run_crawl
@@ -107,7 +116,7 @@ def _crawl_free_sources(ctx: click.Context, config: Config, sources: tuple[Sourc
     keeper = LeaseKeeper(sessions, [crawl_lease(source.name) for source in free], ttl=CRAWL_LEASE_TTL)
     try:
         with keeper:
-            return run_crawl(config, free, log_level=ctx.obj["log_level"], progress=progress_stream())
+            return run_crawl(config, free, since=since, log_level=ctx.obj["log_level"], progress=progress_stream())
     except LeaseHeld as held:  # taken between our look and our claim
         click.echo(f"kuroshio: {held}: not crawled now", err=True)
         ctx.exit(EXIT_BUSY)

@@ -3,17 +3,21 @@
 A run record is written as `running` before Scrapy starts and finished with the counts after, so a
 process killed mid-crawl leaves a visible `running` row for the next start to mark interrupted. Pages
 that could not be stored are recorded after the crawl, so the next one knows which to leave alone.
+
+The crawl's window (`kuroshio.crawler.window`) starts `[crawl] max_age` before the crawl does (none when
+it is 0), or at `since` for a backfill (`kuroshio crawl --since DATE`).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TextIO
 
 from kuroshio.crawler.options import SourceConfig
 from kuroshio.crawler.run import SourceRun, run_spiders
+from kuroshio.crawler.window import CrawlWindow
 from kuroshio.scheduler.config import Config
 from kuroshio.storage.articles import known_urls
 from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
@@ -22,9 +26,15 @@ from kuroshio.storage.runs import finish_run, start_run
 
 
 def crawl(
-    config: Config, sources: Sequence[SourceConfig], *, log_level: str = "WARNING", progress: TextIO | None = None
+    config: Config,
+    sources: Sequence[SourceConfig],
+    *,
+    since: datetime | None = None,
+    log_level: str = "WARNING",
+    progress: TextIO | None = None,
 ) -> list[SourceRun]:
-    """Crawl `sources` concurrently into the configured store; one `SourceRun` per source."""
+    """Crawl `sources` concurrently into the configured store, fetching what was published since `since`
+    (default: within `crawl.max_age`); one `SourceRun` per source."""
     engine = create_engine_for(config.storage_url)
     upgrade_schema(engine)
     sessions = session_factory(engine)
@@ -32,8 +42,9 @@ def crawl(
     with sessions() as session:
         known = frozenset(known_urls(session, now=started_at))
         run_ids = [start_run(session, source.name, pid=os.getpid(), now=started_at) for source in sources]
+    window = crawl_window(started_at, max_age=config.crawl.max_age, since=since)
     results = run_spiders(sources, crawl=config.crawl, topics=config.topics, storage_url=config.storage_url,
-                          run_ids=run_ids, known_urls=known, log_level=log_level, progress=progress)
+                          run_ids=run_ids, known_urls=known, window=window, log_level=log_level, progress=progress)
     finished_at = datetime.now(timezone.utc)
     with sessions() as session:
         for run_id, result in zip(run_ids, results):
@@ -52,3 +63,11 @@ def crawl(
             record_page_failures(session, result.source, result.failed_pages, now=finished_at)
     engine.dispose()
     return results
+
+
+def crawl_window(started_at: datetime, *, max_age: float, since: datetime | None) -> CrawlWindow:
+    """The window of a crawl started at `started_at`: from `since` when given, else `max_age` seconds back
+    (no window when that is 0)."""
+    if since is not None:
+        return CrawlWindow(since)
+    return CrawlWindow(started_at - timedelta(seconds=max_age) if max_age else None)

@@ -3,28 +3,19 @@
 need to know when they run).
 
 Declared once, as the other parts' options are (see `kuroshio.crawler.options`). Durations are
-written as "90s", "15m", "2h" or "1d" and held in seconds; `metadata["written"]` keeps the default as
-it is written, for the README.
+written as "90s", "15m", "2h" or "1d" and held in seconds (`kuroshio.crawler.options.parse_duration`, the
+crawler's `max_age` being one too); `metadata["written"]` keeps the default as it is written, for the README.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 
-DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(value: str) -> float:
-    """Seconds in a duration like "90s", "15m", "2h", "1d"."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", value)
-    if match is None:
-        raise ValueError(f"expected a duration like 30s, 15m, 2h or 1d, got {value!r}")
-    return float(match.group(1)) * DURATION_UNITS[match.group(2)]
+from kuroshio.crawler.options import parse_duration
 
 
 def parse_optional_duration(value: str) -> float | None:

@@ -38,6 +38,16 @@ class HostDeferred(IgnoreRequest):
     """A request not made in this run because its host asked to be left alone; the next run retries it."""
 
 
+def failure_reason(exc: BaseException) -> str:
+    """A failed download in one line: the connection errors under Scrapy's DownloadFailedError
+    ("ConnectionRefusedError: Connection was refused by other side: 111: Connection refused."), not the
+    wrapper's repr of a list of Twisted failures; any other exception as its type and message."""
+    reasons = getattr(exc.__cause__, "reasons", None)  # twisted.web._newclient.ResponseNeverReceived and kin
+    if reasons:
+        return "; ".join(f"{reason.type.__name__}: {reason.getErrorMessage()}" for reason in reasons)
+    return f"{type(exc).__name__}: {exc}"
+
+
 def hold_host(crawler: Crawler, host: str, seconds: float) -> None:
     """Start no request to `host` for `seconds`: Scrapy's downloader waits until its slot's last request
     time plus the slot's delay, so that time is moved into the future."""

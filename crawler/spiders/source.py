@@ -6,6 +6,12 @@ canonicalises it and skips what the store already knows, so a second crawl of an
 fetches no article page again. Every failure is logged with its URL and kept in `errors` for the
 run record; the crawl goes on.
 
+Discovery is bounded (`crawler.window`): links dated before the crawl's window are never requested,
+nor the sitemaps of an index last changed before it; an index's sitemaps are read one at a time, newest
+first; and one source's crawl requests at most `max_pages` pages (robots.txt aside) — reaching the cap
+ends discovery, and the run's note says what was left. A robots.txt that answers 4xx names no sitemaps
+and is no error.
+
 Discovery stays on the source (`crawler.addresses.SourceReach`): a sitemap that a sitemap index or
 robots.txt names off the source's hosts or ports is recorded as refused and never requested, and
 `crawler.middlewares.addresses` refuses any request that would reach inside the network (recorded here
@@ -28,7 +34,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -55,10 +62,11 @@ from kuroshio.crawler.extract import NoArticleError
 from kuroshio.crawler.items import CrawledArticle
 from kuroshio.crawler.middlewares.addresses import AddressRefused
 from kuroshio.crawler.middlewares.redirect import RedirectRefused
-from kuroshio.crawler.middlewares.retry import HostDeferred
+from kuroshio.crawler.middlewares.retry import HostDeferred, failure_reason
 from kuroshio.crawler.options import SourceConfig
 from kuroshio.crawler.publishers import PUBLISHERS
 from kuroshio.crawler.topics import Topic
+from kuroshio.crawler.window import NO_WINDOW, CrawlWindow
 from kuroshio.crawler.workers import ExtractionWorkerDied, ExtractionWorkers, read_article
 from kuroshio.storage.records import ExtractedArticle, PageFailure, TopicMatch
 from kuroshio.storage.urls import canonicalize_url, url_variants
@@ -75,9 +83,19 @@ class SourceSpider(scrapy.Spider):
 
     name = "source"
 
-    def __init__(self, *, source: SourceConfig, known_urls: frozenset[str], **kwargs: Any) -> None:
+    def __init__(self, *, source: SourceConfig, known_urls: frozenset[str], window: CrawlWindow = NO_WINDOW,
+                 max_pages: int = 0, **kwargs: Any) -> None:
         super().__init__(name=source.name, **kwargs)
         self.source = source
+        self.window = window
+        self.max_pages = max_pages
+        self.pages_requested = 0
+        self.capped = False
+        self.links_left: set[str] = set()  # new links in the window not requested once capped
+        self.documents_left: set[str] = set()  # feeds, sitemaps, listing pages not requested once capped
+        self.sitemaps_waiting: deque[tuple[str, int]] = deque()  # (url, depth), fetched one at a time
+        self.sitemap_fetching = False
+        self.sitemaps_seen: set[str] = set(source.sitemaps)
         self.allowed_domains = list(source.domains)
         self.reach = SourceReach.of(source)
         self.known_urls = known_urls
@@ -103,15 +121,21 @@ class SourceSpider(scrapy.Spider):
         self.workers = None
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        for url in self.source.feeds:
-            yield self._discovery_request(url, self.parse_feed)
-        for url in self.source.sitemaps:
-            yield self._discovery_request(url, self.parse_sitemap)
-        for url in self.source.listing_pages:
-            yield self._discovery_request(url, self.parse_listing)
+        configured: list[tuple[str, Callable[[Response], Iterator[scrapy.Request]]]] = [
+            *((url, self.parse_feed) for url in self.source.feeds),
+            *((url, self.parse_sitemap) for url in self.source.sitemaps),
+            *((url, self.parse_listing) for url in self.source.listing_pages),
+        ]
+        for url, callback in configured:
+            if self._may_request():
+                yield self._discovery_request(url, callback)
+            else:
+                self.documents_left.add(url)
         if self.source.robots_sitemaps:
             for url in self._robots_urls():
-                yield self._discovery_request(url, self.parse_robots)
+                # Not counted against max_pages: one per host, and every crawl there reads it anyway.
+                yield scrapy.Request(url, callback=self.parse_robots, errback=self.on_robots_error,
+                                     meta={"allow_offsite": True})
 
     def _robots_urls(self) -> Iterator[str]:
         """robots.txt of each allowed domain, on the scheme and port the source's own URLs use there."""
@@ -129,20 +153,71 @@ class SourceSpider(scrapy.Spider):
         yield from self._follow_all(response, lambda: parse_feed(response.body, url=response.url))
 
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
+        if response.meta.get("queued_sitemap"):
+            self.sitemap_fetching = False
         try:
             sitemap = parse_sitemap(response.body, url=response.url)
         except DiscoveryError as error:
             self.record_error(response.url, str(error))
-            return
-        depth = response.meta.get("sitemap_depth", 0)
-        for url in self._own_sitemaps(sitemap.sitemaps):
+        else:
+            depth = response.meta.get("sitemap_depth", 0)
             if depth < MAX_SITEMAP_DEPTH:
-                yield self._discovery_request(url, self.parse_sitemap, sitemap_depth=depth + 1)
-        yield from self._follow_all(response, lambda: sitemap.links)
+                self._queue_sitemaps(response.url, sitemap.children, depth=depth + 1)
+            yield from self._follow_all(response, lambda: sitemap.links)
+        yield from self._next_sitemap()
 
     def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
-        for url in self._own_sitemaps(robots_sitemaps(response.body, url=response.url)):
-            yield self._discovery_request(url, self.parse_sitemap, sitemap_depth=1)
+        named = robots_sitemaps(response.body, url=response.url)
+        self._queue_sitemaps(response.url, [DiscoveredLink(url) for url in named], depth=1)
+        yield from self._next_sitemap()
+
+    def on_robots_error(self, failure: Failure) -> None:
+        """A robots.txt answering 4xx is none at all: everything allowed, no sitemaps named, and no error
+        (as `RobotsPolicyMiddleware` reads it). Any other failure is recorded as every request's is."""
+        response = failure.value.response if failure.check(HttpError) else None
+        if response is not None and 400 <= response.status < 500 and response.status != 429:
+            logger.info("%s: %s: HTTP %d: no robots.txt there, so no sitemaps named in it",
+                        self.source.name, response.url, response.status)
+            self.crawler.stats.inc_value("kuroshio/robots_missing")
+            return
+        self.on_error(failure)
+
+    def _queue_sitemaps(self, named_by: str, sitemaps: Iterable[DiscoveredLink], *, depth: int) -> None:
+        """Queue the sitemaps an index or robots.txt names: those on the source (`_own_sitemaps`) that the
+        window admits, newest first (`CrawlWindow.select_sitemaps`)."""
+        sitemaps = list(sitemaps)
+        own = set(self._own_sitemaps(sitemap.url for sitemap in sitemaps))
+        selected, too_old = self.window.select_sitemaps(sitemap for sitemap in sitemaps if sitemap.url in own)
+        if too_old:
+            logger.info("%s: %s: %d sitemaps last changed before the window not fetched",
+                        self.source.name, named_by, too_old)
+            self.crawler.stats.inc_value("kuroshio/sitemaps_too_old", too_old)
+        for sitemap in selected:
+            if sitemap.url not in self.sitemaps_seen:
+                self.sitemaps_seen.add(sitemap.url)
+                self.sitemaps_waiting.append((sitemap.url, depth))
+
+    def _next_sitemap(self) -> Iterator[scrapy.Request]:
+        """The next queued sitemap, once the one before it is read: one at a time, so that reaching
+        `max_pages` ends discovery before the rest are fetched."""
+        if self.sitemap_fetching or not self.sitemaps_waiting:
+            return
+        url, depth = self.sitemaps_waiting.popleft()
+        if not self._may_request():
+            self.documents_left.update([url, *(waiting for waiting, _ in self.sitemaps_waiting)])
+            self.sitemaps_waiting.clear()
+            return
+        self.sitemap_fetching = True
+        # dont_filter: a request Scrapy's duplicate filter dropped would reach neither callback nor
+        # errback and stall the queue; `sitemaps_seen` keeps each sitemap to one request instead.
+        yield scrapy.Request(url, callback=self.parse_sitemap, errback=self.on_sitemap_error, dont_filter=True,
+                             meta={"allow_offsite": True, "sitemap_depth": depth, "queued_sitemap": True})
+
+    def on_sitemap_error(self, failure: Failure) -> list[scrapy.Request]:
+        """A queued sitemap that failed is recorded as any request is, and the next one is fetched."""
+        self.on_error(failure)
+        self.sitemap_fetching = False
+        return list(self._next_sitemap())
 
     def _own_sitemaps(self, urls: Iterable[str]) -> Iterator[str]:
         """The sitemaps (named by a sitemap index or robots.txt) on the source's own hosts and ports; each
@@ -161,14 +236,21 @@ class SourceSpider(scrapy.Spider):
         yield from self._follow_all(response, lambda: listing_links(response.body, url=response.url, pattern=pattern))
 
     def _follow_all(self, response: Response, links: Any) -> Iterator[scrapy.Request]:
-        """Follow each link a discovery document yields; a document that does not parse is an error."""
+        """Follow each link a discovery document yields inside the window, newest first; a document that
+        does not parse is an error."""
         try:
-            discovered: Iterable[DiscoveredLink] = links()
+            discovered: list[DiscoveredLink] = list(links())
         except DiscoveryError as error:
             self.record_error(response.url, str(error))
             return
-        for link in discovered:
-            self.crawler.stats.inc_value("kuroshio/links_discovered")
+        self.crawler.stats.inc_value("kuroshio/links_discovered", len(discovered))
+        admitted, too_old = self.window.select(discovered)
+        self.crawler.stats.inc_value("kuroshio/links_in_window", len(admitted))
+        if too_old:
+            self.crawler.stats.inc_value("kuroshio/links_too_old", too_old)
+            logger.info("%s: %s: %d of %d links dated before the window not fetched",
+                        self.source.name, response.url, too_old, len(discovered))
+        for link in admitted:
             if request := self._follow(link):
                 yield request
 
@@ -182,6 +264,9 @@ class SourceSpider(scrapy.Spider):
             return None
         if url in self.requested_urls:
             return None
+        if not self._may_request():
+            self.links_left.add(url)
+            return None
         self.requested_urls.add(url)
         self.crawler.stats.inc_value("kuroshio/article_requests")
         return scrapy.Request(
@@ -190,6 +275,27 @@ class SourceSpider(scrapy.Spider):
             errback=self.on_error,
             cb_kwargs={"feed_published_at": link.published_at},
         )
+
+    def _may_request(self) -> bool:
+        """Whether one more page may be requested under `max_pages` (counting it if so); once the cap is
+        reached, discovery ends: nothing more is requested, and what is left is counted for the run's note."""
+        if self.max_pages and self.pages_requested >= self.max_pages:
+            if not self.capped:
+                self.capped = True
+                logger.warning("%s: capped at %d pages (crawl.max_pages): discovery ends; the rest waits for "
+                               "the next crawl", self.source.name, self.max_pages)
+            return False
+        self.pages_requested += 1
+        return True
+
+    def cap_note(self) -> str | None:
+        """The run's note when the crawl reached `max_pages`, or None."""
+        if not self.capped:
+            return None
+        left = len(self.documents_left)
+        documents = f" and {left} discovery page{'s' if left != 1 else ''}" if left else ""  # sitemaps, feeds, listings
+        return (f"capped at {self.max_pages} pages (crawl.max_pages): {len(self.links_left)} new links"
+                f"{documents} not fetched, left for the next crawl")
 
     async def parse_article(
         self, response: Response, feed_published_at: datetime | None
@@ -275,7 +381,7 @@ class SourceSpider(scrapy.Spider):
             self.crawler.stats.inc_value("kuroshio/ignored")
             return
         status = failure.value.response.status if failure.check(HttpError) else None
-        reason = f"HTTP {status}" if status else f"{failure.type.__name__}: {failure.getErrorMessage()}"
+        reason = f"HTTP {status}" if status else failure_reason(failure.value)
         self.record_error(request.url, reason)
         if request.callback == self.parse_article:
             permanent = status in GONE_STATUSES

@@ -1,5 +1,5 @@
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 
 import pytest
 from fixture_web import page_bytes, site_inventory
@@ -9,6 +9,7 @@ from kuroshio.crawler.discover import (
     listing_links,
     parse_date,
     parse_feed,
+    parse_lastmod,
     parse_sitemap,
     robots_sitemaps,
 )
@@ -106,3 +107,34 @@ def test_feed_dates_parse_with_their_offset(value, iso):
 @pytest.mark.parametrize("value", ["2025-12-02", "yesterday", "", "2025-12-02T20:18:00"])
 def test_dates_without_an_offset_or_unparseable_are_missing_not_guessed(value):
     assert parse_date(value) is None
+
+
+def test_a_sitemap_keeps_lastmod_apart_from_the_publication_date():
+    body = b"""<?xml version="1.0"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
+  <url><loc>http://a.test/news/1</loc><lastmod>2025-12-02T09:00:00+09:00</lastmod>
+    <news:news><news:publication_date>2025-11-20T08:00:00+09:00</news:publication_date></news:news></url>
+  <url><loc>http://a.test/news/2</loc><lastmod>2025-12-02</lastmod></url>
+</urlset>"""
+    first, second = parse_sitemap(body, url="http://a.test/sitemap.xml").links
+    assert first.published_at == datetime.fromisoformat("2025-11-20T08:00:00+09:00")
+    assert first.modified_at == datetime.fromisoformat("2025-12-02T09:00:00+09:00")
+    assert (second.published_at, second.modified_at) == (None, datetime(2025, 12, 2, tzinfo=timezone.utc))
+
+
+def test_a_sitemap_index_gives_each_sitemap_its_lastmod():
+    body = b"""<?xml version="1.0"?>
+<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+  <sitemap><loc>/sitemaps/2024.xml</loc><lastmod>2024-12-31</lastmod></sitemap>
+  <sitemap><loc>/sitemaps/2025.xml</loc></sitemap>
+</sitemapindex>"""
+    sitemap = parse_sitemap(body, url="http://a.test/sitemap-index.xml")
+    assert sitemap.links == ()
+    assert sitemap.sitemaps == ("http://a.test/sitemaps/2024.xml", "http://a.test/sitemaps/2025.xml")
+    assert [child.modified_at for child in sitemap.children] == [datetime(2024, 12, 31, tzinfo=timezone.utc), None]
+
+
+def test_a_lastmod_that_is_no_date_is_missing():
+    assert parse_lastmod("yesterday") is None
+    assert parse_lastmod("") is None
+    assert parse_lastmod("2025-12-02T09:00:00+09:00") == datetime.fromisoformat("2025-12-02T09:00:00+09:00")

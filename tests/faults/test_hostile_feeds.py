@@ -278,9 +278,10 @@ def test_sitemap_locations_are_resolved_and_only_http_ones_survive():
     body = broken_document("sitemap-relative.xml")
     assert b"javascript:" in body and b"file:" in body
     sitemap = parse_sitemap(body, url="http://broken.news.test/sitemap-relative.xml")
-    assert {link.url: link.published_at for link in sitemap.links} == {
-        "http://broken.news.test/news/301": datetime.fromisoformat("2025-12-02T20:18:00+08:00"),
-        "http://broken.news.test/news/302": None,
+    # A plain sitemap's lastmod is no publication date: it only bounds the window (a bare date read as UTC).
+    assert {link.url: (link.published_at, link.modified_at) for link in sitemap.links} == {
+        "http://broken.news.test/news/301": (None, datetime.fromisoformat("2025-12-02T20:18:00+08:00")),
+        "http://broken.news.test/news/302": (None, datetime.fromisoformat("2025-12-02T00:00:00+00:00")),
     }
 
 
@@ -367,8 +368,8 @@ article_url_pattern = '^https?://broken\\.news\\.test/news/\\d+$'
 robots_sitemaps = false
 """
 DATED = {**{n: f"2025-12-02T{8 + n - 100:02d}:00:00+08:00" for n in (101, 102, 103)},
-         **{n: "2025-12-02T20:18:00+08:00" for n in (201, 202, 203, 204, 205, 301)}}
-UNDATED = (206, 207, 302, 401, 402)
+         **{n: "2025-12-02T20:18:00+08:00" for n in (201, 202, 203, 204, 205)}}
+UNDATED = (206, 207, 301, 302, 401, 402)  # 301 and 302: a plain sitemap's lastmod is not a publication date
 
 
 @pytest.fixture(scope="module")
