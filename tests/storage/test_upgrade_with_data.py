@@ -65,7 +65,7 @@ def rows_0001(sessions) -> dict[str, list[tuple]]:
     tables = {"articles": [column for column in Article.__table__.c if column.name != "partial"],
               "article_urls": list(ArticleURL.__table__.c), "topic_matches": list(ArticleTopic.__table__.c)}
     with sessions() as session:
-        return {name: sorted(session.execute(select(*columns)).tuples().all(), key=repr)
+        return {name: sorted([tuple(row) for row in session.execute(select(*columns))], key=repr)
                 for name, columns in tables.items()}
 
 
