@@ -30,9 +30,15 @@ import lxml.html
 from protego import Protego
 from w3lib.encoding import read_bom
 
+from kuroshio.storage.urls import url_variants
+
 
 class DiscoveryError(ValueError):
     """A discovery document that yields nothing usable (malformed XML, not a feed)."""
+
+
+class BadLink(ValueError):
+    """One link that is no usable URL (a port out of range or not a number, a broken IPv6 host)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +54,7 @@ class DiscoveredLink:
     url: str
     published_at: datetime | None = None
     modified_at: datetime | None = None
+    problem: str | None = None  # why the link, as written, is no usable URL (`BadLink`); never requested
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +71,27 @@ class Sitemap:
 
 
 def absolute_http_url(href: str, *, base: str) -> str | None:
-    """`href` resolved against `base` when it is an http(s) link, else None (javascript:, mailto:, file:)."""
-    resolved = urljoin(base, href.strip())
-    if urlsplit(resolved).scheme not in ("http", "https"):
-        return None
+    """`href` resolved against `base` when it is an http(s) link, else None (javascript:, mailto:, file:);
+    BadLink when it is no usable URL: one the store could not key (`url_variants`) is never followed."""
+    try:
+        resolved = urljoin(base, href.strip())
+        if urlsplit(resolved).scheme not in ("http", "https"):
+            return None
+        url_variants(resolved)
+    except ValueError as error:
+        raise BadLink(f"bad link: {error}") from None
     return resolved
+
+
+def discovered_link(href: str, *, base: str, published_at: datetime | None = None,
+                    modified_at: datetime | None = None) -> DiscoveredLink | None:
+    """The link `href` names in a discovery document (None for one that is not http(s)); a bad one is
+    kept with its `problem`, so that one link is recorded and skipped, and the rest of the document read."""
+    try:
+        absolute = absolute_http_url(href, base=base)
+    except BadLink as error:
+        return DiscoveredLink(href.strip(), problem=str(error))
+    return DiscoveredLink(absolute, published_at, modified_at) if absolute else None
 
 
 def parse_feed(body: bytes, *, url: str) -> list[DiscoveredLink]:
@@ -81,9 +104,9 @@ def parse_feed(body: bytes, *, url: str) -> list[DiscoveredLink]:
     links = []
     for entry in parsed.entries:
         href = entry.get("link") or _entry_alternate(entry)
-        absolute = absolute_http_url(href, base=url) if href else None
-        if absolute:
-            links.append(DiscoveredLink(absolute, parse_date(entry.get("published") or entry.get("updated"))))
+        published_at = parse_date(entry.get("published") or entry.get("updated"))
+        if href and (link := discovered_link(href, base=url, published_at=published_at)):
+            links.append(link)
     return links
 
 
@@ -208,13 +231,14 @@ def parse_sitemap(body: bytes, *, url: str) -> Sitemap:
         if not isinstance(entry.tag, str):
             continue
         location = _child_text(entry, "loc")
-        absolute = absolute_http_url(location, base=url) if location else None
-        if absolute is None:
-            continue
-        entries.append(DiscoveredLink(absolute, parse_date(_child_text(entry, "publication_date")),
-                                      parse_lastmod(_child_text(entry, "lastmod"))))
+        link = location and discovered_link(location, base=url,
+                                            published_at=parse_date(_child_text(entry, "publication_date")),
+                                            modified_at=parse_lastmod(_child_text(entry, "lastmod")))
+        if link:
+            entries.append(link)
     if kind == "sitemapindex":
-        return Sitemap((), tuple(DiscoveredLink(entry.url, modified_at=entry.modified_at) for entry in entries))
+        return Sitemap((), tuple(DiscoveredLink(entry.url, modified_at=entry.modified_at, problem=entry.problem)
+                                 for entry in entries))
     return Sitemap(tuple(entries))
 
 
@@ -243,7 +267,8 @@ def _child_text(element: lxml.etree._Element, localname: str) -> str | None:
 def robots_sitemaps(body: bytes, *, url: str) -> list[str]:
     """The `Sitemap:` URLs a robots.txt names."""
     robots = Protego.parse(body.decode("utf-8", errors="replace"))
-    return [absolute for sitemap in robots.sitemaps if (absolute := absolute_http_url(sitemap, base=url))]
+    return [link.url for sitemap in robots.sitemaps
+            if (link := discovered_link(sitemap, base=url)) and not link.problem]
 
 
 def listing_links(body: bytes, *, url: str, pattern: re.Pattern[str]) -> list[DiscoveredLink]:
@@ -254,7 +279,8 @@ def listing_links(body: bytes, *, url: str, pattern: re.Pattern[str]) -> list[Di
         raise DiscoveryError(f"unparseable listing page: {error}") from None
     links = []
     for href in document.xpath("//a/@href"):
-        absolute = absolute_http_url(str(href), base=url)
-        if absolute and pattern.search(absolute):
-            links.append(DiscoveredLink(absolute))
+        link = discovered_link(str(href), base=url)
+        # A bad link is kept only where it looks like an article link, as good ones are.
+        if link and pattern.search(link.url):
+            links.append(link)
     return links

@@ -185,7 +185,7 @@ class SourceSpider(scrapy.Spider):
     def _queue_sitemaps(self, named_by: str, sitemaps: Iterable[DiscoveredLink], *, depth: int) -> None:
         """Queue the sitemaps an index or robots.txt names: those on the source (`_own_sitemaps`) that the
         window admits, newest first (`CrawlWindow.select_sitemaps`)."""
-        sitemaps = list(sitemaps)
+        sitemaps = self._usable(list(sitemaps))
         own = set(self._own_sitemaps(sitemap.url for sitemap in sitemaps))
         selected, too_old = self.window.select_sitemaps(sitemap for sitemap in sitemaps if sitemap.url in own)
         if too_old:
@@ -239,7 +239,7 @@ class SourceSpider(scrapy.Spider):
         """Follow each link a discovery document yields inside the window, newest first; a document that
         does not parse is an error."""
         try:
-            discovered: list[DiscoveredLink] = list(links())
+            discovered: list[DiscoveredLink] = self._usable(list(links()))
         except DiscoveryError as error:
             self.record_error(response.url, str(error))
             return
@@ -253,6 +253,15 @@ class SourceSpider(scrapy.Spider):
         for link in admitted:
             if request := self._follow(link):
                 yield request
+
+    def _usable(self, links: list[DiscoveredLink]) -> list[DiscoveredLink]:
+        """`links` without the bad ones (no usable URL), each of which is recorded: one bad link costs
+        itself, not the rest of its document."""
+        for link in links:
+            if link.problem:
+                self.crawler.stats.inc_value("kuroshio/bad_links")
+                self.record_error(link.url, f"skipped: {link.problem}")
+        return [link for link in links if not link.problem]
 
     def _follow(self, link: DiscoveredLink) -> scrapy.Request | None:
         """A request for an article link not yet known, or None (known, or not an article URL)."""

@@ -1,7 +1,7 @@
 import pytest
 
 from kuroshio.crawler.discover import absolute_http_url
-from kuroshio.storage.urls import canonicalize_url
+from kuroshio.storage.urls import canonicalize_url, url_variants
 
 
 @pytest.mark.parametrize(
@@ -30,3 +30,8 @@ def test_non_http_links_are_never_followed(href):
 def test_relative_and_protocol_less_links_resolve_against_the_page():
     assert absolute_http_url("/en/news/1", base="http://b.example/en/") == "http://b.example/en/news/1"
     assert absolute_http_url("//c.example/x", base="https://b.example/") == "https://c.example/x"
+
+
+def test_an_ipv6_host_keeps_its_brackets():
+    assert canonicalize_url("HTTP://[2001:DB8::1]:8080/a?utm_source=x#top") == "http://[2001:db8::1]:8080/a"
+    assert url_variants("http://[2001:db8::1]/a") == ("http://[2001:db8::1]/a", "https://[2001:db8::1]/a")
