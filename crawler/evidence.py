@@ -191,7 +191,7 @@ def _json_ld_nodes(tree: lxml.html.HtmlElement) -> Iterator[dict[str, object]]:
     for script in _JSON_LD(tree):
         try:
             data = json.loads(script, strict=False)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested past Python's recursion limit: no usable data
             continue
         yield from _objects(data)
 

@@ -42,7 +42,7 @@ from trafilatura.settings import DEFAULT_CONFIG, Document
 from trafilatura.xml import delete_element
 
 from kuroshio.crawler.decode import decode_html
-from kuroshio.crawler.discover import absolute_http_url, parse_date
+from kuroshio.crawler.discover import BadLink, absolute_http_url, parse_date
 from kuroshio.crawler.evidence import PageEvidence, drop_truncation_notices, page_evidence, too_little_text
 from kuroshio.crawler.publishers import DATE_STAMP_ELEMENTS, Publisher
 from kuroshio.storage.records import ExtractedArticle
@@ -76,6 +76,11 @@ GENERIC = Publisher(name="generic")
 # XML declaration inside it cannot make libxml2 decode it a second time.
 # Comments and processing instructions are dropped at parse time: trafilatura can lose half a body
 # to a comment inside it (seen on two pages of the extraction benchmark).
+# C0 control characters other than tab and line breaks, raw or as character references: libxml2 stops
+# reading the text at one (`\x0b`, `&#11;`, ESC), so a single stray one lost a whole article. Never text.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+                                r"|&#0*(?:[0-8]|1[1-2]|1[4-9]|2[0-9]|3[01]|127);"
+                                r"|&#[xX]0*(?:[0-8]|[bBcCeEfF]|1[0-9a-fA-F]|7[fF]);")
 _UTF8_HTML_PARSER = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
 
 PUBLISHED_META = (
@@ -110,6 +115,7 @@ def extract_article(
     that is no page). Bytes are decoded with `content_type` as `decode_html` does; text is taken as is."""
     publisher = publisher or GENERIC
     html = page if isinstance(page, str) else decode_html(page, content_type=content_type).text
+    html = CONTROL_CHARACTERS.sub(" ", html)
     try:
         tree = lxml.html.document_fromstring(html.encode("utf-8", "surrogatepass"), parser=_UTF8_HTML_PARSER)
     except (ParserError, ValueError) as error:
@@ -283,7 +289,10 @@ def _split_authors(author: str | None) -> tuple[str, ...]:
 def _canonical_link(tree: lxml.html.HtmlElement, *, url: str) -> str:
     for xpath in ("//link[@rel='canonical']/@href", "//meta[@property='og:url']/@content"):
         for href in tree.xpath(xpath):
-            absolute = absolute_http_url(str(href), base=url)
+            try:
+                absolute = absolute_http_url(str(href), base=url)
+            except BadLink:
+                continue  # a malformed canonical link claims nothing: the page is its own article
             if absolute:
                 return canonicalize_url(absolute)
     return canonicalize_url(url)
@@ -369,7 +378,7 @@ def _json_ld_values(tree: lxml.html.HtmlElement, key: str) -> Iterator[str]:
     for script in tree.xpath("//script[@type='application/ld+json']/text()"):
         try:
             data = json.loads(script)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested past Python's recursion limit: no usable data
             continue
         yield from _find_key(data, key)
 

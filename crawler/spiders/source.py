@@ -326,6 +326,13 @@ class SourceSpider(scrapy.Spider):
         except ExtractionWorkerDied as error:
             self.record_error(response.url, str(error))  # not remembered: the next crawl fetches it again
             return
+        except RecursionError as error:  # markup nested past Python's limit: so it stays on every fetch
+            self._page_failed(response.url, f"unreadable page: {error}")
+            return
+        except Exception as error:  # any other page error is a bug to fix, and still this page's failure
+            logger.debug("%s: %s: extraction failed", self.source.name, response.url, exc_info=True)
+            self._page_failed(response.url, f"extraction failed: {type(error).__name__}: {error}", permanent=False)
+            return
         redirects = tuple(canonicalize_url(url) for url in response.meta.get("redirect_urls", ()))
         yield CrawledArticle(self._own_canonical(article), matches=matches, seen_urls=redirects)
 
@@ -353,10 +360,11 @@ class SourceSpider(scrapy.Spider):
         return await self.workers.read(body, content_type=content_type, url=url, source=self.source.name,
                                        publisher=self.source.publisher or None, feed_published_at=feed_published_at)
 
-    def _page_failed(self, url: str, reason: str) -> None:
-        """An article page that will not yield an article however often it is fetched."""
+    def _page_failed(self, url: str, reason: str, *, permanent: bool = True) -> None:
+        """An article page that yields no article: for good (not fetched again for a while), or until
+        the next crawl (`permanent=False`)."""
         self.record_error(url, reason)
-        self.failed_pages.append(PageFailure(canonicalize_url(url), reason, permanent=True))
+        self.failed_pages.append(PageFailure(canonicalize_url(url), reason, permanent=permanent))
 
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
