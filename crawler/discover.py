@@ -264,11 +264,10 @@ def _child_text(element: lxml.etree._Element, localname: str) -> str | None:
     return None
 
 
-def robots_sitemaps(body: bytes, *, url: str) -> list[str]:
-    """The `Sitemap:` URLs a robots.txt names."""
+def robots_sitemaps(body: bytes, *, url: str) -> list[DiscoveredLink]:
+    """The sitemaps a robots.txt names (`Sitemap:` lines), a bad URL among them with its `problem`."""
     robots = Protego.parse(body.decode("utf-8", errors="replace"))
-    return [link.url for sitemap in robots.sitemaps
-            if (link := discovered_link(sitemap, base=url)) and not link.problem]
+    return [link for sitemap in robots.sitemaps if (link := discovered_link(sitemap, base=url))]
 
 
 def listing_links(body: bytes, *, url: str, pattern: re.Pattern[str]) -> list[DiscoveredLink]:

@@ -167,8 +167,7 @@ class SourceSpider(scrapy.Spider):
         yield from self._next_sitemap()
 
     def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
-        named = robots_sitemaps(response.body, url=response.url)
-        self._queue_sitemaps(response.url, [DiscoveredLink(url) for url in named], depth=1)
+        self._queue_sitemaps(response.url, robots_sitemaps(response.body, url=response.url), depth=1)
         yield from self._next_sitemap()
 
     def on_robots_error(self, failure: Failure) -> None:

@@ -5,6 +5,7 @@ import pytest
 from fixture_web import page_bytes, site_inventory
 
 from kuroshio.crawler.discover import (
+    DiscoveredLink,
     DiscoveryError,
     listing_links,
     parse_date,
@@ -73,7 +74,7 @@ def test_malformed_xml_is_a_discovery_error():
 
 def test_robots_txt_sitemap_lines_are_found():
     url = "http://english.kyodonews.test/robots.txt"
-    assert robots_sitemaps(page_bytes(url), url=url) == ["http://english.kyodonews.test/sitemap.xml"]
+    assert robots_sitemaps(page_bytes(url), url=url) == [DiscoveredLink("http://english.kyodonews.test/sitemap.xml")]
 
 
 def test_listing_page_links_are_kept_only_when_they_match_the_article_pattern():

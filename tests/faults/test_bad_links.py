@@ -23,10 +23,11 @@ CASE = HOSTILE / "bad-links"
 HOST = "badlinks.news.test"
 SOURCE = (f'[[sources]]\nname = "badlinks"\nfeeds = ["http://{HOST}/feed.xml"]\n'
           f'sitemaps = ["http://{HOST}/sitemap.xml"]\nlisting_pages = ["http://{HOST}/news/"]\n'
-          "article_url_pattern = '/news/'\nrobots_sitemaps = false\n")
+          "article_url_pattern = '/news/'\n")
 BAD_LINKS = {
     f"http://{HOST}:99999/news/x": "Port out of range",
     f"http://{HOST}:abc/": "Port could not be cast to integer",
+    f"http://{HOST}:99999/sitemap.xml": "Port out of range",
     "http://[::1/news/z": "Invalid IPv6 URL",
 }
 ARTICLES = [f"http://{HOST}/news/{slug}" for slug in ("feed-1", "feed-2", "listing-1", "sitemap-1")]
@@ -52,6 +53,8 @@ def bad_link_crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BadLink
 def test_the_documents_with_bad_links_were_served(bad_link_crawl):
     for document in ("feed.xml", "sitemap.xml", "news/"):
         assert [r.status for r in served(bad_link_crawl.requests, url=f"http://{HOST}/{document}")] == [200]
+    # robots.txt is read by the robots policy and, for its Sitemap: lines, by the spider.
+    assert {r.status for r in served(bad_link_crawl.requests, url=f"http://{HOST}/robots.txt")} == {200}
 
 
 def test_each_bad_link_is_one_error_of_the_run_with_its_reason(bad_link_crawl):
