@@ -4,7 +4,9 @@ Discovery runs every style the source configures — feeds, sitemaps (and those 
 robots.txt names), listing pages — and funnels every link through one gate (`_follow`) that
 canonicalises it and skips what the store already knows, so a second crawl of an unchanged site
 fetches no article page again. Every failure is logged with its URL and kept in `errors` for the
-run record; the crawl goes on.
+run record; the crawl goes on. A link that is no usable URL (`DiscoveredLink.problem`) is one such
+failure, never the end of its document; any error while reading a page is that page's failure, left for
+the next crawl when it is none we expected.
 
 Discovery is bounded (`crawler.window`): links dated before the crawl's window are never requested,
 nor the sitemaps of an index last changed before it; an index's sitemaps are read one at a time, newest
