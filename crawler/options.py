@@ -38,6 +38,11 @@ def parse_duration(value: str) -> float:
     return float(match.group(1)) * DURATION_UNITS[match.group(2)]
 
 
+def duration_option(written: str, help: str) -> Any:
+    """A duration option: written as "30m" in TOML (and the README), held in seconds."""
+    return field(default=parse_duration(written), metadata={"help": help, "parse": parse_duration, "written": written})
+
+
 @dataclass(frozen=True)
 class CrawlConfig:
     """`[crawl]`: politeness and limits shared by every source's crawl."""
@@ -64,9 +69,8 @@ class CrawlConfig:
         "help": "HTTP proxy for every request (the bundled fixture web is reached this way)."})
     extraction_workers: int = field(default=0, metadata={
         "help": "Processes extracting articles beside each crawl; 0: in the crawl's own process.", "minimum": 0})
-    max_age: float = field(default=parse_duration(DEFAULT_MAX_AGE), metadata={
-        "help": "Lookback window: a link its feed or sitemap dates older than this is not fetched; 0d: no window.",
-        "parse": parse_duration, "written": DEFAULT_MAX_AGE})
+    max_age: float = duration_option(
+        DEFAULT_MAX_AGE, "Lookback window: a link its feed or sitemap dates older than this is not fetched; 0d: no window.")
     max_pages: int = field(default=DEFAULT_MAX_PAGES, metadata={
         "help": "Most pages one source's crawl requests (feeds, sitemaps, listings, articles); "
                 "reaching it ends discovery, noted in the run; 0: no cap.", "minimum": 0})

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 
-from kuroshio.crawler.options import parse_duration
+from kuroshio.crawler.options import duration_option, parse_duration
 
 
 def parse_optional_duration(value: str) -> float | None:
@@ -34,19 +33,15 @@ def parse_cron(value: str) -> str:
     return value
 
 
-def _duration(written: str, help: str) -> Any:
-    return field(default=parse_duration(written), metadata={"help": help, "parse": parse_duration, "written": written})
-
-
 @dataclass(frozen=True)
 class DaemonConfig:
     """`[daemon]`: scheduling of the long-running daemon; durations in seconds."""
 
-    every: float = _duration("30m", "Default crawl interval of a source without its own schedule.")
-    misfire_grace: float = _duration("1h", "A run missed (daemon down) by less than this is caught up once at start.")
-    crawl_timeout: float = _duration("20m", "A crawl running longer is ended and recorded as failed.")
-    shutdown_grace: float = _duration("30s", "On SIGTERM, how long a running crawl may take to finish.")
-    heartbeat: float = _duration("10s", "How often the daemon records that it is alive.")
+    every: float = duration_option("30m", "Default crawl interval of a source without its own schedule.")
+    misfire_grace: float = duration_option("1h", "A run missed (daemon down) by less than this is caught up once at start.")
+    crawl_timeout: float = duration_option("20m", "A crawl running longer is ended and recorded as failed.")
+    shutdown_grace: float = duration_option("30s", "On SIGTERM, how long a running crawl may take to finish.")
+    heartbeat: float = duration_option("10s", "How often the daemon records that it is alive.")
 
 
 @dataclass(frozen=True)
