@@ -12,6 +12,7 @@ import subprocess
 import sys
 import traceback
 import warnings
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -39,6 +40,16 @@ def expected(case: str) -> dict:
     fields = json.loads((EXPECTED / f"{case}.json").read_text(encoding="utf-8"))
     fields["body"] = (EXPECTED / fields["body_file"]).read_text(encoding="utf-8")
     return fields
+
+
+def assert_metadata(article, fields: dict) -> None:
+    """`article`'s title, authors, date (with its UTC offset), language and canonical URL are the expected ones."""
+    assert article.title == fields["title"]
+    assert list(article.authors) == fields["authors"]
+    assert article.published_at == datetime.fromisoformat(fields["published"])
+    assert article.published_at.utcoffset() == datetime.fromisoformat(fields["published"]).utcoffset()
+    assert article.language == fields["language"]
+    assert article.canonical_url == fields["canonical_url"]
 
 
 def site_inventory() -> dict[str, dict]:

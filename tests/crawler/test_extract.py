@@ -3,7 +3,7 @@ from datetime import datetime
 
 import pytest
 import trafilatura
-from fixture_web import REPO, SEED_CASES, SEEDS, expected, normalise_space, page_bytes, site_inventory
+from fixture_web import REPO, SEED_CASES, SEEDS, assert_metadata, expected, normalise_space, page_bytes, site_inventory
 
 from kuroshio.crawler.extract import TRAFILATURA_OPTIONS, NoArticleError, extract_article
 from kuroshio.crawler.publishers import PUBLISHERS
@@ -32,12 +32,7 @@ def test_seed_page_text_holds_none_of_the_furniture(case):
 @pytest.mark.parametrize("case", SEED_CASES)
 def test_seed_page_metadata_is_recovered(case):
     fields, article = extract_case(case)
-    assert article.title == fields["title"]
-    assert list(article.authors) == fields["authors"]
-    assert article.published_at == datetime.fromisoformat(fields["published"])
-    assert article.published_at.utcoffset() == datetime.fromisoformat(fields["published"]).utcoffset()
-    assert article.language == fields["language"]
-    assert article.canonical_url == fields["canonical_url"]
+    assert_metadata(article, fields)
     assert article.source == fields["source"]
 
 

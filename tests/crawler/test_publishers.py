@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import lxml.html
 import pytest
-from fixture_web import EXPECTED, REPO, SEED_CASES, WEB, expected, normalise_space
+from fixture_web import EXPECTED, REPO, SEED_CASES, WEB, assert_metadata, expected, normalise_space
 from fixture_web import page_bytes as demo_page_bytes
 
 from kuroshio.crawler.extract import date_stamp, extract_article
@@ -74,12 +74,7 @@ def assert_is_the_article(article, fields: dict) -> None:
     assert normalise_space(article.text) == normalise_space(fields["body"])
     for snippet in fields["without"]:
         assert snippet not in article.text, snippet
-    assert article.title == fields["title"]
-    assert list(article.authors) == fields["authors"]
-    assert article.published_at == datetime.fromisoformat(fields["published"])
-    assert article.published_at.utcoffset() == datetime.fromisoformat(fields["published"]).utcoffset()
-    assert article.language == fields["language"]
-    assert article.canonical_url == fields["canonical_url"]
+    assert_metadata(article, fields)
 
 
 def test_every_publisher_has_fixture_pages_of_two_markup_generations_or_more():
