@@ -8,9 +8,10 @@ Query syntax
     Taiwan                  a term; Latin terms match whole words: Taiwan matches "Taiwan's" and
                             "Taiwan-Japan" but not "Taiwanese"
     Japan*                  a trailing * makes a prefix: matches Japan, Japanese, Japan's
-    台湾                    a term in Han, Hiragana or Katakana matches as a substring, since
-                            CJK text has no spaces between words (a term mixing scripts
-                            needs a word boundary only at its Latin edges)
+    台湾                    a term in Han, Hiragana or Katakana matches a word, or a word inside a
+                            compound, as a Chinese or Japanese segmenter reads the text: 台湾 in
+                            台湾人, 日台 in 日台交流, but not 日台 in the place name 朝日台 nor
+                            台日 in 今日台北 ("today, Taipei")
     "Taiwan Strait"         a phrase: the words in order, separated by any whitespace
     a AND b, a b            both (adjacent terms are ANDed)
     a OR b                  either
@@ -21,9 +22,9 @@ AND, OR and NOT are keywords only in upper case; "and" is an ordinary term. The 
 Unicode NFKC, so full-width letters, parentheses and quotes work too.
 
 Normalisation (`normalize`, applied to queries and texts alike): NFKC (full-width and half-width
-forms become one), casefold, curly apostrophes to ', and a small fold of CJK variants
-(`kuroshio.storage.text.normalize`, shared with search and the digest) so that 台灣, 臺灣 and 台湾 are one form, and 日台關係, 日台关系
-and 日台関係 match each other.
+forms become one), casefold, curly apostrophes to ', and a fold of every Han variant to its simplified
+form, from OpenCC's tables (`kuroshio.storage.text`, shared with search and the digest), so that 台灣,
+臺灣 and 台湾 are one form, 半導體 meets 半导体, and 熊本縣 meets 熊本県.
 
 Scoring, so that a passing mention does not count: a term scores its occurrences in the text plus
 TITLE_WEIGHT × its occurrences in the title; OR sums its children; AND takes the minimum of its
@@ -34,14 +35,13 @@ holds and the score reaches the topic's min_score.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from kuroshio.storage.records import TopicMatch
-from kuroshio.storage.text import normalize, words_pattern
+from kuroshio.storage.text import FoldedText, TermPattern, normalize, words_pattern
 
 TITLE_WEIGHT = 3
 """One occurrence in the title is worth this many in the body: a headline names what a story is about."""
@@ -55,9 +55,8 @@ DEFAULT_TOPIC_NAME = "taiwan-japan"
 # 台灣 stands for 臺灣 and 台湾, and 東京 for 东京 (see kuroshio.storage.text): one form of each is
 # enough. 台日 and 日台, the press's shorthand for Taiwan–Japan (台日關係, 日台関係, 日台交流),
 # sit on both sides because they name both countries at once. Taipei and Tokyo are there as the
-# governments' names; as datelines they add one mention, which the min score absorbs. Substring
-# matching has a known false positive: neighbouring words that happen to spell a term, as in
-# 今日台北 ("today, Taipei") or 平台日前; the min score keeps a single one harmless.
+# governments' names; as datelines they add one mention, which the min score absorbs. CJK terms match
+# words only, so neighbouring words that happen to spell a term (今日台北, 平台日前) do not count.
 DEFAULT_TOPIC_QUERY = (
     "(Taiwan OR Taiwanese OR Taipei OR 台灣 OR 台北 OR 台日 OR 日台)"
     " AND (Japan OR Japanese OR Tokyo OR 日本 OR 東京 OR 台日 OR 日台)"
@@ -80,7 +79,7 @@ class Term:
 
     text: str
     prefix: bool = False
-    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    pattern: TermPattern = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pattern", words_pattern([normalize(self.text)], prefix=self.prefix))
@@ -99,7 +98,7 @@ class Phrase:
     """Words that must occur in this order, as written between the quotes."""
 
     text: str
-    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    pattern: TermPattern = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pattern", words_pattern(normalize(self.text).split(), prefix=False))
@@ -335,21 +334,21 @@ def default_topics() -> list[Topic]:
 
 def match_topic(topic: Topic, *, title: str, text: str) -> TopicMatch | None:
     """Score an article's title and text against one topic; None unless it holds and reaches min_score."""
-    return _match(topic, normalize(title), normalize(text))
+    return _match(topic, FoldedText.of(title), FoldedText.of(text))
 
 
 def match_topics(topics: Sequence[Topic], *, title: str, text: str) -> list[TopicMatch]:
     """Every topic the article matches, in the order the topics are given."""
-    title, text = normalize(title), normalize(text)
-    return [match for topic in topics if (match := _match(topic, title, text)) is not None]
+    folded_title, folded_text = FoldedText.of(title), FoldedText.of(text)
+    return [match for topic in topics if (match := _match(topic, folded_title, folded_text)) is not None]
 
 
-def _match(topic: Topic, title: str, text: str) -> TopicMatch | None:
+def _match(topic: Topic, title: FoldedText, text: FoldedText) -> TopicMatch | None:
     leaf_scores: dict[Leaf, float] = {}
 
     def leaf_score(leaf: Leaf) -> float:
         if leaf not in leaf_scores:
-            occurrences = len(leaf.pattern.findall(text)) + TITLE_WEIGHT * len(leaf.pattern.findall(title))
+            occurrences = text.count(leaf.pattern) + TITLE_WEIGHT * title.count(leaf.pattern)
             leaf_scores[leaf] = float(occurrences)
         return leaf_scores[leaf]
 
@@ -378,11 +377,11 @@ def _evaluate(query: Query, leaf_score: _LeafScore) -> tuple[bool, float | None]
 
 def _matched_terms(query: Query, leaf_score: _LeafScore) -> tuple[str, ...]:
     """The positive terms that occurred, one per normalised form, by score descending then as written."""
-    best: dict[str, tuple[float, str]] = {}
+    best: dict[TermPattern, tuple[float, str]] = {}
     for leaf in _positive_leaves(query):
         score = leaf_score(leaf)
         if score > 0:
-            best.setdefault(leaf.pattern.pattern, (score, leaf.written))
+            best.setdefault(leaf.pattern, (score, leaf.written))
     return tuple(written for _, written in sorted(best.values(), key=lambda item: (-item[0], item[1])))
 
 

@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from kuroshio.storage.text import normalize, words_pattern
+from kuroshio.storage.text import FoldedText, TermPattern, fold_case, normalize, words_pattern
 
 _ASCII_RUN = re.compile("[\x00-\x7f]+")
 _LATIN_WORD_TAIL = "[a-z0-9\u00df-\u024f]*"  # the rest of a casefolded Latin word
@@ -29,7 +29,7 @@ class Segment:
     marked: bool = False
 
 
-def term_patterns(terms: Iterable[str]) -> list[re.Pattern[str]]:
+def term_patterns(terms: Iterable[str]) -> list[TermPattern]:
     """The patterns topic matching used for `terms` as stored (`Taiwan`, `Japan*`, `"Taiwan Strait"`)."""
     patterns = []
     for written in terms:
@@ -38,20 +38,21 @@ def term_patterns(terms: Iterable[str]) -> list[re.Pattern[str]]:
         elif written.endswith("*") and len(written) > 1:
             # Mark the whole word a prefix matched ("Japanese" for Japan*), not just the prefix.
             prefix = words_pattern([normalize(written[:-1])], prefix=True)
-            patterns.append(re.compile(prefix.pattern + _LATIN_WORD_TAIL))
+            patterns.append(TermPattern(re.compile(prefix.regex.pattern + _LATIN_WORD_TAIL), prefix.cjk_start, False))
         elif written:
             patterns.append(words_pattern([normalize(written)], prefix=False))
     return patterns
 
 
-def highlight(text: str, patterns: Sequence[re.Pattern[str]]) -> tuple[Segment, ...]:
-    """`text` cut into segments, the ones matching a pattern (on the normalised text) marked."""
+def highlight(text: str, patterns: Sequence[TermPattern]) -> tuple[Segment, ...]:
+    """`text` cut into segments, the ones matching a pattern (on the folded text) marked."""
     if not patterns or not text:
         return (Segment(text),) if text else ()
-    normalised, origin = _normalise_with_origin(text)
+    cased, origin = _fold_case_with_origin(text)
+    folded = FoldedText(cased)
     spans: list[tuple[int, int]] = []
     for pattern in patterns:
-        for match in pattern.finditer(normalised):
+        for match in folded.finditer(pattern):
             if match.end() > match.start():
                 spans.append((origin[match.start()][0], origin[match.end() - 1][1]))
     segments: list[Segment] = []
@@ -66,12 +67,13 @@ def highlight(text: str, patterns: Sequence[re.Pattern[str]]) -> tuple[Segment, 
     return tuple(segments)
 
 
-def _normalise_with_origin(text: str) -> tuple[str, list[tuple[int, int]]]:
-    """`normalize(text)` built cluster by cluster (a character and its combining marks), with the
-    span of the original text each normalised character came from.
+def _fold_case_with_origin(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """`fold_case(text)` built cluster by cluster (a character and its combining marks), with the
+    span of the original text each folded character came from (the variant fold that `FoldedText`
+    applies next keeps offsets).
 
-    A run of ASCII characters is folded at once: each is a cluster of its own, normalised by `lower()`
-    alone (NFKC keeps ASCII as it is; casefold and the variant fold change no other ASCII character) —
+    A run of ASCII characters is folded at once: each is a cluster of its own, folded by `lower()`
+    alone (NFKC keeps ASCII as it is; casefold changes no other ASCII character) —
     except a run's last character when combining marks follow it, which goes the slow way with them.
     """
     pieces: list[str] = []
@@ -91,7 +93,7 @@ def _normalise_with_origin(text: str) -> tuple[str, list[tuple[int, int]]]:
         end = start + 1
         while end < len(text) and unicodedata.combining(text[end]):
             end += 1
-        folded = normalize(text[start:end])
+        folded = fold_case(text[start:end])
         pieces.append(folded)
         origin.extend([(start, end)] * len(folded))
         start = end

@@ -1,9 +1,11 @@
 """Text as every part of Kuroshio reads it: folded for matching, and made safe to show on one line.
 
-Folding (`normalize`, `words_pattern`): the topic filter finds a query's terms in an article, the
-digest marks those same terms in what it shows, and search must find what the filter finds; one
-definition of how text is folded and how a term is found in it serves all three. It sits in the store,
-the lowest layer, because each of the crawler, the digest and the store's own search reads it.
+Folding (`normalize`, `words_pattern`, `FoldedText`): the topic filter finds a query's terms in an
+article, the digest marks those same terms in what it shows, and search must find what the filter
+finds; one definition of how text is folded and how a term is found in it serves all three. It sits in
+the store, the lowest layer, because each of the crawler, the digest and the store's own search reads
+it. A term is found as a word: at a Latin edge no letter or digit may touch it, at a Han or kana edge
+the text's segmentation must put a word boundary (`kuroshio.storage.segment`).
 
 One line (`one_line`, `INVISIBLE`): page text is hostile input: a title may hold CR/LF (header
 injection), a bidirectional override (a title that reads backwards) or a BOM. One definition of what
@@ -15,7 +17,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+from kuroshio.storage.segment import CJK_CHARS, word_boundaries
 
 # Control characters (C0, DEL, C1), line and paragraph separators, bidirectional overrides and
 # isolates, and BOMs: none belongs on one line a reader sees.
@@ -27,44 +33,103 @@ def one_line(text: str) -> str:
     return " ".join(INVISIBLE.sub(" ", text).split())
 
 
-# Each fold maps a variant to its simplified Chinese form. Only variants of one character are folded,
-# so a fold joins spellings across scripts without adding meanings; 係 is the one exception, below.
-_VARIANT_FOLD = str.maketrans(
-    {
-        "臺": "台",  # formal traditional form (臺灣); 台 is the everyday form in all scripts
-        "灣": "湾",  # traditional; 湾 is both simplified and Japanese
-        "東": "东",  # traditional and Japanese; 东 simplified (東京/东京)
-        "關": "关",  # traditional; 関 is Japanese, 关 simplified (關係/関係/关系)
-        "関": "关",
-        # Simplified Chinese already merged 係 (relation) into 系, so the fold adds no ambiguity that a
-        # simplified text does not have; it is needed for 關係/関係 to meet 关系.
-        "係": "系",
-        "\u2019": "'",  # right single quotation mark, the usual apostrophe in edited text
-        "\u2018": "'",
-        "\u02bc": "'",  # modifier letter apostrophe
-    }
-)
+def _read_variant_fold() -> dict[int, str]:
+    """The one-character fold of every Han variant to its simplified form (storage/cjk_variants.tsv)."""
+    fold = {ord(variant): simplified for variant, simplified in _read_tsv("cjk_variants.tsv")}
+    # Apostrophes: the right single quotation mark and the modifier letter are the usual ones in edited
+    # text; all mean the ASCII one a query is typed with.
+    fold.update({ord("\u2019"): "'", ord("\u2018"): "'", ord("\u02bc"): "'"})
+    return fold
 
-_CJK_RANGES = (
-    "\u3005\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-    "\U00020000-\U0003134f"
-)
+
+def _read_tsv(name: str) -> list[tuple[str, str]]:
+    rows = resources.files(__package__).joinpath(name).read_text(encoding="utf-8").splitlines()
+    return [(row.split("\t")[0], row.split("\t")[1]) for row in rows if row and not row.startswith("#")]
+
+
+# Each fold maps one character to one character, so folded text keeps the offsets of the text it came
+# from: segmentation reads the unfolded text, and its word boundaries hold in the folded one.
+_VARIANT_FOLD = _read_variant_fold()
+
 # A Latin word character: a letter, digit or underscore that is not CJK. Latin terms need one of these
 # on neither side, so "Taiwan" is found in "在Taiwan的" as well as in "Taiwan's".
-_LATIN_WORD_CHAR = f"[^\\W{_CJK_RANGES}]"
+_LATIN_WORD_CHAR = f"[^\\W{CJK_CHARS}]"
 _LATIN_WORD_CHAR_RE = re.compile(_LATIN_WORD_CHAR)
+_CJK_CHAR_RE = re.compile(f"[{CJK_CHARS}]")
+
+
+def fold_case(text: str) -> str:
+    """NFKC and casefold: full-width and half-width forms become one, and case goes."""
+    return unicodedata.normalize("NFKC", text).casefold()
 
 
 def normalize(text: str) -> str:
     """Fold text to the form queries are matched in: NFKC, casefold, apostrophes and CJK variants."""
-    return unicodedata.normalize("NFKC", text).casefold().translate(_VARIANT_FOLD)
+    return fold_case(text).translate(_VARIANT_FOLD)
 
 
-def words_pattern(words: Sequence[str], *, prefix: bool) -> re.Pattern[str]:
-    """The pattern for normalised words in sequence, with word boundaries on Latin edges only."""
+@dataclass(frozen=True, slots=True)
+class TermPattern:
+    """How one term or phrase is found in folded text.
+
+    `regex` finds it with word boundaries at its Latin edges; an edge in Han or kana (`cjk_start`,
+    `cjk_end`) must instead fall on a word boundary of the text's segmentation (`FoldedText`).
+    """
+
+    regex: re.Pattern[str]
+    cjk_start: bool
+    cjk_end: bool
+
+
+def words_pattern(words: Sequence[str], *, prefix: bool) -> TermPattern:
+    """The pattern for normalised words in sequence; a prefix has no boundary at its end."""
     body = r"\s+".join(re.escape(word) for word in words)
     if _LATIN_WORD_CHAR_RE.match(words[0][0]):
         body = f"(?<!{_LATIN_WORD_CHAR}){body}"
     if not prefix and _LATIN_WORD_CHAR_RE.match(words[-1][-1]):
         body = f"{body}(?!{_LATIN_WORD_CHAR})"
-    return re.compile(body)
+    return TermPattern(
+        re.compile(body),
+        cjk_start=bool(_CJK_CHAR_RE.match(words[0][0])),
+        cjk_end=not prefix and bool(_CJK_CHAR_RE.match(words[-1][-1])),
+    )
+
+
+class FoldedText:
+    """A text in the form queries are matched in, and where its Chinese and Japanese words begin and end.
+
+    Built from the case-folded text (`fold_case`) so that a caller who maps offsets back to the
+    original (the digest's highlighting) can fold it piece by piece; the word boundaries are computed
+    on first need only, since most texts never meet a CJK term.
+    """
+
+    __slots__ = ("_boundaries", "cased", "text")
+
+    def __init__(self, cased: str) -> None:
+        self.cased = cased
+        self.text = cased.translate(_VARIANT_FOLD)
+        self._boundaries: frozenset[int] | None = None
+
+    @classmethod
+    def of(cls, text: str) -> FoldedText:
+        """`text` folded for matching."""
+        return cls(fold_case(text))
+
+    def finditer(self, pattern: TermPattern) -> Iterator[re.Match[str]]:
+        """Each occurrence of `pattern` whose CJK edges fall on word boundaries."""
+        for match in pattern.regex.finditer(self.text):
+            if pattern.cjk_start and match.start() not in self.boundaries():
+                continue
+            if pattern.cjk_end and match.end() not in self.boundaries():
+                continue
+            yield match
+
+    def count(self, pattern: TermPattern) -> int:
+        """How many times `pattern` occurs as a word (or words)."""
+        return sum(1 for _ in self.finditer(pattern))
+
+    def boundaries(self) -> frozenset[int]:
+        """The offsets where a CJK word begins or ends (`kuroshio.storage.segment`)."""
+        if self._boundaries is None:
+            self._boundaries = word_boundaries(self.cased, self.text)
+        return self._boundaries

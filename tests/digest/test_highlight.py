@@ -1,6 +1,6 @@
 """Highlighting matched topic terms in the original text, and the fast path that maps them back.
 
-`_normalise_with_origin` folds ASCII runs at once instead of one cluster at a time (benchmarks/RESULTS.md §4).
+`_fold_case_with_origin` folds ASCII runs at once instead of one cluster at a time (benchmarks/RESULTS.md §4).
 It is compared here with the plain algorithm, written out in full, on the inputs where the shortcut
 could go wrong: fullwidth, CJK, expanding and combining characters next to ASCII.
 """
@@ -12,16 +12,16 @@ import unicodedata
 
 import pytest
 
-from kuroshio.digest.highlight import Segment, _normalise_with_origin, highlight, term_patterns
-from kuroshio.storage.text import normalize
+from kuroshio.digest.highlight import Segment, _fold_case_with_origin, highlight, term_patterns
+from kuroshio.storage.text import fold_case
 
 
 def marked(segments: tuple[Segment, ...]) -> list[str]:
     return [segment.text for segment in segments if segment.marked]
 
 
-def normalise_cluster_by_cluster(text: str) -> tuple[str, list[tuple[int, int]]]:
-    """The plain algorithm: every cluster (a character and its combining marks) normalised on its own."""
+def fold_case_cluster_by_cluster(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """The plain algorithm: every cluster (a character and its combining marks) folded on its own."""
     pieces: list[str] = []
     origin: list[tuple[int, int]] = []
     start = 0
@@ -29,7 +29,7 @@ def normalise_cluster_by_cluster(text: str) -> tuple[str, list[tuple[int, int]]]
         end = start + 1
         while end < len(text) and unicodedata.combining(text[end]):
             end += 1
-        folded = normalize(text[start:end])
+        folded = fold_case(text[start:end])
         pieces.append(folded)
         origin.extend([(start, end)] * len(folded))
         start = end
@@ -73,8 +73,8 @@ TRICKY_TEXTS = [
 
 
 @pytest.mark.parametrize("text", TRICKY_TEXTS)
-def test_ascii_fast_path_normalises_and_maps_origins_as_cluster_by_cluster(text: str) -> None:
-    assert _normalise_with_origin(text) == normalise_cluster_by_cluster(text)
+def test_ascii_fast_path_folds_and_maps_origins_as_cluster_by_cluster(text: str) -> None:
+    assert _fold_case_with_origin(text) == fold_case_cluster_by_cluster(text)
 
 
 def test_ascii_fast_path_matches_cluster_by_cluster_on_random_mixtures() -> None:
@@ -85,4 +85,4 @@ def test_ascii_fast_path_matches_cluster_by_cluster_on_random_mixtures() -> None
     rng = random.Random(6)
     for _ in range(2_000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
-        assert _normalise_with_origin(text) == normalise_cluster_by_cluster(text), ascii(text)
+        assert _fold_case_with_origin(text) == fold_case_cluster_by_cluster(text), ascii(text)
