@@ -16,7 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kuroshio.crawler.publishers import PUBLISHERS
-from kuroshio.crawler.topics import DEFAULT_MIN_SCORE, QuerySyntaxError, Topic, parse_query
+from kuroshio.crawler.topics import DEFAULT_MIN_SCORE, Topic
+from kuroshio.storage.query import QuerySyntaxError, parse_query
 
 DEFAULT_USER_AGENT = "Kuroshio/0.1 (scheduled news monitor; set crawl.user_agent to add your contact)"
 # Three days: the window only matters on a source's first crawl and after an outage (every later crawl

@@ -10,18 +10,12 @@ from kuroshio.crawler.topics import (
     DEFAULT_MIN_SCORE,
     DEFAULT_TOPIC_NAME,
     TITLE_WEIGHT,
-    And,
-    Not,
-    Or,
-    Phrase,
-    QuerySyntaxError,
-    Term,
     Topic,
     default_topics,
     match_topic,
     match_topics,
-    parse_query,
 )
+from kuroshio.storage.query import And, Or, Term, parse_query
 from kuroshio.storage.text import normalize
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -256,12 +250,6 @@ def test_not_adds_no_score_and_its_terms_are_not_reported():
     assert match.terms == ("Taiwan",)
 
 
-def test_and_binds_tighter_than_or_and_not_tighter_than_and():
-    assert parse_query("a OR b AND c") == Or((Term("a"), And((Term("b"), Term("c")))))
-    assert parse_query("NOT a AND b") == And((Not(Term("a")), Term("b")))
-    assert parse_query("a b") == parse_query("a AND b")
-
-
 def test_parentheses_override_precedence():
     assert parse_query("(a OR b) AND c") == And((Or((Term("a"), Term("b"))), Term("c")))
 
@@ -270,60 +258,12 @@ def test_parentheses_override_precedence():
     assert match_topic(topic("(Taiwan OR Korea) AND Japan"), title="", text=text) is None
 
 
-def test_parsed_query_renders_with_the_parentheses_it_needs():
-    assert str(parse_query("a OR b c")) == "a OR b AND c"
-    assert str(parse_query('(a OR "b c") NOT (d OR e*)')) == '(a OR "b c") AND NOT (d OR e*)'
-
-
-def test_lowercase_operators_are_ordinary_terms():
-    assert parse_query("Taiwan and Japan") == And((Term("Taiwan"), Term("and"), Term("Japan")))
-
-
-def test_full_width_parentheses_and_quotes_are_syntax():
-    assert parse_query("（台灣 OR ＂日本 東京＂）") == Or((Term("台灣"), Phrase("日本 東京")))
-
-
-def test_wildcard_and_phrase_nodes():
-    assert parse_query('Japan* "Taiwan Strait"') == And((Term("Japan", prefix=True), Phrase("Taiwan Strait")))
-
-
 def test_default_query_parses_to_two_required_sides():
     query = default_topic().query
 
     assert isinstance(query, And)
     assert all(isinstance(side, Or) for side in query.children)
     assert len(query.children) == 2
-
-
-# Syntax errors
-
-
-@pytest.mark.parametrize(
-    ("query", "position", "message"),
-    [
-        ("", 0, "empty query"),
-        ("   ", 0, "empty query"),
-        ("(Taiwan AND Japan", 0, "unbalanced parenthesis at position 0"),
-        ("Taiwan AND Japan)", 16, "unbalanced parenthesis at position 16"),
-        ("(Taiwan OR (Japan)", 0, "unbalanced parenthesis at position 0"),
-        ("Taiwan AND", 10, "expected a term after AND at position 10, found end of query"),
-        ("Taiwan OR OR Japan", 10, "expected a term after OR at position 10, found OR"),
-        ("Taiwan AND NOT", 14, "expected a term after NOT at position 14"),
-        ("AND Japan", 0, "expected a term at position 0, found AND"),
-        ("Taiwan AND ()", 12, "expected a term after '(' at position 12, found ')'"),
-        ('Taiwan "Japan', 7, "unterminated phrase at position 7"),
-        ('Taiwan ""', 7, "empty phrase at position 7"),
-        ("Taiwan Ja*pan", 9, "'*' is only allowed at the end of a term at position 9"),
-        ("Taiwan *", 7, "'*' needs a term before it at position 7"),
-        ("Taiwan -China", 7, "a leading '-' does not negate at position 7: write NOT China"),
-    ],
-)
-def test_syntax_error_names_the_position_and_what_was_expected(query: str, position: int, message: str):
-    with pytest.raises(QuerySyntaxError) as error:
-        parse_query(query)
-
-    assert message in str(error.value)
-    assert error.value.position == position
 
 
 def test_query_syntax_error_is_a_value_error():

@@ -1,0 +1,315 @@
+"""The topic query language, read once for the filter and for search: syntax, parser and evaluation.
+
+A query is parsed into a tree of terms, phrases and boolean nodes. The topic filter scores an article
+against it (`kuroshio.crawler.topics`); search finds the articles where it holds
+(`kuroshio.storage.search`). Both find a term the same way (`kuroshio.storage.text`), so search finds
+what the filter finds. It lives in the store, the lowest layer, because search does.
+
+Query syntax
+    Taiwan                  a term; Latin terms match whole words: Taiwan matches "Taiwan's" and
+                            "Taiwan-Japan" but not "Taiwanese"
+    Japan*                  a trailing * makes a prefix: matches Japan, Japanese, Japan's
+    台湾                    a term in Han, Hiragana or Katakana matches a word, or a word inside a
+                            compound, as a Chinese or Japanese segmenter reads the text: 台湾 in
+                            台湾人, 日台 in 日台交流, but not 日台 in the place name 朝日台 nor
+                            台日 in 今日台北 ("today, Taipei")
+    "Taiwan Strait"         a phrase: the words in order, separated by any whitespace
+    a AND b, a b            both (adjacent terms are ANDed)
+    a OR b                  either
+    NOT a                   a does not occur
+    ( ... )                 grouping; otherwise NOT binds tighter than AND, and AND than OR
+
+AND, OR and NOT are keywords only in upper case; "and" is an ordinary term. The query is read after
+Unicode NFKC, so full-width letters, parentheses and quotes work too.
+
+Normalisation (`normalize`, applied to queries and texts alike): NFKC (full-width and half-width
+forms become one), casefold, curly apostrophes to ', and a fold of every Han variant to its simplified
+form, from OpenCC's tables (`kuroshio.storage.text`, shared with search and the digest), so that 台灣,
+臺灣 and 台湾 are one form, 半導體 meets 半导体, and 熊本縣 meets 熊本県.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+from kuroshio.storage.text import TermPattern, normalize, words_pattern
+
+_KEYWORDS = frozenset({"AND", "OR", "NOT"})
+
+
+class QuerySyntaxError(ValueError):
+    """A topic query that cannot be parsed; `position` is the 0-based character offset in the query."""
+
+    def __init__(self, message: str, *, position: int) -> None:
+        super().__init__(message)
+        self.position = position
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One word as written in the query; `prefix` when it was written with a trailing `*`."""
+
+    text: str
+    prefix: bool = False
+    pattern: TermPattern = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pattern", words_pattern([normalize(self.text)], prefix=self.prefix))
+
+    @property
+    def written(self) -> str:
+        """The term as it appears in the query."""
+        return f"{self.text}*" if self.prefix else self.text
+
+    def __str__(self) -> str:
+        return self.written
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """Words that must occur in this order, as written between the quotes."""
+
+    text: str
+    pattern: TermPattern = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pattern", words_pattern(normalize(self.text).split(), prefix=False))
+
+    @property
+    def written(self) -> str:
+        """The phrase as it appears in the query, quotes included."""
+        return f'"{self.text}"'
+
+    def __str__(self) -> str:
+        return self.written
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    """All children must hold; scores the weakest of its scoring children."""
+
+    children: tuple[Query, ...]
+
+    def __str__(self) -> str:
+        return " AND ".join(f"({child})" if isinstance(child, Or) else str(child) for child in self.children)
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    """At least one child must hold; scores the sum of its children."""
+
+    children: tuple[Query, ...]
+
+    def __str__(self) -> str:
+        return " OR ".join(str(child) for child in self.children)
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    """Holds when its child does not; a gate that contributes no score."""
+
+    child: Query
+
+    def __str__(self) -> str:
+        return f"NOT ({self.child})" if isinstance(self.child, (And, Or)) else f"NOT {self.child}"
+
+
+Leaf: TypeAlias = Term | Phrase
+Query: TypeAlias = Term | Phrase | And | Or | Not
+LeafScore: TypeAlias = Callable[[Leaf], float]
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    kind: str  # "word", "phrase", "(", ")", "AND", "OR", "NOT", "end"
+    text: str
+    position: int
+
+    def describe(self) -> str:
+        if self.kind == "end":
+            return "end of query"
+        if self.kind == "phrase":
+            return f'"{self.text}"'
+        if self.kind == "word":
+            return repr(self.text)
+        if self.kind in ("(", ")"):
+            return f"'{self.kind}'"
+        return self.kind
+
+
+def _tokenize(query: str) -> list[_Token]:
+    """Split a query into tokens, classifying each character by its NFKC form (so （ is a parenthesis)."""
+    tokens: list[_Token] = []
+    position = 0
+    while position < len(query):
+        char = query[position]
+        folded = _nfkc(char)
+        if char.isspace():
+            position += 1
+        elif folded in ("(", ")"):
+            tokens.append(_Token(folded, char, position))
+            position += 1
+        elif folded == '"':
+            end = next((i for i in range(position + 1, len(query)) if _nfkc(query[i]) == '"'), None)
+            if end is None:
+                raise QuerySyntaxError(
+                    f"unterminated phrase at position {position}: no closing '\"'", position=position
+                )
+            inner = query[position + 1 : end]
+            if not inner.strip():
+                raise QuerySyntaxError(f"empty phrase at position {position}", position=position)
+            tokens.append(_Token("phrase", inner.strip(), position))
+            position = end + 1
+        else:
+            end = position
+            while end < len(query) and not query[end].isspace() and _nfkc(query[end]) not in '()"':
+                end += 1
+            word = query[position:end]
+            keyword = _nfkc(word)
+            tokens.append(_Token(keyword if keyword in _KEYWORDS else "word", word, position))
+            position = end
+    tokens.append(_Token("end", "", len(query)))
+    return tokens
+
+
+def _nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
+def _term(token: _Token) -> Term:
+    """The Term a query word stands for, rejecting misplaced `*` and a `-` meant as negation."""
+    word = token.text
+    stem = word[:-1] if word.endswith("*") else word
+    if "*" in stem:
+        position = token.position + stem.index("*")
+        raise QuerySyntaxError(
+            f"'*' is only allowed at the end of a term at position {position}", position=position
+        )
+    if not stem:
+        raise QuerySyntaxError(
+            f"'*' needs a term before it at position {token.position}", position=token.position
+        )
+    if len(stem) > 1 and stem.startswith("-"):
+        raise QuerySyntaxError(
+            f"a leading '-' does not negate at position {token.position}: write NOT {word[1:]}",
+            position=token.position,
+        )
+    return Term(stem, prefix=word.endswith("*"))
+
+
+class _Parser:
+    """Recursive descent over: or := and (OR and)*; and := not ([AND] not)*; not := NOT not | primary."""
+
+    def __init__(self, tokens: list[_Token]) -> None:
+        self.tokens = tokens
+        self.index = 0
+
+    @property
+    def current(self) -> _Token:
+        return self.tokens[self.index]
+
+    def advance(self) -> _Token:
+        token = self.tokens[self.index]
+        self.index += 1
+        return token
+
+    def parse(self) -> Query:
+        if self.current.kind == "end":
+            raise QuerySyntaxError("empty query", position=0)
+        query = self.parse_or()
+        if self.current.kind == ")":
+            position = self.current.position
+            raise QuerySyntaxError(
+                f"unbalanced parenthesis at position {position}: ')' has no matching '('", position=position
+            )
+        return query
+
+    def parse_or(self) -> Query:
+        children = [self.parse_and()]
+        while self.current.kind == "OR":
+            self.advance()
+            children.append(self.parse_and())
+        return _flatten(Or, children)
+
+    def parse_and(self) -> Query:
+        children = [self.parse_not()]
+        while self.current.kind in ("AND", "NOT", "word", "phrase", "("):
+            if self.current.kind == "AND":
+                self.advance()
+            children.append(self.parse_not())
+        return _flatten(And, children)
+
+    def parse_not(self) -> Query:
+        if self.current.kind == "NOT":
+            self.advance()
+            return Not(self.parse_not())
+        return self.parse_primary()
+
+    def parse_primary(self) -> Query:
+        token = self.current
+        if token.kind == "word":
+            self.advance()
+            return _term(token)
+        if token.kind == "phrase":
+            self.advance()
+            return Phrase(token.text)
+        if token.kind == "(":
+            self.advance()
+            query = self.parse_or()
+            if self.current.kind != ")":
+                raise QuerySyntaxError(
+                    f"unbalanced parenthesis at position {token.position}: '(' is never closed",
+                    position=token.position,
+                )
+            self.advance()
+            return query
+        after = f" after {self.tokens[self.index - 1].describe()}" if self.index else ""
+        raise QuerySyntaxError(
+            f"expected a term{after} at position {token.position}, found {token.describe()}",
+            position=token.position,
+        )
+
+
+def _flatten(node_type: type[And] | type[Or], children: list[Query]) -> Query:
+    """One child stands for itself; nested nodes of the same type merge (both operators associate)."""
+    if len(children) == 1:
+        return children[0]
+    flat: list[Query] = []
+    for child in children:
+        flat.extend(child.children if isinstance(child, node_type) else (child,))
+    return node_type(tuple(flat))
+
+
+def parse_query(text: str) -> Query:
+    """Parse a topic query into its syntax tree; raises QuerySyntaxError naming the position."""
+    return _Parser(_tokenize(text)).parse()
+
+
+def evaluate(query: Query, leaf_score: LeafScore) -> tuple[bool, float | None]:
+    """Whether the query holds and its score; a score of None marks a NOT gate, which scores nothing."""
+    match query:
+        case Term() | Phrase():
+            score = leaf_score(query)
+            return score > 0, score
+        case Not(child):
+            return not evaluate(child, leaf_score)[0], None
+        case And(children) | Or(children):
+            results = [evaluate(child, leaf_score) for child in children]
+            scores = [score for _, score in results if score is not None]
+            if isinstance(query, And):
+                return all(holds for holds, _ in results), min(scores, default=None)
+            return any(holds for holds, _ in results), sum(scores) if scores else None
+    raise TypeError(f"not a query node: {query!r}")
+
+
+def positive_leaves(query: Query) -> Iterator[Leaf]:
+    """Terms and phrases in query order, skipping those under a NOT: they are evidence against."""
+    match query:
+        case Term() | Phrase():
+            yield query
+        case And(children) | Or(children):
+            for child in children:
+                yield from positive_leaves(child)
