@@ -34,6 +34,7 @@ from kuroshio.storage.models import (
 )
 from kuroshio.storage.page_failures import FAILED_PAGE_RECHECK
 from kuroshio.storage.records import ExtractedArticle, TopicMatch
+from kuroshio.storage.search_index import index_articles
 from kuroshio.storage.sources import add_source_if_missing
 from kuroshio.storage.timestamps import as_stored, require_aware, utc_offset_minutes
 from kuroshio.storage.urls import url_variants
@@ -155,7 +156,8 @@ def _find_duplicate(session: Session, urls: Sequence[str], article: ExtractedArt
 def _insert_article(
     session: Session, item: ArticleToStore, *, source: Source, crawl_run_id: int | None, seen_at: datetime
 ) -> Article:
-    """The article row with its URLs and its best match per topic, written in one flush."""
+    """The article row with its URLs and its best match per topic, written in one flush, and its search
+    index document (`kuroshio.storage.search_index`)."""
     article = item.article
     best_by_topic: dict[str, TopicMatch] = {}
     for match in item.matches:
@@ -181,6 +183,7 @@ def _insert_article(
     )
     session.add(row)
     session.flush()
+    index_articles(session.connection(), [(row.id, row.title, row.text)])
     return row
 
 
