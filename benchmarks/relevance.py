@@ -1,0 +1,291 @@
+"""Relevance of the default topic on a labelled set: precision and recall per language (issue #11, item 3).
+
+Why: the digest is only as good as the topic filter in front of it. A miss is a story an analyst never
+sees. A false alarm is noise that teaches them to skim. The set is `benchmarks/relevance/articles.jsonl`
+(its README gives the labelling rule and the kinds of traps). It holds en, zh-Hant, zh-Hans and ja
+articles, half on topic. Each was labelled by whether an analyst following Taiwan–Japan relations wants
+to read it, never by what a matcher finds.
+
+Each article's title and text go through the package's public API,
+`match_topics(default_topics(), title=..., text=...)`. An article is predicted on topic when any
+default topic matches it. A miss is an on-topic article with no match. A false alarm is an off-topic
+article with a match. For a miss, the best score is what the topic scores with its min_score set to 0,
+so the query must still hold. The score is shown against the min_score it fell short of. "no match"
+means that the query itself does not hold. Targets for the default topic: recall >= 0.98 and
+precision >= 0.95.
+
+    .venv/bin/python -m benchmarks.relevance [--write-results]
+
+`--write-results` replaces the "## Relevance (issue #11)" section of benchmarks/RESULTS.md (it is
+appended when missing) with this run's figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from kuroshio.crawler.topics import Topic, default_topics, match_topics
+
+REPO = Path(__file__).resolve().parents[1]
+ARTICLES = REPO / "benchmarks" / "relevance" / "articles.jsonl"
+RESULTS = REPO / "benchmarks" / "RESULTS.md"
+SECTION = "## Relevance (issue #11)"
+GROUPS = ("en", "zh-hant", "zh-hans", "ja")
+LABELS = frozenset({"on", "off"})
+SCRIPTS = {"en": frozenset({"latin"}), "zh": frozenset({"hant", "hans"}), "ja": frozenset({"ja"})}
+TARGET_RECALL = 0.98
+TARGET_PRECISION = 0.95
+
+
+class RelevanceSetError(ValueError):
+    """A line of the relevance set that is not a well-formed article; the message names the line."""
+
+
+@dataclass(frozen=True)
+class Article:
+    """One labelled article of the set."""
+
+    id: str
+    language: str
+    script: str
+    label: str
+    kind: str
+    title: str
+    text: str
+    note: str
+
+    @property
+    def on_topic(self) -> bool:
+        """True when the article is labelled on topic."""
+        return self.label == "on"
+
+    @property
+    def group(self) -> str:
+        """The row it is counted in: its language, and for Chinese its script (zh-hant, zh-hans)."""
+        return f"zh-{self.script}" if self.language == "zh" else self.language
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the topic made of one article.
+
+    `matched`: the topic matched. `score` and `terms`: the match's score and terms. For an article the
+    topic did not match, they are what it scores below its min_score; `score` is None when the query
+    does not hold. `min_score`: the threshold the article was measured against.
+    """
+
+    article: Article
+    matched: bool
+    score: float | None
+    terms: tuple[str, ...]
+    min_score: float | None
+
+    @property
+    def miss(self) -> bool:
+        """An on-topic article the topic did not match."""
+        return self.article.on_topic and not self.matched
+
+    @property
+    def false_alarm(self) -> bool:
+        """An off-topic article the topic matched."""
+        return self.matched and not self.article.on_topic
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Counts and rates for one group of articles."""
+
+    group: str
+    articles: int
+    on_topic: int
+    true_positives: int
+    misses: int
+    false_alarms: int
+
+    @property
+    def precision(self) -> float | None:
+        """Share of matched articles that are on topic; None when nothing was matched."""
+        matched = self.true_positives + self.false_alarms
+        return self.true_positives / matched if matched else None
+
+    @property
+    def recall(self) -> float | None:
+        """Share of on-topic articles that were matched; None when the group has none on topic."""
+        return self.true_positives / self.on_topic if self.on_topic else None
+
+
+def load_articles(path: Path = ARTICLES) -> list[Article]:
+    """Read the set, one JSON object per line; a malformed line raises RelevanceSetError naming it."""
+    articles = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path.name}:{number}"
+        try:
+            fields = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise RelevanceSetError(f"{where}: not JSON ({error.msg})") from None
+        if not isinstance(fields, dict):
+            raise RelevanceSetError(f"{where}: expected a JSON object")
+        articles.append(_article(fields, where))
+    return articles
+
+
+def _article(fields: dict[str, object], where: str) -> Article:
+    names = [field.name for field in dataclasses.fields(Article)]
+    if sorted(fields) != sorted(names):
+        raise RelevanceSetError(f"{where}: expected the keys {', '.join(names)}, found {', '.join(fields)}")
+    if not all(isinstance(fields[name], str) and fields[name] for name in names):
+        raise RelevanceSetError(f"{where}: every field must be a non-empty string")
+    article = Article(**{name: str(fields[name]) for name in names})
+    if article.label not in LABELS:
+        raise RelevanceSetError(f"{where}: label {article.label!r} is neither 'on' nor 'off'")
+    if article.script not in SCRIPTS.get(article.language, ()):
+        raise RelevanceSetError(f"{where}: script {article.script!r} does not go with language {article.language!r}")
+    return article
+
+
+def judge(article: Article, topics: Sequence[Topic]) -> Verdict:
+    """Match one article against `topics` as the crawler does; below the threshold, score it anyway."""
+    min_score = min((topic.min_score for topic in topics), default=None)
+    matches = match_topics(topics, title=article.title, text=article.text)
+    if not matches:
+        matches = match_topics([_unthresholded(topic) for topic in topics], title=article.title, text=article.text)
+        best = max(matches, key=lambda match: match.score, default=None)
+        return Verdict(article=article, matched=False, score=best.score if best else None,
+                       terms=best.terms if best else (), min_score=min_score)
+    best = max(matches, key=lambda match: match.score)
+    return Verdict(article=article, matched=True, score=best.score, terms=best.terms, min_score=min_score)
+
+
+def _unthresholded(topic: Topic) -> Topic:
+    """The same topic with min_score 0, so a match below the threshold shows its score and terms."""
+    return dataclasses.replace(topic, min_score=0.0)
+
+
+def tally(verdicts: Iterable[Verdict], group: str) -> Tally:
+    """Count one group; the group "all" counts every verdict."""
+    chosen = [verdict for verdict in verdicts if group == "all" or verdict.article.group == group]
+    return Tally(
+        group=group,
+        articles=len(chosen),
+        on_topic=sum(verdict.article.on_topic for verdict in chosen),
+        true_positives=sum(verdict.matched and verdict.article.on_topic for verdict in chosen),
+        misses=sum(verdict.miss for verdict in chosen),
+        false_alarms=sum(verdict.false_alarm for verdict in chosen),
+    )
+
+
+def tallies(verdicts: Sequence[Verdict]) -> list[Tally]:
+    """One tally per language group, then one for the whole set."""
+    return [tally(verdicts, group) for group in (*GROUPS, "all")]
+
+
+def rate(value: float | None) -> str:
+    """A rate to three places, or "n/a" when it is undefined (nothing matched, nothing on topic)."""
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def describe_score(verdict: Verdict) -> str:
+    """The score as a reader needs it: the match's score, the best score below the threshold, or no match."""
+    if verdict.score is None:
+        return "no match"
+    if verdict.matched or verdict.min_score is None:
+        return f"score {verdict.score:g}"
+    return f"best score {verdict.score:g} < min {verdict.min_score:g}"
+
+
+def describe(verdict: Verdict) -> str:
+    """One line for a miss or a false alarm: id, language, kind, score and matched terms."""
+    terms = ", ".join(verdict.terms) if verdict.terms else "-"
+    return f"{verdict.article.id} ({verdict.article.group}, {verdict.article.kind}): {describe_score(verdict)}; terms: {terms}"
+
+
+def table(rows: Sequence[Tally]) -> list[str]:
+    """The per-language figures as a Markdown table (printed and written alike)."""
+    lines = ["| language | articles | on topic | true positives | misses | false alarms | precision | recall |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {row.group} | {row.articles} | {row.on_topic} | {row.true_positives} | {row.misses} | "
+              f"{row.false_alarms} | {rate(row.precision)} | {rate(row.recall)} |" for row in rows]
+    return lines
+
+
+def report(verdicts: Sequence[Verdict]) -> list[str]:
+    """The table, then every miss and every false alarm."""
+    misses = [verdict for verdict in verdicts if verdict.miss]
+    false_alarms = [verdict for verdict in verdicts if verdict.false_alarm]
+    lines = table(tallies(verdicts))
+    lines += ["", f"Misses ({len(misses)}), on topic but not matched:", ""]
+    lines += [f"- {describe(verdict)}" for verdict in misses] or ["- none"]
+    lines += ["", f"False alarms ({len(false_alarms)}), off topic but matched:", ""]
+    lines += [f"- {describe(verdict)}" for verdict in false_alarms] or ["- none"]
+    return lines
+
+
+def section(verdicts: Sequence[Verdict], *, commit: str, topics: Sequence[Topic]) -> str:
+    """The RESULTS.md section for this run."""
+    overall = tally(verdicts, "all")
+    names = ", ".join(f"`{topic.name}` (min score {topic.min_score:g})" for topic in topics)
+    held = "held" if (overall.recall or 0) >= TARGET_RECALL and (overall.precision or 0) >= TARGET_PRECISION \
+        else "missed"
+    lines = [
+        SECTION,
+        "",
+        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on commit `{commit}` with "
+        "`.venv/bin/python -m benchmarks.relevance --write-results`.",
+        "",
+        f"**Setup.** The set is `benchmarks/relevance/articles.jsonl`: {overall.articles} articles, "
+        f"{overall.on_topic} on topic. Each was labelled before any run, by whether an analyst following "
+        "Taiwan–Japan relations wants to read it (see `benchmarks/relevance/README.md`). The topic is "
+        f"{names}, from `default_topics()` and `match_topics()`. Targets: recall ≥ {TARGET_RECALL}, "
+        f"precision ≥ {TARGET_PRECISION}. This run: recall {rate(overall.recall)}, precision "
+        f"{rate(overall.precision)}, **{held}**.",
+        "",
+        *report(verdicts),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def replace_section(document: str, new_section: str) -> str:
+    """`document` with its relevance section (up to the next `## ` heading) replaced, or appended."""
+    start = document.find(SECTION + "\n")
+    if start < 0:
+        return document.rstrip("\n") + "\n\n" + new_section
+    end = document.find("\n## ", start + len(SECTION))
+    rest = document[end + 1:] if end >= 0 else ""
+    return document[:start] + new_section + ("\n" + rest if rest else "")
+
+
+def run(articles: Sequence[Article], topics: Sequence[Topic]) -> list[Verdict]:
+    """Judge every article in order."""
+    return [judge(article, topics) for article in articles]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.relevance", description=__doc__.splitlines()[0])
+    parser.add_argument("--write-results", action="store_true",
+                        help=f"replace the '{SECTION}' section of {RESULTS.relative_to(REPO)}")
+    args = parser.parse_args()
+    topics = default_topics()
+    verdicts = run(load_articles(), topics)
+    print(f"{len(verdicts)} articles from {ARTICLES.relative_to(REPO)}; topics: "
+          + ", ".join(f"{topic.name} (min score {topic.min_score:g})" for topic in topics))
+    print("\n".join(report(verdicts)))
+    if args.write_results:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        RESULTS.write_text(replace_section(RESULTS.read_text(encoding="utf-8"),
+                                           section(verdicts, commit=commit, topics=topics)), encoding="utf-8")
+        print(f"wrote {SECTION!r} to {RESULTS.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()
