@@ -12,6 +12,8 @@ most metadata. This module adds what a monitor needs on top:
   at a word boundary with an ellipsis: a 10 kB `<title>` is a broken or hostile page, not a headline;
 - the publisher's rules (`crawler.publishers`) where trafilatura leaves furniture behind.
 
+A page with more than `MAX_PAGE_ELEMENTS` elements is not read (`PageTooLarge`, "too large" in the
+run record): what extraction costs is bounded by page, as `[crawl] max_page_bytes` bounds the bytes.
 A page with no article raises `NoArticleError` ("no content" in the run record), never an empty or
 fake article: no text or title; too little text by the evidence `crawler.evidence` weighs (size in
 words fair to Chinese and Japanese, sentences, article markup: a two-sentence brief is an article, a
@@ -71,6 +73,11 @@ _CONSENT_NAME = re.compile("consent|gdpr|cookie-banner|cookie-notice|cookie-wall
 # Never pruned by name: sites put `...-consent-enabled` feature flags on <body>.
 _PAGE_FRAME = frozenset({"html", "body", "main", "article"})
 GENERIC = Publisher(name="generic")
+# Most elements (start tags) of a page given to extraction, which costs about linearly in them: 20,000
+# take a second and some 40 MiB; a hostile 5 MB page of 150,000 paragraphs took a minute and 470 MiB.
+# The largest page of the extraction benchmark has 1,737, a heavy news page a few thousand.
+MAX_PAGE_ELEMENTS = 20_000
+_START_TAG = re.compile(r"<[A-Za-z]")  # counted on the text, before anything is parsed
 
 # The decoded page is handed to lxml as UTF-8 with the encoding stated, so a `<meta charset>` or an
 # XML declaration inside it cannot make libxml2 decode it a second time.
@@ -102,6 +109,10 @@ class NoArticleError(ValueError):
     """The page holds no article text worth storing (an index, a stub, a video page)."""
 
 
+class PageTooLarge(NoArticleError):
+    """The page has more elements than extraction reads (`MAX_PAGE_ELEMENTS`)."""
+
+
 def extract_article(
     page: str | bytes,
     *,
@@ -115,6 +126,8 @@ def extract_article(
     that is no page). Bytes are decoded with `content_type` as `decode_html` does; text is taken as is."""
     publisher = publisher or GENERIC
     html = page if isinstance(page, str) else decode_html(page, content_type=content_type).text
+    if (elements := len(_START_TAG.findall(html))) > MAX_PAGE_ELEMENTS:
+        raise PageTooLarge(f"{elements} HTML elements, more than the {MAX_PAGE_ELEMENTS} extraction reads")
     html = CONTROL_CHARACTERS.sub(" ", html)
     try:
         tree = lxml.html.document_fromstring(html.encode("utf-8", "surrogatepass"), parser=_UTF8_HTML_PARSER)

@@ -37,9 +37,10 @@ class SourceRun:
     articles_new: int
     articles_relevant: int
     duplicates_skipped: int
-    errors: tuple[dict[str, str], ...]
+    errors: tuple[dict[str, str], ...]  # the first MAX_ERRORS_KEPT (spiders.source)
     message: str | None
     failed_pages: tuple[PageFailure, ...] = ()
+    errors_count: int = 0  # every error, kept or not
 
 
 def run_spiders(
@@ -106,6 +107,7 @@ def _result(source: SourceConfig, crawler: Crawler) -> SourceRun:
         errors=errors,
         message=message,
         failed_pages=failed_pages,
+        errors_count=stats.get("kuroshio/errors", 0),
     )
 
 

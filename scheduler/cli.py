@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import logging
+import re
 import sys
 from dataclasses import replace
 from datetime import datetime
@@ -19,12 +20,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from kuroshio.scheduler.cli_context import config_from, open_store, parse_since, refused_writes_reported
 from kuroshio.scheduler.config import Config, ConfigError, SourceConfig, load_config
 from kuroshio.scheduler.digest_command import digest_command
 from kuroshio.scheduler.exits import EXIT_BAD_CONFIG, EXIT_BUSY
 from kuroshio.scheduler.render import render_table
+from kuroshio.storage.engine import unwritable_reason
+from kuroshio.storage.text import one_line
 
 if TYPE_CHECKING:
     from kuroshio.crawler.run import SourceRun
@@ -56,15 +61,27 @@ def _configure_logging(level: str, log_file: Path | None) -> None:
     """stderr (journald adds the time) and an optional file (with times), each filtering at `level`:
     the handler level also tames Scrapy's own loggers, which Scrapy sets to DEBUG."""
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    handlers[0].setFormatter(logging.Formatter(LOG_FORMAT))
+    handlers[0].setFormatter(_ControlFreeFormatter(LOG_FORMAT))
     if log_file is not None:
         handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
-        handlers[1].setFormatter(logging.Formatter("%(asctime)s " + LOG_FORMAT))
+        handlers[1].setFormatter(_ControlFreeFormatter("%(asctime)s " + LOG_FORMAT))
     for handler in handlers:
         handler.setLevel(level)
         if level != "DEBUG":
             handler.addFilter(_quiet_libraries)
     logging.basicConfig(level=level, handlers=handlers, force=True)
+
+
+# Control characters but tab and line feed (a traceback's lines and indentation stay).
+TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class _ControlFreeFormatter(logging.Formatter):
+    """Log lines without control characters: a log line quotes URLs, servers' answers and their errors,
+    and an escape sequence in one (`ESC]0;...BEL`, `ESC[2J`) would rewrite the operator's terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return TERMINAL_CONTROLS.sub(" ", super().format(record))
 
 
 NOISY_LIBRARIES = ("scrapy", "twisted", "apscheduler", "alembic", "protego", "trafilatura", "htmldate", "py.warnings")
@@ -105,9 +122,11 @@ def _crawl_free_sources(ctx: click.Context, config: Config, sources: tuple[Sourc
     """Crawl those of `sources` no other process is crawling, holding their leases meanwhile."""
     from kuroshio.crawler.run import progress_stream
     from kuroshio.scheduler.crawls import crawl as run_crawl
+    from kuroshio.scheduler.dead_runs import mark_dead_runs
     from kuroshio.scheduler.locks import LeaseHeld, LeaseKeeper, crawl_lease
 
     sessions = open_store(config)
+    mark_dead_runs(sessions)
     busy, free = _busy_sources(sessions, sources)
     for name, holder in busy.items():
         click.echo(f"kuroshio: {name} is already being crawled by {holder.describe()}: not crawled now", err=True)
@@ -137,15 +156,17 @@ def _busy_sources(sessions, sources) -> tuple[dict, tuple]:
 
 def _crawl_summary(results: list) -> str:
     rows = [
-        (r.source, r.status, r.pages_fetched, r.articles_new, r.articles_relevant, r.duplicates_skipped, len(r.errors))
+        (r.source, r.status, r.pages_fetched, r.articles_new, r.articles_relevant, r.duplicates_skipped, r.errors_count)
         for r in results
     ]
     lines = [render_table(["source", "status", "pages", "new", "relevant", "duplicates", "errors"], rows)]
     for result in results:
         if result.message:
-            lines.append(f"{result.source}: {result.message}")
+            lines.append(one_line(f"{result.source}: {result.message}"))
         for error in result.errors:
-            lines.append(f"  {result.source}: {error['url']}: {error['reason']}")
+            lines.append("  " + one_line(f"{result.source}: {error['url']}: {error['reason']}"))
+        if (unlisted := result.errors_count - len(result.errors)) > 0:
+            lines.append(f"  {one_line(result.source)}: {unlisted} more errors, not listed")
     return "\n".join(lines)
 
 
@@ -185,12 +206,11 @@ def articles_list(ctx: click.Context, topic: str | None, since: str | None, sour
 def articles_show(ctx: click.Context, ref: str, output_format: str) -> None:
     """Show one article by id or by any URL it was seen under."""
     from kuroshio.storage.articles import article_record, get_article
-    from kuroshio.storage.urls import canonicalize_url
 
     config = config_from(ctx)
+    lookup = _article_lookup(ref)
     with open_store(config)() as session:
-        # URLs are stored canonical: a pasted link with tracking parameters still finds its article.
-        article = get_article(session, ref if ref.isdigit() else canonicalize_url(ref))
+        article = get_article(session, lookup) if lookup is not None else None
         record = article_record(article) if article else None
     if record is None:
         click.echo(f"kuroshio: no article with id or URL {ref!r}", err=True)
@@ -199,13 +219,50 @@ def articles_show(ctx: click.Context, ref: str, output_format: str) -> None:
         click.echo(json.dumps(record, ensure_ascii=False, indent=2))
         return
     topics = ", ".join(f"{t['name']} ({t['score']:g}: {', '.join(t['terms'])})" for t in record["topics"]) or "none"
-    click.echo(
+    head = (
         f"{record['title']}\n"
         f"source:    {record['source']}\nurl:       {record['url']}\ncanonical: {record['canonical_url']}\n"
         f"published: {record['published'] or 'unknown'}\nauthors:   {', '.join(record['authors']) or 'unknown'}\n"
         f"language:  {record['language'] or 'unknown'}\ntopics:    {topics}\n"
-        f"partial:   {PARTIAL_LINE if record['partial'] else 'no'}\n\n{record['text']}"
+        f"partial:   {PARTIAL_LINE if record['partial'] else 'no'}"
     )
+    # Every line on one line of its own: stored text is web input, and no escape sequence reaches the terminal.
+    click.echo("\n".join(one_line(line) for line in f"{head}\n\n{record['text']}".split("\n")))
+
+
+# The largest id an article can have: the column is an INTEGER, 32 bits on PostgreSQL (a larger number
+# is an SQL error there, past 64 bits on SQLite too), and ids count up from 1.
+MAX_ARTICLE_ID = 2**31 - 1
+
+
+def _article_lookup(ref: str) -> str | None:
+    """What `articles show REF` looks up: an id (ASCII digits), or the URL canonicalised (URLs are stored
+    canonical: a pasted link with tracking parameters still finds its article). None for an id no
+    article can have; a usage error (exit 2) for a REF that is neither an id nor a URL."""
+    from kuroshio.storage.urls import canonicalize_url
+
+    ref = ref.strip()
+    try:
+        ref.encode("utf-8")
+    except UnicodeEncodeError:  # argv that was not UTF-8 arrives with lone surrogates
+        raise BadArgument(f"article {ref!r}: not valid UTF-8") from None
+    if ref.isdigit():  # also true of "²" and other digits int() does not read
+        if not ref.isascii():
+            raise BadArgument(f"article {ref!r}: neither an id (digits 0-9) nor a URL")
+        return ref if int(ref) <= MAX_ARTICLE_ID else None
+    try:
+        return canonicalize_url(ref)
+    except ValueError as error:
+        raise BadArgument(f"article {ref!r}: neither an id nor a usable URL ({error})") from None
+
+
+class BadArgument(click.ClickException):
+    """An argument that cannot mean anything: one line naming it and why, exit 2."""
+
+    exit_code = EXIT_BAD_CONFIG
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"kuroshio: {self.message}", err=True)
 
 
 # What `articles show` says of an article stored from a page that showed only part of it.
@@ -238,12 +295,36 @@ def _format_records(records: list[dict[str, Any]], output_format: str) -> str:
         writer = csv.writer(buffer)
         writer.writerow(["id", "published", "source", "title", "url", "topics"])
         for r in records:
-            writer.writerow([r["id"], r["published"] or "", r["source"], r["title"], r["url"],
-                             ";".join(t["name"] for t in r["topics"])])
+            writer.writerow([r["id"], *map(_csv_cell, (r["published"] or "", r["source"], r["title"], r["url"],
+                                                        ";".join(t["name"] for t in r["topics"])))])
         return buffer.getvalue()
     rows = [(r["id"], (r["published"] or "")[:16], r["source"], r["title"][:70],
              ",".join(t["name"] for t in r["topics"])) for r in records]
     return render_table(["id", "published", "source", "title", "topics"], rows) + "\n"
+
+
+# A spreadsheet reads a cell starting with one of these as a formula (`=HYPERLINK(...)`, `@SUM(...)`, DDE).
+CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(text: str) -> str:
+    """`text` as a CSV cell a spreadsheet shows as text: one that would start a formula gets a leading
+    single quote (OWASP's advice on CSV injection). Titles are web input."""
+    return f"'{text}" if text.startswith(CSV_FORMULA_STARTS) else text
+
+
+def _mark_dead_runs(config: Config, sessions: sessionmaker[Session]) -> None:
+    """Mark `interrupted` the runs dead processes left `running` (`kuroshio.scheduler.dead_runs`), so a
+    reading command never shows a killed crawl as running. A store that refuses the write is said in one
+    line, and what is recorded is shown all the same."""
+    from kuroshio.scheduler.dead_runs import mark_dead_runs
+
+    try:
+        mark_dead_runs(sessions)
+    except SQLAlchemyError as error:
+        if (reason := unwritable_reason(error, config.storage_url)) is None:
+            raise
+        click.echo(f"kuroshio: runs left by dead processes not marked interrupted: {reason}", err=True)
 
 
 @cli.command()
@@ -253,7 +334,9 @@ def sources(ctx: click.Context) -> None:
     from kuroshio.storage.runs import last_runs
 
     config = config_from(ctx)
-    with open_store(config)() as session:
+    sessions = open_store(config)
+    _mark_dead_runs(config, sessions)
+    with sessions() as session:
         runs = last_runs(session)
         rows = []
         for source in config.sources:
@@ -277,7 +360,9 @@ def runs(ctx: click.Context, source: str | None, limit: int) -> None:
     from kuroshio.storage.runs import list_runs
 
     config = config_from(ctx)
-    with open_store(config)() as session:
+    sessions = open_store(config)
+    _mark_dead_runs(config, sessions)
+    with sessions() as session:
         rows = []
         for run in list_runs(session, source=source, limit=limit):
             duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
@@ -310,13 +395,14 @@ def status(ctx: click.Context) -> None:
 
     config = config_from(ctx)
     sessions = open_store(config)
+    _mark_dead_runs(config, sessions)
     holder, alive = daemon_state(sessions)
     if holder is None:
         click.echo("daemon: not running")
     elif alive:
-        click.echo(f"daemon: running, {holder.describe()}")
+        click.echo(f"daemon: running, {one_line(holder.describe())}")
     else:
-        click.echo(f"daemon: not running (it died: last seen {holder.describe()})")
+        click.echo(f"daemon: not running (it died: last seen {one_line(holder.describe())})")
     jobs = holder.info.get("jobs", {}) if holder is not None and alive else {}
     with sessions() as session:
         runs = last_runs(session)
@@ -335,7 +421,7 @@ def status(ctx: click.Context) -> None:
         ))
     click.echo(render_table(["!", "source", "next run", "last run", "started", "new", "message"], rows))
     for name in sorted(starved):
-        click.echo(f"! {name}: no new article in the last {STARVED_RUNS} runs (each failed or had only errors)")
+        click.echo(f"! {one_line(name)}: no new article in the last {STARVED_RUNS} runs (each failed or had only errors)")
     if config.digests:
         click.echo()
         click.echo(_digest_status(config, sessions, jobs))

@@ -57,6 +57,7 @@ def crawl(
                 articles_relevant=result.articles_relevant,
                 duplicates_skipped=result.duplicates_skipped,
                 errors=list(result.errors),
+                errors_count=result.errors_count,
                 message=result.message,
                 now=finished_at,
             )

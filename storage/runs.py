@@ -63,11 +63,13 @@ def finish_run(
     articles_relevant: int,
     duplicates_skipped: int,
     errors: Sequence[dict[str, Any]],
+    errors_count: int | None = None,
     message: str | None = None,
     now: datetime,
 ) -> None:
-    """Record how run `run_id` ended. `errors` are {"url", "reason"} dicts: all are counted, the first
-    `MAX_RECORDED_ERRORS` kept."""
+    """Record how run `run_id` ended. `errors` are {"url", "reason"} dicts: the first `MAX_RECORDED_ERRORS`
+    are kept; `errors_count` is how many there were in all (default: all are in `errors`), since a crawl
+    itself keeps only its first few hundred."""
     if status not in FINISHED_STATUSES:
         raise ValueError(f"run status {status!r} is not one of {', '.join(FINISHED_STATUSES)}")
     with write_transaction(session):
@@ -80,7 +82,7 @@ def finish_run(
         run.articles_new = articles_new
         run.articles_relevant = articles_relevant
         run.duplicates_skipped = duplicates_skipped
-        run.errors_count = len(errors)
+        run.errors_count = max(len(errors), errors_count or 0)
         run.errors = [_error_record(error) for error in errors[:MAX_RECORDED_ERRORS]]
         run.message = message
 
@@ -100,7 +102,8 @@ def mark_interrupted_runs(
     finished_at = as_stored(now)
     with write_transaction(session):
         running = session.scalars(
-            select(CrawlRun).where(CrawlRun.status == "running", CrawlRun.pid.is_not(None))
+            # Locked: a crawl finishing one of them meanwhile is seen finished, or records its end after this.
+            select(CrawlRun).where(CrawlRun.status == "running", CrawlRun.pid.is_not(None)).with_for_update()
         ).all()
         orphaned = [run for run in running if run.pid is not None and not alive(run.pid)]
         for run in orphaned:

@@ -24,8 +24,8 @@ Article pages are handed to extraction as bytes with their Content-Type (`crawle
 them; Scrapy's `response.text` trusts a wrong HTTP charset), then matched against the crawl's topics
 (`KUROSHIO_TOPICS`), here or in the crawl's worker processes (`crawler.workers`). A body over `DOWNLOAD_MAXSIZE`
 (`[crawl] max_page_bytes`) — cancelled mid-download, or refused when it inflates past the limit — is
-recorded as "too large"; a body that is no page (a gzip blob sent as text/html) as "not an HTML page".
-Both are remembered as failed pages, so the next crawls do not fetch them again, as is a 404/410.
+recorded as "too large", as is a page of more elements than extraction reads (`crawler.extract.PageTooLarge`);
+a body that is no page (a gzip blob sent as text/html) as "not an HTML page". Both are remembered as failed pages, so the next crawls do not fetch them again, as is a 404/410.
 Transient failures — 5xx and timeouts after their retries, a host deferred by a long Retry-After or a
 robots.txt in 5xx, a redirect loop or a redirect off the allowed domains — are recorded with their
 URL and left for the next crawl.
@@ -50,7 +50,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from kuroshio.crawler.addresses import SourceReach
+from kuroshio.crawler.addresses import SourceReach, url_port
 from kuroshio.crawler.decode import NotHtmlError
 from kuroshio.crawler.discover import (
     DiscoveredLink,
@@ -60,7 +60,7 @@ from kuroshio.crawler.discover import (
     parse_sitemap,
     robots_sitemaps,
 )
-from kuroshio.crawler.extract import NoArticleError
+from kuroshio.crawler.extract import NoArticleError, PageTooLarge
 from kuroshio.crawler.items import CrawledArticle
 from kuroshio.crawler.middlewares.addresses import AddressRefused
 from kuroshio.crawler.middlewares.redirect import RedirectRefused
@@ -71,6 +71,7 @@ from kuroshio.crawler.topics import Topic
 from kuroshio.crawler.window import NO_WINDOW, CrawlWindow
 from kuroshio.crawler.workers import ExtractionWorkerDied, ExtractionWorkers, read_article
 from kuroshio.storage.records import ExtractedArticle, PageFailure, TopicMatch
+from kuroshio.storage.text import one_line
 from kuroshio.storage.urls import canonicalize_url, url_variants
 
 logger = logging.getLogger(__name__)
@@ -165,6 +166,9 @@ class SourceSpider(scrapy.Spider):
             depth = response.meta.get("sitemap_depth", 0)
             if depth < MAX_SITEMAP_DEPTH:
                 self._queue_sitemaps(response.url, sitemap.children, depth=depth + 1)
+            elif sitemap.children:  # an index this deep is a loop or a trap: said, never silently dropped
+                self.record_error(response.url, f"skipped: sitemap index at the nesting cap ({MAX_SITEMAP_DEPTH} "
+                                                f"levels): its {len(sitemap.children)} sitemaps not fetched")
             yield from self._follow_all(response, lambda: sitemap.links)
         yield from self._next_sitemap()
 
@@ -320,6 +324,10 @@ class SourceSpider(scrapy.Spider):
         except NotHtmlError as error:
             self._page_failed(response.url, f"not an HTML page ({content_type or '?'}): {error}")
             return
+        except PageTooLarge as error:
+            self.crawler.stats.inc_value("kuroshio/too_large")
+            self._page_failed(response.url, f"too large: {error}")
+            return
         except NoArticleError as error:
             self.crawler.stats.inc_value("kuroshio/no_content")
             self._page_failed(response.url, f"no content: {error}")
@@ -341,12 +349,17 @@ class SourceSpider(scrapy.Spider):
         """`article` with its canonical link honoured only on its own host or the source's allowed domains.
 
         A canonical link is the page's claim to be another URL's article; claimed across sites, it would
-        store this page's text under that URL, and the real article there would be skipped as known.
+        store this page's text under that URL, and the real article there would be skipped as known. A
+        port is part of the site: the page's host on a port off the source (`SourceReach.off_source_reason`)
+        is another site.
         """
         canonical_host = urlsplit(article.canonical_url).hostname or ""
-        if canonical_host == urlsplit(article.url).hostname or self.reach.in_domains(canonical_host):
+        same_host = canonical_host == urlsplit(article.url).hostname
+        on_port = (url_port(article.canonical_url) == url_port(article.url)
+                   or not self.reach.off_source_reason(article.canonical_url))
+        if (same_host or self.reach.in_domains(canonical_host)) and on_port:
             return article
-        logger.info("%s: %s: canonical link %s is off the source's domains; kept as its own article",
+        logger.info("%s: %s: canonical link %s is off the source (host or port); kept as its own article",
                     self.source.name, article.url, article.canonical_url)
         self.crawler.stats.inc_value("kuroshio/canonical_ignored")
         return dataclasses.replace(article, canonical_url=article.url)
@@ -364,6 +377,7 @@ class SourceSpider(scrapy.Spider):
     def _page_failed(self, url: str, reason: str, *, permanent: bool = True) -> None:
         """An article page that yields no article: for good (not fetched again for a while), or until
         the next crawl (`permanent=False`)."""
+        reason = one_line(reason)
         self.record_error(url, reason)
         self.failed_pages.append(PageFailure(canonicalize_url(url), reason, permanent=permanent))
 
@@ -431,7 +445,10 @@ class SourceSpider(scrapy.Spider):
         return None
 
     def record_error(self, url: str, reason: str) -> None:
-        """Log a failure against its URL and keep it for the run record."""
+        """Log a failure against its URL and keep it for the run record, each on one line: a reason may
+        quote a server (a Content-Type header, an error's text), whose control characters — terminal
+        escape sequences — must reach neither the log nor the terminals that show the run."""
+        url, reason = one_line(url), one_line(reason)
         logger.warning("%s: %s: %s", self.source.name, url, reason)
         self.crawler.stats.inc_value("kuroshio/errors")
         if len(self.errors) < MAX_ERRORS_KEPT:
