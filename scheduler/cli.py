@@ -2,8 +2,10 @@
 
 Exit codes: 0 when the command did its job (a crawl with some failed pages included), 1 when a
 crawl could not do its job (every source failed), 2 for a bad config or bad arguments, 3 when a
-daemon already runs on the database, 74 when the database refused writes (full, read-only, its disk
-failing: a later try may succeed), 75 when every source asked for is being crawled elsewhere.
+daemon already runs on the database, 69 when the database cannot be connected to (the server down or
+unreachable, the login refused, no such database), 74 when the database refused writes (full,
+read-only, its disk failing: a later try may succeed), 75 when every source asked for is being crawled
+elsewhere. A database URL is only ever shown with its password masked.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from kuroshio.scheduler.cli_context import config_from, open_store, parse_since, refused_writes_reported
+from kuroshio.scheduler.cli_context import config_from, open_store, parse_since, store_errors_reported
 from kuroshio.scheduler.config import Config, ConfigError, SourceConfig, load_config
 from kuroshio.scheduler.digest_command import digest_command
 from kuroshio.scheduler.exits import EXIT_BAD_CONFIG, EXIT_BUSY
@@ -110,7 +112,7 @@ def crawl(ctx: click.Context, source_names: tuple[str, ...], since: str | None, 
         sources = config.select_sources(source_names)
     except ConfigError as error:
         raise click.BadParameter(str(error), param_hint="--source") from None
-    with refused_writes_reported(config):  # every write is one transaction: a refused one changed nothing
+    with store_errors_reported(config):  # every write is one transaction: a refused one changed nothing
         results = _crawl_free_sources(ctx, config, sources, since=since_at)
     click.echo(_crawl_summary(results))
     if all(result.status == "failed" for result in results):
@@ -379,7 +381,10 @@ def daemon(ctx: click.Context) -> None:
     """Run scheduled crawls (and digests) in the foreground until SIGTERM or SIGINT."""
     from kuroshio.scheduler.daemon import run_daemon
 
-    ctx.exit(run_daemon(config_from(ctx), log_level=ctx.obj["log_level"]))
+    config = config_from(ctx)
+    with store_errors_reported(config):  # a store it cannot connect to at start: one line, exit 69
+        code = run_daemon(config, log_level=ctx.obj["log_level"])
+    ctx.exit(code)
 
 
 @cli.command()
@@ -456,11 +461,11 @@ def db() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Create or upgrade the schema to the latest migration."""
-    from kuroshio.storage.engine import create_engine_for, upgrade_schema
+    from kuroshio.storage.engine import masked_url
 
     config = config_from(ctx)
-    upgrade_schema(create_engine_for(config.storage_url))
-    click.echo(f"schema is up to date: {config.storage_url}")
+    open_store(config)
+    click.echo(f"schema is up to date: {masked_url(config.storage_url)}")
 
 
 @cli.command()

@@ -1,11 +1,14 @@
 """What every `kuroshio` command shares: its configuration, its store and the `--since` flag.
 
-A bad config is one line and exit 2; a store that refuses writes (full, read-only) is one line naming
-the database and the cause, and exit 74 (`kuroshio.scheduler.exits`).
+A bad config is one line and exit 2; a store that cannot be connected to (the server down, the login
+refused, no such database) is one line naming the database (its password masked), the cause and what
+to check, and exit 69; a store that refuses writes (full, read-only) is one line naming the database
+and the cause, and exit 74 (`kuroshio.scheduler.exits`). The traceback is logged at DEBUG only.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -16,8 +19,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from kuroshio.scheduler.config import Config, ConfigError, load_config
-from kuroshio.scheduler.exits import EXIT_BAD_CONFIG, EXIT_STORE_UNWRITABLE
-from kuroshio.storage.engine import create_engine_for, session_factory, unwritable_reason, upgrade_schema
+from kuroshio.scheduler.exits import EXIT_BAD_CONFIG, EXIT_STORE_UNREACHABLE, EXIT_STORE_UNWRITABLE
+from kuroshio.storage.engine import (
+    StoreUnreachable,
+    create_engine_for,
+    session_factory,
+    unwritable_reason,
+    upgrade_schema,
+)
+
+logger = logging.getLogger(__name__)
 
 
 def config_from(ctx: click.Context) -> Config:
@@ -33,31 +44,54 @@ def config_from(ctx: click.Context) -> Config:
 def open_store(config: Config) -> sessionmaker[Session]:
     """Sessions on the configured store, its schema upgraded first."""
     engine = create_engine_for(config.storage_url)
-    with refused_writes_reported(config):  # even a reading command writes: the schema upgrade
+    with store_errors_reported(config):  # even a reading command writes: the schema upgrade
         upgrade_schema(engine)
     return session_factory(engine)
 
 
-class StoreUnwritable(click.ClickException):
-    """The database refused a write: full, read-only or its disk failing. One line, exit 74."""
-
-    exit_code = EXIT_STORE_UNWRITABLE
+class StoreError(click.ClickException):
+    """The store cannot be used: one line on stderr, and the exit code of its subclass saying why."""
 
     def show(self, file: Any = None) -> None:
         click.echo(f"kuroshio: {self.message}", err=True)
 
 
+class StoreUnavailable(StoreError):
+    """The database could not be connected to: the server down or unreachable, the login refused, no
+    such database. Exit 69."""
+
+    exit_code = EXIT_STORE_UNREACHABLE
+
+
+class StoreUnwritable(StoreError):
+    """The database refused a write: full, read-only or its disk failing. Exit 74."""
+
+    exit_code = EXIT_STORE_UNWRITABLE
+
+
 @contextmanager
-def refused_writes_reported(config: Config) -> Iterator[None]:
-    """Turn a write the store refused into `StoreUnwritable`, naming the database and the cause; a
-    traceback would bury the one thing the operator must fix (space, or a read-only mount)."""
+def store_errors_reported(config: Config) -> Iterator[None]:
+    """Turn a store that cannot be connected to (`StoreUnavailable`) or refused a write (`StoreUnwritable`)
+    into one line naming the database and the cause; a traceback would bury the one thing the operator
+    must fix (the server, the password, space, or a read-only mount)."""
     try:
         yield
+    except StoreUnreachable as error:
+        logger.debug("the database could not be connected to", exc_info=True)
+        raise StoreUnavailable(f"{error}; {_what_to_check(config)}") from None
     except SQLAlchemyError as error:
         reason = unwritable_reason(error, config.storage_url)
         if reason is None:
             raise
+        logger.debug("the database refused a write", exc_info=True)
         raise StoreUnwritable(reason) from None
+
+
+def _what_to_check(config: Config) -> str:
+    if config.storage_url.startswith("sqlite"):
+        return "check storage.url (or $KUROSHIO_DATABASE_URL)"
+    return (f"check that the server runs and is reachable, and storage.url (or $KUROSHIO_DATABASE_URL) and "
+            f"its password (or ${config.storage.password_env})")
 
 
 def parse_since(value: str | None) -> datetime | None:

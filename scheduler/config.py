@@ -16,12 +16,18 @@ ValueError saying what was expected; `metadata["minimum"]` bounds a number; an o
 Precedence: built-in defaults → the config file (`--config FILE` or `KUROSHIO_CONFIG`) → environment
 (`KUROSHIO_DATABASE_URL`) → command-line flags. `[[sources]]` and `[[topics]]` in a file replace the
 built-in lists whole: a user who lists sources wants exactly those, not ours merged in.
+
+Secrets: the database password is put into a URL that has none from `$KUROSHIO_DATABASE_PASSWORD`
+(`storage.password_env`), as the SMTP password is read from `smtp.password_env`; a config file whose
+storage.url holds a password and that others than its owner may read is warned about at load, in a line.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
+import stat
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -29,12 +35,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from kuroshio.crawler.options import CrawlConfig, SourceConfig, TopicConfig
 from kuroshio.crawler.topics import DEFAULT_TOPIC_QUERY, Topic
 from kuroshio.digest.options import DigestConfig, SmtpConfig
 from kuroshio.scheduler.options import DaemonConfig, DigestSchedule, SourceSchedule
-from kuroshio.storage.engine import default_database_url
+from kuroshio.storage.engine import default_database_url, masked_url, url_password, url_with_password
 from kuroshio.storage.options import StorageConfig
+
+logger = logging.getLogger(__name__)
 
 
 class ConfigError(Exception):
@@ -56,9 +67,10 @@ LIST_SECTIONS: dict[str, tuple[type, ...]] = {
 class Config:
     """The whole validated configuration."""
 
-    storage_url: str
+    storage_url: str  # the database to open: storage.url or $KUROSHIO_DATABASE_URL, its password put in
     sources: tuple[SourceConfig, ...]
     topics: tuple[Topic, ...]
+    storage: StorageConfig = field(default_factory=StorageConfig)
     crawl: CrawlConfig = field(default_factory=CrawlConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
@@ -149,6 +161,14 @@ def load_config(path: Path | str | None = None) -> Config:
     database_url = os.environ.get("KUROSHIO_DATABASE_URL")
     if database_url:
         config = replace(config, storage_url=database_url)
+    try:
+        make_url(config.storage_url)
+    except (ArgumentError, ValueError) as error:
+        where = "$KUROSHIO_DATABASE_URL" if database_url else f"{config.path}: storage.url"
+        raise ConfigError(f"{where}: not a database URL ({error}): {masked_url(config.storage_url)}") from None
+    password = os.environ.get(config.storage.password_env)
+    if password:
+        config = replace(config, storage_url=url_with_password(config.storage_url, password))
     return config
 
 
@@ -161,7 +181,22 @@ def _overlay_file(config: Config, path: Path) -> Config:
         raise ConfigError(f"{path}: cannot read config file: {error}") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
-    return _Reader(path).overlay(config, document)
+    config = _Reader(path).overlay(config, document)
+    _warn_if_others_read_password(path, config.storage)
+    return config
+
+
+def _warn_if_others_read_password(path: Path, storage: StorageConfig) -> None:
+    """One warning line when the file holds the database password and its group or others may read it."""
+    try:
+        has_password = bool(storage.url) and url_password(storage.url) is not None
+    except (ArgumentError, ValueError):  # no URL: nothing to protect, and load_config names the problem
+        return
+    mode = path.stat().st_mode
+    if has_password and mode & (stat.S_IRGRP | stat.S_IROTH):
+        logger.warning("%s holds the database password (storage.url) and is readable by others than its owner "
+                       "(mode %03o): chmod 600 it, or keep the password in $%s instead", path,
+                       stat.S_IMODE(mode), storage.password_env)
 
 
 def declared_options(options: type) -> list[tuple[dataclasses.Field[Any], Any]]:
@@ -187,7 +222,7 @@ class _Reader:
                 self.fail(key, f"unknown section (expected one of: {', '.join(sorted(known))})")
         storage, crawl, daemon, smtp = (self.section(document, name) for name in SECTIONS)
         config = replace(config, path=self.path, storage_url=storage.url or config.storage_url,
-                         crawl=crawl, daemon=daemon, smtp=smtp)
+                         storage=storage, crawl=crawl, daemon=daemon, smtp=smtp)
         if "sources" in document:
             entries = self.entries(document, "sources")
             sources = tuple(entry[SourceConfig] for entry in entries)

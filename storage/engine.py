@@ -5,6 +5,11 @@
 through `write_transaction()`; `unwritable_reason()` tells a full, read-only or failing store (which a
 later retry may cure) from every other database error, in one line naming the database.
 
+A database URL is shown to people only through `masked_url()`, which hides its password, and a
+password kept out of the URL (in the environment) is put back into it by `url_with_password()`. A
+database that cannot be connected to (the server down or unreachable, the login refused, no such
+database) is `StoreUnreachable` from `upgrade_schema()`, the first thing every command does with a store.
+
 SQLite is tuned for several processes sharing one file (a scheduled crawl, a manual crawl, the CLI):
 WAL journal so readers never block the writer, a 30 s busy timeout, foreign keys enforced, and write
 transactions opened with ``BEGIN IMMEDIATE`` so that concurrent writers queue on the busy timeout
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -29,7 +35,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import URL, Connection, Engine, NullPool, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
@@ -61,6 +67,35 @@ def default_database_url() -> str:
         base = Path(xdg_data_home).expanduser() if xdg_data_home else Path.home() / ".local" / "share"
         folder = base / "kuroshio"
     return f"sqlite:///{(folder / DATABASE_FILENAME).resolve()}"
+
+
+class StoreUnreachable(Exception):
+    """The database could not be connected to; the message is one line naming it, its password masked."""
+
+
+def masked_url(url: str | URL) -> str:
+    """`url` as it may be shown or logged: a password in it (or in its ``password=`` query) as ``***``."""
+    try:
+        rendered = make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):  # unparsable (a port no number): any user:password@ is hidden here
+        rendered = re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", str(url))
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", rendered)
+
+
+def url_password(url: str | URL) -> str | None:
+    """The password `url` holds, in its user part or its ``password=`` query; None when it holds none."""
+    sa_url = make_url(url)
+    query_password = sa_url.query.get("password")
+    return sa_url.password or (query_password if isinstance(query_password, str) else None) or None
+
+
+def url_with_password(url: str, password: str) -> str:
+    """`url` with `password` put in, when it is a server's URL that names none (a password kept in the
+    environment, out of the config file); else `url` unchanged: its own password wins, SQLite has none."""
+    sa_url = make_url(url)
+    if sa_url.get_backend_name() == "sqlite" or url_password(sa_url) is not None:
+        return url
+    return sa_url.set(password=password).render_as_string(hide_password=False)
 
 
 def create_engine_for(url: str, *, pooled: bool = True) -> Engine:
@@ -137,7 +172,7 @@ def unwritable_reason(error: BaseException, url: str | URL) -> str | None:
     if sa_url.get_backend_name() == "sqlite" and sa_url.database and sa_url.database != ":memory:":
         path = Path(sa_url.database).expanduser()
         return f"cannot write to the database {path}: {cause_text}{_filesystem_state(path)}"
-    return f"cannot write to the database {sa_url.render_as_string(hide_password=True)}: {cause_text}"
+    return f"cannot write to the database {masked_url(sa_url)}: {cause_text}"
 
 
 def _filesystem_state(path: Path) -> str:
@@ -184,12 +219,31 @@ def upgrade_schema(engine: Engine) -> None:
     config = Config()
     # Config values go through ConfigParser interpolation, hence the doubled percent signs.
     config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
-    with engine.connect() as connection:
+    with connect(engine) as connection:
         connection.execution_options(**{_SQLITE_BEGIN_OPTION: "IMMEDIATE"})
         with connection.begin():
             _lock_schema(connection)
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+
+def connect(engine: Engine) -> Connection:
+    """A connection to `engine`'s database, or `StoreUnreachable` naming it and what the server or the
+    driver said. A store that opened but refuses writes (SQLite switching a read-only file to WAL) is
+    left to `unwritable_reason`: its error is raised as it is."""
+    try:
+        return engine.connect()
+    except DBAPIError as error:
+        if unwritable_reason(error, engine.url) is not None:
+            raise
+        raise StoreUnreachable(_unreachable_reason(error, engine.url)) from error
+
+
+def _unreachable_reason(error: DBAPIError, url: URL) -> str:
+    """"cannot connect to the database URL: what the driver said", in one line. The driver's message
+    names the host, user and database, never the password."""
+    said = " ".join(str(error.orig).split()) or type(error.orig).__name__
+    return f"cannot connect to the database {masked_url(url)}: {said}"
 
 
 def _lock_schema(connection: Connection) -> None:
