@@ -21,6 +21,9 @@ Design, and why:
   crawl that could not record it is recorded before the next crawl. The daemon opens the database per
   use, so it writes again as soon as the store can. It refuses to start on such a store (exit 74;
   systemd's `Restart=on-failure` tries again).
+- **A crawl gets no secret.** It parses hostile content, so its process is given only the environment
+  it needs (`crawl_environment`: the PATH, locale, time zone, Python and proxy variables, and the
+  database URL), never the SMTP password or anything else the daemon's environment holds.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from contextlib import suppress
 from datetime import datetime, timedelta, timezone
 from types import FrameType
@@ -58,6 +62,11 @@ from kuroshio.storage.runs import end_runs_of_process, last_runs, mark_interrupt
 
 logger = logging.getLogger(__name__)
 
+# What a crawl process keeps of the daemon's environment: these names, names with these prefixes, and
+# the proxy variables Scrapy's HttpProxyMiddleware reads (urllib's getproxies: any name ending in _proxy).
+CRAWL_ENVIRONMENT = frozenset({"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR",
+                               "SSL_CERT_FILE", "SSL_CERT_DIR", "KUROSHIO_DATA_DIR"})
+CRAWL_ENVIRONMENT_PREFIXES = ("LC_", "PYTHON")
 KILL_WAIT = 10.0  # seconds between SIGTERM and SIGKILL of a crawl that outlived its time limit
 MAX_PARALLEL_CRAWLS = 4
 DIGEST_RETRY = 600.0  # seconds before a digest the SMTP server did not take is tried again
@@ -201,8 +210,7 @@ class Daemon:
         if self.config.path is not None:
             command += ["--config", str(self.config.path)]
         command += ["crawl", "--source", source]
-        environment = {**os.environ, "KUROSHIO_DATABASE_URL": self.config.storage_url}
-        process = subprocess.Popen(command, env=environment, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(command, env=crawl_environment(self.config, os.environ), stdin=subprocess.DEVNULL)
         logger.info("crawl of %s started (pid %d)", source, process.pid)
         with self.crawls_lock:
             self.crawls[source] = process
@@ -308,6 +316,18 @@ class Daemon:
                 process.kill()
                 process.wait()
         self.scheduler.shutdown(wait=True)
+
+
+def crawl_environment(config: Config, environment: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a crawl process: what it needs of the daemon's `environment` (an allow-list,
+    `CRAWL_ENVIRONMENT`), and the database URL with its password (it writes the store). Never the SMTP
+    password, nor the database password's own variable, even under an allowed name."""
+    kept = {name: value for name, value in environment.items()
+            if name in CRAWL_ENVIRONMENT or name.startswith(CRAWL_ENVIRONMENT_PREFIXES)
+            or name.lower().endswith("_proxy")}
+    for secret in (config.smtp.password_env, config.storage.password_env):
+        kept.pop(secret, None)
+    return {**kept, "KUROSHIO_DATABASE_URL": config.storage_url}
 
 
 def _terminate(process: subprocess.Popen[bytes]) -> int:
