@@ -228,8 +228,8 @@ def articles_show(ctx: click.Context, ref: str, output_format: str) -> None:
         f"language:  {record['language'] or 'unknown'}\ntopics:    {topics}\n"
         f"partial:   {PARTIAL_LINE if record['partial'] else 'no'}"
     )
-    # Every line on one line of its own: stored text is web input, and no escape sequence reaches the terminal.
-    click.echo("\n".join(one_line(line) for line in f"{head}\n\n{record['text']}".split("\n")))
+    # Stored text is web input: no escape sequence in it reaches the terminal (line breaks stay).
+    click.echo(TERMINAL_CONTROLS.sub(" ", f"{head}\n\n{record['text']}"))
 
 
 # The largest id an article can have: the column is an INTEGER, 32 bits on PostgreSQL (a larger number
