@@ -10,15 +10,22 @@ process at a time sends a digest is the scheduler's part (`kuroshio.scheduler.di
 Settings: `[smtp]` — host, port, security (none, starttls, ssl), username, password_env (the
 password is read from that environment variable when sending, never from the file, never logged),
 sender, timeout; `[[digests]]` — which, to whom, and `send_empty`.
+
+The login is Kuroshio's own (`log_in`), not smtplib's, which encodes user name and password as ASCII
+and so can never log in with a password like "pässwörd" (https://github.com/python/cpython/issues/73936):
+the credentials go out as UTF-8, as RFC 4616 has it for PLAIN. An error naming the server's answer
+never shows the password, as typed or in the base64 forms the login sent (a server may echo them).
 """
 
 from __future__ import annotations
 
+import base64
+import hmac
 import logging
 import os
 import smtplib
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from email.message import EmailMessage
 
@@ -61,10 +68,10 @@ def deliver(
             if smtp.security == "starttls":
                 client.starttls(context=context)
             if smtp.username:
-                client.login(smtp.username, password or "")
+                log_in(client, smtp.username, password or "")
             refused = client.send_message(message, from_addr=sender, to_addrs=list(recipients))
     except (smtplib.SMTPException, OSError, ValueError) as error:
-        raise DeliveryError(_describe(error, smtp, password)) from None
+        raise DeliveryError(_describe(error, smtp, _secret_forms(smtp.username, password))) from None
     return {address: _reply(code, reply) for address, (code, reply) in refused.items()}
 
 
@@ -79,8 +86,8 @@ def _password(smtp: SmtpConfig) -> str | None:
     return password
 
 
-def _describe(error: Exception, smtp: SmtpConfig, password: str | None) -> str:
-    """The error in one line, naming the server; the password never appears in it."""
+def _describe(error: Exception, smtp: SmtpConfig, secrets: Sequence[str]) -> str:
+    """The error in one line, naming the server; none of `secrets` (the password's forms) appears in it."""
     where = f"{smtp.host}:{smtp.port}"
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         refused = "; ".join(f"{address}: {_reply(*reply)}" for address, reply in error.recipients.items())
@@ -95,9 +102,71 @@ def _describe(error: Exception, smtp: SmtpConfig, password: str | None) -> str:
         text = f"cannot reach {where}: {error.strerror or error}"
     else:
         text = f"{where}: {error}"
-    if password:
-        text = text.replace(password, "***")
+    for secret in secrets:
+        text = text.replace(secret, "***")
     return " ".join(text.split())
+
+
+def _secret_forms(username: str, password: str | None) -> list[str]:
+    """The password as typed and as the login sends it, base64-encoded alone (LOGIN) and in the PLAIN
+    message: each form a server could echo in an answer. Without the base64 padding, so an echo with or
+    without it is masked; longest first, so none is masked in part."""
+    if not password:
+        return []
+    sent = [_utf8(password), _utf8(f"\0{username}\0{password}")]
+    return sorted({password, *(_base64(form).rstrip("=") for form in sent)}, key=len, reverse=True)
+
+
+def log_in(client: smtplib.SMTP, username: str, password: str) -> None:
+    """Authenticate as smtplib's `login` does — the first mechanism the server offers of CRAM-MD5, PLAIN
+    and LOGIN, then the next while the server refuses — but with the credentials encoded as UTF-8."""
+    client.ehlo_or_helo_if_needed()
+    if not client.has_extn("auth"):
+        raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
+    offered = client.esmtp_features["auth"].upper().split()
+    mechanisms = [name for name in _MECHANISMS if name in offered]
+    if not mechanisms:
+        raise smtplib.SMTPException(f"no authentication mechanism in common with the server "
+                                    f"(it offers {' '.join(offered)}; Kuroshio speaks {' '.join(_MECHANISMS)})")
+    for name in mechanisms:
+        code, reply = _MECHANISMS[name](client, username, password)
+        if code in (235, 503):  # authenticated; 503: already authenticated
+            return
+    raise smtplib.SMTPAuthenticationError(code, reply)  # the last mechanism's refusal, as smtplib's
+
+
+def _cram_md5(client: smtplib.SMTP, username: str, password: str) -> tuple[int, bytes]:
+    code, reply = client.docmd("AUTH", "CRAM-MD5")
+    if code != 334:
+        return code, reply
+    digest = hmac.new(_utf8(password), base64.b64decode(reply), "md5").hexdigest()
+    return client.docmd(_base64(_utf8(f"{username} {digest}")))
+
+
+def _plain(client: smtplib.SMTP, username: str, password: str) -> tuple[int, bytes]:
+    return client.docmd("AUTH", "PLAIN " + _base64(_utf8(f"\0{username}\0{password}")))
+
+
+def _login(client: smtplib.SMTP, username: str, password: str) -> tuple[int, bytes]:
+    code, reply = client.docmd("AUTH", "LOGIN " + _base64(_utf8(username)))
+    if code != 334:
+        return code, reply
+    return client.docmd(_base64(_utf8(password)))
+
+
+# In smtplib's order of preference: CRAM-MD5 first, as it never sends the password itself.
+_MECHANISMS: dict[str, Callable[[smtplib.SMTP, str, str], tuple[int, bytes]]] = {
+    "CRAM-MD5": _cram_md5, "PLAIN": _plain, "LOGIN": _login}
+
+
+def _utf8(text: str) -> bytes:
+    """`text` in UTF-8; a variable's bytes that were no UTF-8 (decoded by Python with surrogateescape)
+    go out as they were set, and no encoding error quotes a character of the password."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _base64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def _reply(code: int, reply: bytes | str) -> str:
