@@ -11,16 +11,18 @@ Scoring, so that a passing mention does not count: a term scores its occurrences
 TITLE_WEIGHT × its occurrences in the title; OR sums its children; AND takes the minimum of its
 children, since a topic is only as strong as its weakest required side; NOT is a gate that adds no
 score (an AND ignores its gates when taking the minimum). An article matches a topic when the query
-holds and the score reaches the topic's min_score.
+holds and the score reaches the topic's min_score — or, for a brief (`BRIEF_WORDS`), 1.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kuroshio.storage.query import Leaf, LeafScore, Query, evaluate, parse_query, positive_leaves
 from kuroshio.storage.records import TopicMatch
+from kuroshio.storage.segment import CJK_CHARS
 from kuroshio.storage.text import FoldedText, TermPattern
 
 TITLE_WEIGHT = 3
@@ -32,15 +34,43 @@ one in the title. A single passing mention ("... as Japan did last year") is not
 
 DEFAULT_TOPIC_NAME = "taiwan-japan"
 
-# 台灣 stands for 臺灣 and 台湾, and 東京 for 东京 (see kuroshio.storage.text): one form of each is
-# enough. 台日 and 日台, the press's shorthand for Taiwan–Japan (台日關係, 日台関係, 日台交流),
-# sit on both sides because they name both countries at once. Taipei and Tokyo are there as the
-# governments' names; as datelines they add one mention, which the min score absorbs. CJK terms match
-# words only, so neighbouring words that happen to spell a term (今日台北, 平台日前) do not count.
-DEFAULT_TOPIC_QUERY = (
-    "(Taiwan OR Taiwanese OR Taipei OR 台灣 OR 台北 OR 台日 OR 日台)"
-    " AND (Japan OR Japanese OR Tokyo OR 日本 OR 東京 OR 台日 OR 日台)"
+# Each side is a country by all its names (`@Taiwan`, `@Japan`: names, people, capital, divisions and
+# major cities from the shipped gazetteer, so a story about Kumamoto's governor in Kaohsiung counts),
+# plus what names it without a place: 台日 and 日台, the press's shorthand for the relationship
+# (台日關係, 日台交流), sit on both sides; TSMC and Taiwan's president and branches of government on
+# Taiwan's; Japan's ministries and ruling party on Japan's. CJK terms match words only, so neighbouring
+# words that happen to spell a term (今日台北, 平台日前) do not count.
+_TAIWAN_SIDE = (
+    '@Taiwan OR 台日 OR 日台 OR TSMC OR 台積電 OR 賴清德 OR 頼清徳 OR "Lai Ching-te"'
+    ' OR "Executive Yuan" OR 行政院 OR "Legislative Yuan" OR 立法院'
 )
+_JAPAN_SIDE = "@Japan OR 台日 OR 日台 OR 外務省 OR 経済産業省 OR 防衛省 OR 自民党"
+# Stories that name both countries for another reason: a typhoon's or a tsunami's track, a tournament's
+# line-up, a disease named after Japan. They are excluded unless they also speak of aid or exchange
+# between the two (Japan's rescuers after a Hualien earthquake are on topic).
+_HAZARD_OR_SPORT = (
+    'typhoon* OR 颱風 OR 台風 OR tsunami* OR 海嘯 OR 津波 OR "weather bureau" OR 氣象署 OR 気象庁'
+    ' OR 氣象局 OR "Central Weather Administration" OR "Japan Meteorological Agency"'
+    ' OR baseball OR 棒球 OR 野球 OR WBC OR "World Baseball Classic" OR marathon OR 馬拉松 OR マラソン'
+    ' OR Olympic* OR 奧運 OR 五輪'
+    ' OR "Japanese encephalitis" OR 日本腦炎 OR 日本脳炎'
+)
+_EXCHANGE = (
+    "aid OR donat* OR rescue* OR relief OR condolence* OR 援助 OR 支援 OR 救援 OR 捐款 OR 義援金 OR 慰問"
+    " OR 交流 OR 合作 OR 協力 OR 友好 OR friendship OR exchange* OR cooperat*"
+)
+DEFAULT_TOPIC_QUERY = (
+    f"({_TAIWAN_SIDE}) AND ({_JAPAN_SIDE}) AND NOT (({_HAZARD_OR_SPORT}) AND NOT ({_EXCHANGE}))"
+)
+
+BRIEF_WORDS = 40
+"""A text shorter than this many words is a brief: one or two sentences that name each side once, which
+is all the evidence a brief gives, so each required side needs only one mention. Words are counted
+the way each script is read: a Latin word is one, two Han or kana characters are one."""
+
+_LATIN_WORD = re.compile(f"[^\\W{CJK_CHARS}]+")
+_CJK_CHAR = re.compile(f"[{CJK_CHARS}]")
+
 
 @dataclass(frozen=True)
 class Topic:
@@ -82,9 +112,15 @@ def _match(topic: Topic, title: FoldedText, text: FoldedText) -> TopicMatch | No
         return leaf_scores[leaf]
 
     holds, score = evaluate(topic.query, leaf_score)
-    if not holds or (score or 0.0) < topic.min_score:
+    required = min(topic.min_score, 1.0) if _is_brief(text) else topic.min_score
+    if not holds or (score or 0.0) < required:
         return None
     return TopicMatch(topic=topic.name, score=score or 0.0, terms=_matched_terms(topic.query, leaf_score))
+
+
+def _is_brief(text: FoldedText) -> bool:
+    words = len(_LATIN_WORD.findall(text.text)) + len(_CJK_CHAR.findall(text.text)) / 2
+    return words < BRIEF_WORDS
 
 
 def _matched_terms(query: Query, leaf_score: LeafScore) -> tuple[str, ...]:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from kuroshio.storage.query import VIA
 from kuroshio.storage.text import FoldedText, TermPattern, fold_case, normalize, words_pattern
 
 _ASCII_RUN = re.compile("[\x00-\x7f]+")
@@ -32,13 +33,14 @@ class Segment:
 def term_patterns(terms: Iterable[str]) -> list[TermPattern]:
     """The patterns topic matching used for `terms` as stored (`Taiwan`, `Japan*`, `"Taiwan Strait"`)."""
     patterns = []
-    for written in terms:
+    for stored in terms:
+        written = stored.partition(VIA)[0]  # "熊本 → Japan": the place as written, then what it stood for
         if len(written) > 2 and written.startswith('"') and written.endswith('"'):
             patterns.append(words_pattern(normalize(written[1:-1]).split(), prefix=False))
         elif written.endswith("*") and len(written) > 1:
             # Mark the whole word a prefix matched ("Japanese" for Japan*), not just the prefix.
             prefix = words_pattern([normalize(written[:-1])], prefix=True)
-            patterns.append(TermPattern(re.compile(prefix.regex.pattern + _LATIN_WORD_TAIL), prefix.cjk_start, False))
+            patterns.append(replace(prefix, regex=re.compile(prefix.regex.pattern + _LATIN_WORD_TAIL)))
         elif written:
             patterns.append(words_pattern([normalize(written)], prefix=False))
     return patterns

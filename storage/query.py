@@ -14,6 +14,10 @@ Query syntax
                             台湾人, 日台 in 日台交流, but not 日台 in the place name 朝日台 nor
                             台日 in 今日台北 ("today, Taipei")
     "Taiwan Strait"         a phrase: the words in order, separated by any whitespace
+    @Japan                  a country by all its names: its own, its people's, its capital's, its
+                            first-level divisions' and major cities' (Kumamoto, 熊本, 熊本県) in
+                            English, Chinese and Japanese, from the gazetteer shipped with Kuroshio;
+                            matched terms say which place stood for it: 熊本 → Japan
     a AND b, a b            both (adjacent terms are ANDed)
     a OR b                  either
     NOT a                   a does not occur
@@ -35,9 +39,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
+from kuroshio.storage.gazetteer import UnknownCountry, place_names
 from kuroshio.storage.text import TermPattern, normalize, words_pattern
 
 _KEYWORDS = frozenset({"AND", "OR", "NOT"})
+
+VIA = " → "
+"""Between a term and the country it was found for, in matched terms: `熊本 → Japan`."""
 
 
 class QuerySyntaxError(ValueError):
@@ -50,10 +58,12 @@ class QuerySyntaxError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    """One word as written in the query; `prefix` when it was written with a trailing `*`."""
+    """One word as written in the query; `prefix` when it was written with a trailing `*`; `via` names
+    the country whose `@` expansion brought it in."""
 
     text: str
     prefix: bool = False
+    via: str | None = None
     pattern: TermPattern = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -61,8 +71,9 @@ class Term:
 
     @property
     def written(self) -> str:
-        """The term as it appears in the query."""
-        return f"{self.text}*" if self.prefix else self.text
+        """The term as it appears in the query, or as the place it stands for ("熊本 → Japan")."""
+        written = f"{self.text}*" if self.prefix else self.text
+        return f"{written}{VIA}{self.via}" if self.via and self.via != self.text else written
 
     def __str__(self) -> str:
         return self.written
@@ -108,6 +119,21 @@ class Or:
 
 
 @dataclass(frozen=True, slots=True)
+class Place:
+    """`@Japan`: the names of a country, its people and its places, any of which holds; scores as an OR.
+
+    The names come from the gazetteer shipped with Kuroshio (`kuroshio.storage.gazetteer`), so a story
+    that names only 熊本 and 高雄 is still about Japan and Taiwan.
+    """
+
+    country: str
+    children: tuple[Term, ...]
+
+    def __str__(self) -> str:
+        return f"@{self.country}"
+
+
+@dataclass(frozen=True, slots=True)
 class Not:
     """Holds when its child does not; a gate that contributes no score."""
 
@@ -118,7 +144,7 @@ class Not:
 
 
 Leaf: TypeAlias = Term | Phrase
-Query: TypeAlias = Term | Phrase | And | Or | Not
+Query: TypeAlias = Term | Phrase | And | Or | Place | Not
 LeafScore: TypeAlias = Callable[[Leaf], float]
 
 
@@ -200,6 +226,18 @@ def _term(token: _Token) -> Term:
     return Term(stem, prefix=word.endswith("*"))
 
 
+def _place(token: _Token) -> Place:
+    """The Place `@Country` stands for; an unknown country names the position and the close matches."""
+    country = _nfkc(token.text)[1:]
+    try:
+        names = place_names(country)
+    except UnknownCountry as error:
+        raise QuerySyntaxError(f"{error} at position {token.position}", position=token.position) from None
+    canonical = names[0].country
+    terms = {normalize(name.name): Term(name.name, via=canonical) for name in names}
+    return Place(country, tuple(terms.values()))
+
+
 class _Parser:
     """Recursive descent over: or := and (OR and)*; and := not ([AND] not)*; not := NOT not | primary."""
 
@@ -252,7 +290,7 @@ class _Parser:
         token = self.current
         if token.kind == "word":
             self.advance()
-            return _term(token)
+            return _place(token) if _nfkc(token.text).startswith("@") else _term(token)
         if token.kind == "phrase":
             self.advance()
             return Phrase(token.text)
@@ -296,6 +334,8 @@ def evaluate(query: Query, leaf_score: LeafScore) -> tuple[bool, float | None]:
             return score > 0, score
         case Not(child):
             return not evaluate(child, leaf_score)[0], None
+        case Place(children=children):
+            return evaluate(Or(children), leaf_score)
         case And(children) | Or(children):
             results = [evaluate(child, leaf_score) for child in children]
             scores = [score for _, score in results if score is not None]
@@ -310,6 +350,6 @@ def positive_leaves(query: Query) -> Iterator[Leaf]:
     match query:
         case Term() | Phrase():
             yield query
-        case And(children) | Or(children):
+        case And(children) | Or(children) | Place(children=children):
             for child in children:
                 yield from positive_leaves(child)

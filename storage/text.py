@@ -19,6 +19,7 @@ import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 
 from kuroshio.storage.segment import CJK_CHARS, word_boundaries
@@ -72,27 +73,39 @@ def normalize(text: str) -> str:
 class TermPattern:
     """How one term or phrase is found in folded text.
 
-    `regex` finds it with word boundaries at its Latin edges; an edge in Han or kana (`cjk_start`,
-    `cjk_end`) must instead fall on a word boundary of the text's segmentation (`FoldedText`).
+    `regex` finds its words in order; `FoldedText` then checks its edges: at a Latin edge (`latin_start`,
+    `latin_end`) no Latin letter or digit may touch it, at an edge in Han or kana (`cjk_start`,
+    `cjk_end`) the text's segmentation must put a word boundary. The edges are checked in Python, not
+    in the regex, because a character class of the CJK ranges costs a millisecond to compile and a
+    topic of a thousand place names has a thousand patterns. `needle`, the first word, must be in the
+    text for the regex to be worth running at all.
     """
 
     regex: re.Pattern[str]
+    latin_start: bool
+    latin_end: bool
     cjk_start: bool
     cjk_end: bool
+    needle: str
 
 
 def words_pattern(words: Sequence[str], *, prefix: bool) -> TermPattern:
     """The pattern for normalised words in sequence; a prefix has no boundary at its end."""
-    body = r"\s+".join(re.escape(word) for word in words)
-    if _LATIN_WORD_CHAR_RE.match(words[0][0]):
-        body = f"(?<!{_LATIN_WORD_CHAR}){body}"
-    if not prefix and _LATIN_WORD_CHAR_RE.match(words[-1][-1]):
-        body = f"{body}(?!{_LATIN_WORD_CHAR})"
+    first, last = words[0][0], words[-1][-1]
     return TermPattern(
-        re.compile(body),
-        cjk_start=bool(_CJK_CHAR_RE.match(words[0][0])),
-        cjk_end=not prefix and bool(_CJK_CHAR_RE.match(words[-1][-1])),
+        _compile(r"\s+".join(re.escape(word) for word in words)),
+        latin_start=bool(_LATIN_WORD_CHAR_RE.match(first)),
+        latin_end=not prefix and bool(_LATIN_WORD_CHAR_RE.match(last)),
+        cjk_start=bool(_CJK_CHAR_RE.match(first)),
+        cjk_end=not prefix and bool(_CJK_CHAR_RE.match(last)),
+        needle=words[0],
     )
+
+
+@lru_cache(maxsize=16384)
+def _compile(body: str) -> re.Pattern[str]:
+    """`re.compile`, remembered beyond re's own 512 patterns: every crawl process parses its topics."""
+    return re.compile(body)
 
 
 class FoldedText:
@@ -117,10 +130,18 @@ class FoldedText:
 
     def finditer(self, pattern: TermPattern) -> Iterator[re.Match[str]]:
         """Each occurrence of `pattern` whose CJK edges fall on word boundaries."""
-        for match in pattern.regex.finditer(self.text):
-            if pattern.cjk_start and match.start() not in self.boundaries():
+        if pattern.needle not in self.text:
+            return
+        text = self.text
+        for match in pattern.regex.finditer(text):
+            start, end = match.span()
+            if pattern.latin_start and start > 0 and _LATIN_WORD_CHAR_RE.match(text, start - 1):
                 continue
-            if pattern.cjk_end and match.end() not in self.boundaries():
+            if pattern.latin_end and _LATIN_WORD_CHAR_RE.match(text, end):
+                continue
+            if pattern.cjk_start and start not in self.boundaries():
+                continue
+            if pattern.cjk_end and end not in self.boundaries():
                 continue
             yield match
 

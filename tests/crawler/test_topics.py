@@ -15,7 +15,7 @@ from kuroshio.crawler.topics import (
     match_topic,
     match_topics,
 )
-from kuroshio.storage.query import And, Or, Term, parse_query
+from kuroshio.storage.query import VIA, And, Not, Or, Term, parse_query
 from kuroshio.storage.text import normalize
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +25,16 @@ SEEDS = sorted((REPO_ROOT / "fixtures" / "seeds").glob("*.txt"))
 def default_topic() -> Topic:
     (topic,) = default_topics()
     return topic
+
+
+def spelled_as(terms: tuple[str, ...], *spellings: str) -> set[str]:
+    """Matched terms, each place written as one of `spellings` when it folds to it (the gazetteer may
+    list 臺灣 where the test writes 台灣: one form)."""
+    by_form = {normalize(spelling): spelling for spelling in spellings}
+    return {
+        by_form.get(normalize(place), place) + via + country
+        for place, via, country in (term.partition(VIA) for term in terms)
+    }
 
 
 def topic(query: str, min_score: float = DEFAULT_MIN_SCORE) -> Topic:
@@ -84,7 +94,7 @@ def test_traditional_chinese_story_on_taiwan_japan_relations_matches():
     match = match_topic(default_topic(), title="", text=text)
 
     assert match is not None
-    assert {"台灣", "台日", "日本"} <= set(match.terms)
+    assert {"台灣 → Taiwan", "台日", "日本 → Japan"} <= spelled_as(match.terms, "台灣", "日本")
 
 
 def test_japanese_story_on_japan_taiwan_relations_matches():
@@ -93,13 +103,35 @@ def test_japanese_story_on_japan_taiwan_relations_matches():
     match = match_topic(default_topic(), title="日本と台湾の関係", text=text)
 
     assert match is not None
-    assert {"日台", "日本", "台灣"} <= set(match.terms)
+    assert {"日台", "日本 → Japan", "台灣 → Taiwan"} <= spelled_as(match.terms, "台灣", "日本")
+
+
+CHINESE_TAIWAN_STORY_PASSING_JAPAN = (
+    "台灣立法院週五三讀通過中央政府總預算案，朝野協商歷時三週。行政院長表示，預算將優先用於社會住宅、長照與"
+    "偏鄉交通建設，台灣將興建新的鐵路，參考日本的經驗。在野黨團則批評部分特別預算編列浮濫，揚言提出覆議。"
+)
 
 
 def test_chinese_taiwan_story_mentioning_japan_once_does_not_match():
-    text = "台灣立法院週五通過總預算。行政院長表示，台灣將興建新的鐵路，參考日本的經驗。"
+    text = CHINESE_TAIWAN_STORY_PASSING_JAPAN
 
     assert match_topic(default_topic(), title="立法院通過總預算", text=text) is None
+
+
+def test_a_brief_needs_only_one_mention_of_each_side():
+    brief = "Okinawa's Yaeyama fishermen signed a mutual rescue pact with their counterparts in Yilan on Monday."
+
+    match = match_topic(default_topic(), title="Fishermen sign rescue pact", text=brief)
+
+    assert match is not None
+    assert set(match.terms) == {"Okinawa → Japan", "Yilan → Taiwan"}
+
+
+def test_a_story_needs_more_than_one_mention_of_each_side():
+    story = " ".join(["The county council debated the harbour budget for most of the afternoon session."] * 4)
+    story += " Okinawa's Yaeyama fishermen signed a mutual rescue pact with their counterparts in Yilan on Monday."
+
+    assert match_topic(default_topic(), title="Council debates harbour budget", text=story) is None
 
 
 def test_japanese_phrase_nihon_to_taiwan_no_kankei_matches():
@@ -114,7 +146,7 @@ def test_simplified_chinese_story_matches_through_the_variant_fold():
     match = match_topic(default_topic(), title="", text=text)
 
     assert match is not None
-    assert "東京" in match.terms
+    assert "東京 → Japan" in spelled_as(match.terms, "東京")
 
 
 # Scoring
@@ -258,12 +290,13 @@ def test_parentheses_override_precedence():
     assert match_topic(topic("(Taiwan OR Korea) AND Japan"), title="", text=text) is None
 
 
-def test_default_query_parses_to_two_required_sides():
+def test_default_query_parses_to_two_required_sides_and_a_gate():
     query = default_topic().query
 
     assert isinstance(query, And)
-    assert all(isinstance(side, Or) for side in query.children)
-    assert len(query.children) == 2
+    taiwan, japan, gate = query.children
+    assert isinstance(taiwan, Or) and isinstance(japan, Or)
+    assert isinstance(gate, Not)
 
 
 def test_query_syntax_error_is_a_value_error():

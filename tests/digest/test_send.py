@@ -96,7 +96,7 @@ def test_only_new_articles_follow_and_each_digest_is_delivered_separately(
     assert (chip_digest.status, chip_digest.articles_count) == ("ok", 3)  # Kung and Ko mention chips; Kumamoto
     assert delivered(sessions, "chips") == {seeded["focus-taiwan-kung"], seeded["kyodo-ko"], later}
     text = parts(smtp_server.messages[1])[0]
-    assert "Kumamoto *chip* plant" in text and "Ko calls" not in text
+    assert "*Kumamoto* *chip* plant" in text and "Ko calls" not in text  # Kumamoto: a place of @Japan
     assert "Last digest: 2025-12-03 00:30." in text  # this digest's time zone is UTC
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kuroshio.storage.query import And, Not, Or, Phrase, QuerySyntaxError, Term, parse_query
+from kuroshio.storage.query import And, Not, Or, Phrase, Place, QuerySyntaxError, Term, parse_query
 
 
 def test_and_binds_tighter_than_or_and_not_tighter_than_and():
@@ -59,3 +59,42 @@ def test_syntax_error_names_the_position_and_what_was_expected(query: str, posit
 
     assert message in str(error.value)
     assert error.value.position == position
+
+
+# @Country
+
+
+def test_at_country_expands_to_the_gazetteer_names_of_the_country() -> None:
+    query = parse_query("@Japan AND TSMC")
+
+    assert isinstance(query, And)
+    place = query.children[0]
+    assert isinstance(place, Place) and str(place) == "@Japan"
+    names = {term.text for term in place.children}
+    assert {"Japan", "Japanese", "Tokyo", "Kumamoto", "熊本"} <= names
+    assert all(term.via == "Japan" for term in place.children)
+
+
+def test_a_place_term_is_written_with_the_country_it_stood_for() -> None:
+    place = parse_query("@jp")  # ISO codes and any case name the country too
+    assert isinstance(place, Place)
+
+    by_text = {term.text: term.written for term in place.children}
+    assert by_text["熊本"] == "熊本 → Japan"
+    assert by_text["Japan"] == "Japan"  # the country's own name needs no arrow
+
+
+def test_an_expansion_holds_names_once_per_folded_form() -> None:
+    place = parse_query("@Taiwan")
+    assert isinstance(place, Place)
+
+    folded = [term.pattern for term in place.children]
+    assert len(folded) == len(set(folded))  # 台灣, 臺灣 and 台湾 are one term
+
+
+def test_unknown_country_is_a_syntax_error_naming_close_matches() -> None:
+    with pytest.raises(QuerySyntaxError) as error:
+        parse_query("Taiwan AND @Japn")
+
+    assert error.value.position == 11
+    assert "unknown country 'Japn'" in str(error.value) and "Japan" in str(error.value)
