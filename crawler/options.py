@@ -133,7 +133,7 @@ class TopicConfig:
     """One `[[topics]]` entry: a named boolean query and the score a match must reach."""
 
     name: str = field(metadata={"help": "Unique topic name."})
-    query: str = field(metadata={"help": "Boolean query: AND, OR, NOT, parentheses, \"phrases\", prefix*."})
+    query: str = field(metadata={"help": "Boolean query: AND, OR, NOT, parentheses, \"phrases\", prefix*, @Country."})
     min_score: float = field(default=DEFAULT_MIN_SCORE, metadata={
         "help": "Minimum score for a match, so a passing mention does not count."})
 
