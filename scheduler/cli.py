@@ -272,18 +272,25 @@ PARTIAL_LINE = "yes: the page showed only the title and lead (a paywall or an ar
 
 
 @articles.command("search")
-@click.argument("words")
+@click.argument("query", nargs=-1, required=True)
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.pass_context
-def articles_search(ctx: click.Context, words: str, limit: int, output_format: str) -> None:
-    """Full-text search over titles and texts of every stored article."""
+def articles_search(ctx: click.Context, query: tuple[str, ...], limit: int, output_format: str) -> None:
+    """Search every stored article with a topic query (words joined by spaces): TSMC AND 熊本, Japan*,
+    "Taiwan Strait", a OR b, NOT c, @Japan. Found as the topic filter finds terms (README: Searching)."""
     from kuroshio.storage.articles import article_record
+    from kuroshio.storage.query import QuerySyntaxError
     from kuroshio.storage.search import search_articles
 
     config = config_from(ctx)
-    with open_store(config)() as session:
-        records = [article_record(article) for article in search_articles(session, words, limit=limit)]
+    try:
+        with open_store(config)() as session:
+            found = search_articles(session, " ".join(query), limit=limit)
+            records = [article_record(article) for article in found]
+    except QuerySyntaxError as error:
+        click.echo(f"kuroshio: bad search query: {one_line(str(error))}", err=True)
+        ctx.exit(EXIT_BAD_CONFIG)
     click.echo(_format_records(records, output_format), nl=False)
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from sqlalchemy import Connection, text
 
@@ -65,13 +65,26 @@ def is_cjk(token: str) -> bool:
     return bool(_CJK.match(token))
 
 
-def cjk_lexemes(tokens: Sequence[str]) -> Iterable[str]:
-    """The PostgreSQL lexemes standing for `tokens` in sequence: each Latin token, each CJK character,
-    and each pair of neighbouring CJK characters."""
+def document_lexemes(tokens: Sequence[str]) -> Iterator[str]:
+    """The PostgreSQL lexemes of a document's `tokens`: each Latin token, each CJK character, and each
+    pair of neighbouring CJK characters."""
     for index, token in enumerate(tokens):
         yield token
         if index and is_cjk(token) and is_cjk(tokens[index - 1]):
             yield tokens[index - 1] + token
+
+
+def query_lexemes(tokens: Sequence[str]) -> Iterator[str]:
+    """The lexemes a document holds wherever `tokens` occur in sequence: each Latin token, each pair of
+    neighbouring CJK characters, and a CJK character with no CJK neighbour."""
+    for index, token in enumerate(tokens):
+        follows_cjk = index > 0 and is_cjk(tokens[index - 1])
+        if not is_cjk(token):
+            yield token
+        elif follows_cjk:
+            yield tokens[index - 1] + token
+        elif index + 1 == len(tokens) or not is_cjk(tokens[index + 1]):
+            yield token
 
 
 def has_search_index(connection: Connection) -> bool:
@@ -111,7 +124,7 @@ def tsvector_literal(title: Sequence[str], body: Sequence[str]) -> str:
     positions: dict[str, list[str]] = defaultdict(list)
     position = 0
     for weight, tokens in (("A", title), ("", body)):
-        for lexeme in cjk_lexemes(tokens):
+        for lexeme in document_lexemes(tokens):
             position = min(position + 1, _MAX_POSITION)
             if len(positions[lexeme]) < _RANK_POSITIONS:
                 positions[lexeme].append(f"{position}{weight}")
