@@ -162,8 +162,32 @@ class ArticleTopic(Base):
     topic: Mapped[str] = mapped_column(String(200), primary_key=True, index=True)
     score: Mapped[float] = mapped_column(Float)
     terms: Mapped[list[str]] = mapped_column(default=list)
+    # When a rematch (`kuroshio topics rematch`) found this match; None when the crawl that stored the
+    # article did. A digest does not owe the old articles a rematch newly matched (`storage/digests.py`).
+    rematched_at: Mapped[datetime | None]
 
     article: Mapped[Article] = relationship(back_populates="topic_matches")
+
+
+class TopicDefinition(Base):
+    """The definition of a topic the stored matches reflect, and how far re-scoring them has come.
+
+    `fingerprint` identifies a definition (`kuroshio.storage.topic_definitions.definition_fingerprint`);
+    a configured topic whose fingerprint differs has matches made by another definition. A rematch of
+    the current definition has re-scored every article up to `rematched_through` (so an interrupted one
+    resumes there), and finished at `matched_at`; the counts are what it changed so far.
+    """
+
+    __tablename__ = "topic_definitions"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    rematch_started_at: Mapped[datetime]
+    rematched_through: Mapped[int] = mapped_column(Integer, default=0)
+    matched_at: Mapped[datetime | None]
+    added: Mapped[int] = mapped_column(Integer, default=0)
+    removed: Mapped[int] = mapped_column(Integer, default=0)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class CrawlRun(Base):
