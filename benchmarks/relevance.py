@@ -1,10 +1,12 @@
-"""Relevance of the default topic on a labelled set: precision and recall per language (issue #11, item 3).
+"""Relevance of the default topic on two labelled sets: precision and recall per language (issue #11, item 3).
 
 Why: the digest is only as good as the topic filter in front of it. A miss is a story an analyst never
-sees. A false alarm is noise that teaches them to skim. The set is `benchmarks/relevance/articles.jsonl`
-(its README gives the labelling rule and the kinds of traps). It holds en, zh-Hant, zh-Hans and ja
-articles, half on topic. Each was labelled by whether an analyst following Taiwan–Japan relations wants
-to read it, never by what a matcher finds.
+sees. A false alarm is noise that teaches them to skim. There are two sets, both in
+`benchmarks/relevance/` (its README gives the labelling rule and the kinds of traps). The development
+set, `articles.jsonl`, is the one the default topic was tuned on. The held-out set, `heldout.jsonl`, was
+written afterwards on other events and is never used for tuning, so its figures say whether the tuning
+carries over. Each holds en, zh-Hant, zh-Hans and ja articles, half on topic. Each article was labelled
+by whether an analyst following Taiwan–Japan relations wants to read it, never by what a matcher finds.
 
 Each article's title and text go through the package's public API,
 `match_topics(default_topics(), title=..., text=...)`. An article is predicted on topic when any
@@ -12,12 +14,13 @@ default topic matches it. A miss is an on-topic article with no match. A false a
 article with a match. For a miss, the best score is what the topic scores with its min_score set to 0,
 so the query must still hold. The score is shown against the min_score it fell short of. "no match"
 means that the query itself does not hold. Targets for the default topic: recall >= 0.98 and
-precision >= 0.95.
+precision >= 0.95, on each set.
 
-    .venv/bin/python -m benchmarks.relevance [--write-results]
+    .venv/bin/python -m benchmarks.relevance [--set dev|heldout|both] [--write-results]
 
-`--write-results` replaces the "## Relevance (issue #11)" section of benchmarks/RESULTS.md (it is
-appended when missing) with this run's figures.
+Each set is reported on its own: its per-language table, then its misses and false alarms. `--set`
+chooses the sets (default both). `--write-results` needs both: it replaces the "## Relevance (issue #11)"
+section of benchmarks/RESULTS.md (it is appended when missing) with this run's figures for the two sets.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from kuroshio.crawler.topics import Topic, default_topics, match_topics
 
 REPO = Path(__file__).resolve().parents[1]
 ARTICLES = REPO / "benchmarks" / "relevance" / "articles.jsonl"
+HELDOUT = REPO / "benchmarks" / "relevance" / "heldout.jsonl"
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
 SECTION = "## Relevance (issue #11)"
 GROUPS = ("en", "zh-hant", "zh-hans", "ja")
@@ -42,6 +46,24 @@ LABELS = frozenset({"on", "off"})
 SCRIPTS = {"en": frozenset({"latin"}), "zh": frozenset({"hant", "hans"}), "ja": frozenset({"ja"})}
 TARGET_RECALL = 0.98
 TARGET_PRECISION = 0.95
+
+
+@dataclass(frozen=True)
+class ArticleSet:
+    """One labelled set: the name `--set` knows it by, its heading in reports, and its file."""
+
+    name: str
+    title: str
+    path: Path
+
+
+SETS = (ArticleSet("dev", "Development set", ARTICLES), ArticleSet("heldout", "Held-out set", HELDOUT))
+SET_CHOICES = (*(article_set.name for article_set in SETS), "both")
+
+
+def chosen_sets(choice: str) -> tuple[ArticleSet, ...]:
+    """The sets `--set choice` names: one by its name, or every set for "both"."""
+    return tuple(article_set for article_set in SETS if choice in (article_set.name, "both"))
 
 
 class RelevanceSetError(ValueError):
@@ -229,29 +251,37 @@ def report(verdicts: Sequence[Verdict]) -> list[str]:
     return lines
 
 
-def section(verdicts: Sequence[Verdict], *, commit: str, topics: Sequence[Topic]) -> str:
-    """The RESULTS.md section for this run."""
+def summary(verdicts: Sequence[Verdict]) -> str:
+    """One line for a set: its size, recall and precision, and whether the targets held."""
     overall = tally(verdicts, "all")
-    names = ", ".join(f"`{topic.name}` (min score {topic.min_score:g})" for topic in topics)
     held = "held" if (overall.recall or 0) >= TARGET_RECALL and (overall.precision or 0) >= TARGET_PRECISION \
         else "missed"
+    return (f"{overall.articles} articles, {overall.on_topic} on topic: recall {rate(overall.recall)}, "
+            f"precision {rate(overall.precision)}, targets {held}.")
+
+
+def section(results: Sequence[tuple[ArticleSet, Sequence[Verdict]]], *, commit: str,
+            topics: Sequence[Topic]) -> str:
+    """The RESULTS.md section for this run: the setup, then each set's summary, table, misses and false alarms."""
+    names = ", ".join(f"`{topic.name}` (min score {topic.min_score:g})" for topic in topics)
     lines = [
         SECTION,
         "",
         f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on commit `{commit}` with "
         "`.venv/bin/python -m benchmarks.relevance --write-results`.",
         "",
-        f"**Setup.** The set is `benchmarks/relevance/articles.jsonl`: {overall.articles} articles, "
-        f"{overall.on_topic} on topic. Each was labelled before any run, by whether an analyst following "
-        "Taiwan–Japan relations wants to read it (see `benchmarks/relevance/README.md`). The topic is "
-        f"{names}, from `default_topics()` and `match_topics()`. Targets: recall ≥ {TARGET_RECALL}, "
-        f"precision ≥ {TARGET_PRECISION}. This run: recall {rate(overall.recall)}, precision "
-        f"{rate(overall.precision)}, **{held}**.",
-        "",
-        *report(verdicts),
-        "",
+        "**Setup.** Two labelled sets in `benchmarks/relevance/`. Each article was labelled before any run, by "
+        "whether an analyst following Taiwan–Japan relations wants to read it (see "
+        "`benchmarks/relevance/README.md`). The development set, `articles.jsonl`, is the one the default "
+        "topic was tuned on. The held-out set, `heldout.jsonl`, was written afterwards on other events and is "
+        "never used for tuning: it says whether the tuning carries over. The topic is "
+        f"{names}, from `default_topics()` and `match_topics()`. Targets, on each set: recall ≥ "
+        f"{TARGET_RECALL}, precision ≥ {TARGET_PRECISION}.",
     ]
-    return "\n".join(lines)
+    for article_set, verdicts in results:
+        lines += ["", f"### {article_set.title} (`{article_set.path.name}`)", "", summary(verdicts), "",
+                  *report(verdicts)]
+    return "\n".join(lines) + "\n"
 
 
 def replace_section(document: str, new_section: str) -> str:
@@ -269,22 +299,37 @@ def run(articles: Sequence[Article], topics: Sequence[Topic]) -> list[Verdict]:
     return [judge(article, topics) for article in articles]
 
 
-def main() -> None:
+def shown(path: Path) -> str:
+    """A path as the reader knows it: relative to the repository when it lies inside it."""
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Score the chosen sets, print each set's report, and with --write-results record both in RESULTS.md."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.relevance", description=__doc__.splitlines()[0])
+    parser.add_argument("--set", choices=SET_CHOICES, default="both", dest="choice",
+                        help="which labelled set to score: the development set, the held-out set, or both (default)")
     parser.add_argument("--write-results", action="store_true",
-                        help=f"replace the '{SECTION}' section of {RESULTS.relative_to(REPO)}")
-    args = parser.parse_args()
+                        help=f"replace the '{SECTION}' section of {shown(RESULTS)} with both sets' figures")
+    args = parser.parse_args(argv)
+    if args.write_results and args.choice != "both":
+        parser.error(f"--write-results records both sets; drop --set {args.choice}")
     topics = default_topics()
-    verdicts = run(load_articles(), topics)
-    print(f"{len(verdicts)} articles from {ARTICLES.relative_to(REPO)}; topics: "
-          + ", ".join(f"{topic.name} (min score {topic.min_score:g})" for topic in topics))
-    print("\n".join(report(verdicts)))
+    print("topics: " + ", ".join(f"{topic.name} (min score {topic.min_score:g})" for topic in topics))
+    results: list[tuple[ArticleSet, Sequence[Verdict]]] = []
+    for article_set in chosen_sets(args.choice):
+        verdicts = run(load_articles(article_set.path), topics)
+        results.append((article_set, verdicts))
+        print(f"\n## {article_set.title}: {len(verdicts)} articles from {shown(article_set.path)}\n")
+        print(summary(verdicts))
+        print()
+        print("\n".join(report(verdicts)))
     if args.write_results:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                                 text=True, check=True).stdout.strip()
         RESULTS.write_text(replace_section(RESULTS.read_text(encoding="utf-8"),
-                                           section(verdicts, commit=commit, topics=topics)), encoding="utf-8")
-        print(f"wrote {SECTION!r} to {RESULTS.relative_to(REPO)}")
+                                           section(results, commit=commit, topics=topics)), encoding="utf-8")
+        print(f"wrote {SECTION!r} to {shown(RESULTS)}")
 
 
 if __name__ == "__main__":

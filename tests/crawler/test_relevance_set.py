@@ -1,5 +1,6 @@
-"""The relevance set (benchmarks/relevance/articles.jsonl) is well formed, and the benchmark that scores the
-default topic on it (benchmarks/relevance.py) counts precision and recall correctly.
+"""The relevance sets are well formed: the development set (benchmarks/relevance/articles.jsonl) and the
+held-out set (heldout.jsonl), which is never used for tuning. The benchmark that scores the default topic
+on them (benchmarks/relevance.py) counts precision and recall correctly and reports each set on its own.
 
 The targets themselves (recall >= 0.98, precision >= 0.95) are not asserted here; the matcher's own tests
 hold them.
@@ -33,6 +34,8 @@ def _load_benchmark() -> ModuleType:
 
 relevance = _load_benchmark()
 ARTICLES = relevance.load_articles()
+HELDOUT = relevance.load_articles(relevance.HELDOUT)
+BOTH_SETS = pytest.mark.parametrize("articles", [ARTICLES, HELDOUT], ids=["dev", "heldout"])
 
 # The traps issue #11 names, each a kind in the set.
 REQUIRED_KINDS = {
@@ -81,8 +84,9 @@ def test_half_the_set_is_on_topic_and_every_group_has_both_labels() -> None:
     assert labels == {(group, label) for group in relevance.GROUPS for label in ("on", "off")}
 
 
-def test_labels_are_only_on_or_off() -> None:
-    assert {item.label for item in ARTICLES} == {"on", "off"}
+@BOTH_SETS
+def test_labels_are_only_on_or_off(articles: list) -> None:
+    assert {item.label for item in articles} == {"on", "off"}
 
 
 def test_every_kind_of_article_the_issue_asks_for_is_present() -> None:
@@ -99,18 +103,53 @@ def test_each_substring_trap_the_issue_names_is_an_off_topic_story(substring: st
     assert traps, f"no off-topic trap-substring article contains {substring}"
 
 
-def test_place_only_articles_name_neither_country() -> None:
-    named = {item.id: COUNTRY_NAMES.findall(item.title + item.text) for item in ARTICLES if item.kind == "place-only"}
+@BOTH_SETS
+def test_place_only_articles_name_neither_country(articles: list) -> None:
+    named = {item.id: COUNTRY_NAMES.findall(item.title + item.text) for item in articles if item.kind == "place-only"}
     assert len(named) >= 12
     assert {id: names for id, names in named.items() if names} == {}
 
 
-def test_place_only_articles_cover_each_language() -> None:
-    assert {item.group for item in ARTICLES if item.kind == "place-only"} == set(relevance.GROUPS)
+@BOTH_SETS
+def test_place_only_articles_cover_each_language(articles: list) -> None:
+    assert {item.group for item in articles if item.kind == "place-only"} == set(relevance.GROUPS)
 
 
-def test_every_article_says_why_it_has_its_label() -> None:
-    assert [item.id for item in ARTICLES if "\n" in item.note or not item.note.strip()] == []
+@BOTH_SETS
+def test_every_article_says_why_it_has_its_label(articles: list) -> None:
+    assert [item.id for item in articles if "\n" in item.note or not item.note.strip()] == []
+
+
+# --- the held-out set -------------------------------------------------------------------------------------
+
+def test_the_held_out_set_has_at_least_90_articles() -> None:
+    assert len(HELDOUT) >= 90
+
+
+def test_ids_are_unique_across_both_sets() -> None:
+    ids = Counter(item.id for item in [*ARTICLES, *HELDOUT])
+    assert [id for id, count in ids.items() if count > 1] == []
+
+
+def test_every_language_of_the_held_out_set_has_25_articles_and_both_chinese_scripts() -> None:
+    languages = Counter(item.language for item in HELDOUT)
+    scripts = Counter(item.script for item in HELDOUT)
+    assert set(languages) == {"en", "zh", "ja"}
+    assert min(languages.values()) >= 25
+    assert set(scripts) == {"latin", "hant", "hans", "ja"}
+
+
+def test_half_the_held_out_set_is_on_topic_and_every_group_has_both_labels() -> None:
+    share = sum(item.on_topic for item in HELDOUT) / len(HELDOUT)
+    assert 0.45 <= share <= 0.55
+    labels = {(item.group, item.label) for item in HELDOUT}
+    assert labels == {(group, label) for group in relevance.GROUPS for label in ("on", "off")}
+
+
+def test_the_held_out_set_uses_the_development_kinds_with_the_same_labels() -> None:
+    # The README's table of kinds is the vocabulary of both sets: a kind means the same label in each.
+    assert {(item.kind, item.label) for item in HELDOUT} <= {(item.kind, item.label) for item in ARTICLES}
+    assert {item.kind for item in HELDOUT} >= REQUIRED_KINDS
 
 
 def test_a_malformed_line_is_refused_with_its_line_number(tmp_path: Path) -> None:
@@ -182,12 +221,69 @@ def test_judge_matches_a_taiwan_japan_story_and_not_an_unrelated_one() -> None:
 
 def test_a_miss_below_min_score_shows_its_best_score_and_terms() -> None:
     strict = Topic.from_config("kumamoto", "Kumamoto", min_score=5.0)
-    brief = relevance.Article(id="b", language="en", script="latin", label="on", kind="brief",
-                              title="Chip talent pact", text="Kumamoto signed a chip talent pact.", note="n")
-    (result,) = relevance.run([brief], [strict])
+    # Over 40 words: a brief is matched by one mention of each side whatever the min score (README.md).
+    text = ("Kumamoto signed a chip talent pact with a university on Monday. The agreement covers scholarships, "
+            "internships and a shared laboratory for students of electrical engineering, and the first group of "
+            "forty students will begin classes in the spring after a ceremony at the city hall.")
+    story = relevance.Article(id="b", language="en", script="latin", label="on", kind="story",
+                              title="Chip talent pact", text=text, note="n")
+    (result,) = relevance.run([story], [strict])
     assert not result.matched and result.miss
     assert result.score is not None and 0 < result.score < 5.0 and result.terms
     assert relevance.describe_score(result) == f"best score {result.score:g} < min 5"
+
+
+def test_set_option_chooses_one_set_or_both() -> None:
+    assert [item.name for item in relevance.chosen_sets("dev")] == ["dev"]
+    assert [item.name for item in relevance.chosen_sets("heldout")] == ["heldout"]
+    assert [item.name for item in relevance.chosen_sets("both")] == ["dev", "heldout"]
+    assert [item.path for item in relevance.SETS] == [relevance.ARTICLES, relevance.HELDOUT]
+
+
+def _tiny_sets(tmp_path: Path) -> tuple:
+    line = ('{{"id": "{id}", "language": "en", "script": "latin", "label": "{label}", "kind": "story", '
+            '"title": "{title}", "text": "{text}", "note": "n"}}')
+    dev, heldout = tmp_path / "dev.jsonl", tmp_path / "heldout.jsonl"
+    dev.write_text(line.format(id="d-1", label="on", title="Taiwan and Japan sign fisheries pact",
+                               text="Taiwan and Japan signed a fisheries pact. Taiwan said Japan agreed.") + "\n",
+                   encoding="utf-8")
+    # Labelled on so that it is a miss whatever the matcher learns: it names nothing of either side.
+    heldout.write_text(line.format(id="h-1", label="on", title="Paris museums extend opening hours",
+                                   text="The Louvre will open until 10 p.m. on Fridays.") + "\n", encoding="utf-8")
+    return (relevance.ArticleSet("dev", "Development set", dev),
+            relevance.ArticleSet("heldout", "Held-out set", heldout))
+
+
+def test_each_set_is_reported_on_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(relevance, "SETS", _tiny_sets(tmp_path))
+    relevance.main([])
+    both = capsys.readouterr().out
+    dev_part, _, heldout_part = both.partition("## Held-out set")
+    assert "## Development set: 1 articles" in dev_part and "Misses (0)" in dev_part
+    assert heldout_part.startswith(": 1 articles") and "- h-1 (en, story)" in heldout_part
+    relevance.main(["--set", "heldout"])
+    only = capsys.readouterr().out
+    assert "## Held-out set" in only and "Development set" not in only
+
+
+def test_write_results_records_both_sets_and_refuses_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Results\n\n## Relevance (issue #11)\n\nold figures\n\n## Other\n\nkept\n", encoding="utf-8")
+    monkeypatch.setattr(relevance, "SETS", _tiny_sets(tmp_path))
+    monkeypatch.setattr(relevance, "RESULTS", results)
+    with pytest.raises(SystemExit) as refused:
+        relevance.main(["--set", "dev", "--write-results"])
+    assert refused.value.code == 2
+    assert "--write-results records both sets; drop --set dev" in capsys.readouterr().err
+    assert "old figures" in results.read_text(encoding="utf-8")
+    relevance.main(["--write-results"])
+    written = results.read_text(encoding="utf-8")
+    assert "old figures" not in written and written.endswith("## Other\n\nkept\n")
+    development, _, held_out = written.partition("### Held-out set (`heldout.jsonl`)")
+    assert "### Development set (`dev.jsonl`)" in development and "| all | 1 | 1 | 1 | 0 | 0 | 1.000 | 1.000 |" in development
+    assert "| all | 1 | 1 | 0 | 1 | 0 | n/a | 0.000 |" in held_out and "- h-1 (en, story)" in held_out
 
 
 def test_write_results_replaces_only_its_own_section() -> None:
