@@ -30,6 +30,7 @@ from kuroshio.scheduler.config import Config, ConfigError, SourceConfig, load_co
 from kuroshio.scheduler.digest_command import digest_command
 from kuroshio.scheduler.exits import EXIT_BAD_CONFIG, EXIT_BUSY
 from kuroshio.scheduler.render import render_table
+from kuroshio.scheduler.topics_command import topics_command
 from kuroshio.storage.engine import unwritable_reason
 from kuroshio.storage.text import one_line
 
@@ -507,3 +508,4 @@ def demo(ctx: click.Context, database: Path) -> None:
 
 
 cli.add_command(digest_command)
+cli.add_command(topics_command)

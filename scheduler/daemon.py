@@ -21,6 +21,10 @@ Design, and why:
   crawl that could not record it is recorded before the next crawl. The daemon opens the database per
   use, so it writes again as soon as the store can. It refuses to start on such a store (exit 74;
   systemd's `Restart=on-failure` tries again).
+- **Topics edited since the archive was scored are re-scored at start** (`kuroshio topics rematch` in a
+  subprocess, as a crawl: the matcher's dictionaries stay out of the daemon, which stays responsive).
+  Its batches are short transactions, so crawls and digests go on meanwhile; a rematch that fails or
+  is stopped resumes where it stopped, tried again after `REMATCH_RETRY`.
 - **A crawl gets no secret.** It parses hostile content, so its process is given only the environment
   it needs (`crawl_environment`: the PATH, locale, time zone, Python and proxy variables, and the
   database URL), never the SMTP password or anything else the daemon's environment holds.
@@ -56,6 +60,7 @@ from kuroshio.scheduler.config import Config
 from kuroshio.scheduler.digests import send_due_digest
 from kuroshio.scheduler.exits import EXIT_ANOTHER_DAEMON, EXIT_BUSY, EXIT_STORE_UNWRITABLE
 from kuroshio.scheduler.locks import DAEMON_LEASE, Holder, LeaseHeld, LeaseKeeper, holder, pid_alive
+from kuroshio.scheduler.rematch import topics_to_rematch
 from kuroshio.storage.digests import last_digest_attempts
 from kuroshio.storage.engine import create_engine_for, session_factory, unwritable_reason, upgrade_schema
 from kuroshio.storage.runs import end_runs_of_process, last_runs, mark_interrupted_runs
@@ -70,6 +75,7 @@ CRAWL_ENVIRONMENT_PREFIXES = ("LC_", "PYTHON")
 KILL_WAIT = 10.0  # seconds between SIGTERM and SIGKILL of a crawl that outlived its time limit
 MAX_PARALLEL_CRAWLS = 4
 DIGEST_RETRY = 600.0  # seconds before a digest the SMTP server did not take is tried again
+REMATCH_RETRY = 600.0  # seconds before a rematch that failed (or found its topics busy) is tried again
 
 
 class Daemon:
@@ -83,6 +89,7 @@ class Daemon:
         self.stopping = threading.Event()
         self.crawls: dict[str, subprocess.Popen[bytes]] = {}
         self.crawls_lock = threading.Lock()
+        self.rematch_process: subprocess.Popen[bytes] | None = None
         self.unended_runs: dict[int, tuple[str, str]] = {}  # crawl pid → the status and message to end its runs
         self.unended_lock = threading.Lock()
         self.scheduler = BackgroundScheduler(
@@ -111,6 +118,7 @@ class Daemon:
         try:
             self._recover_interrupted_runs()
             self._declare_jobs()
+            self._schedule_rematch(datetime.now(timezone.utc))
             self._install_signal_handlers()
             self.scheduler.start()
             keeper.renew_now()
@@ -296,6 +304,44 @@ class Daemon:
         self.scheduler.add_job(self._send_digest, DateTrigger(retry_at), args=[name], id=f"digest-retry:{name}",
                                name=f"digest {name} (retry)", replace_existing=True)
 
+    def _schedule_rematch(self, when: datetime) -> None:
+        self.scheduler.add_job(self._rematch, DateTrigger(when), id="rematch", name="topics rematch",
+                               replace_existing=True)
+
+    def _rematch(self) -> None:
+        """Re-score the archive against the topics whose definition changed since it was scored, in a
+        subprocess (`kuroshio topics rematch`); tried again later if it fails."""
+        if self.stopping.is_set():
+            return
+        try:
+            with self.sessions() as session:
+                names = [topic.name for topic in topics_to_rematch(session, self.config.topics)]
+        except SQLAlchemyError as error:  # the store is down: one line, and a look again later
+            self._retry_rematch("the topics", unwritable_reason(error, self.config.storage_url) or str(error))
+            return
+        if not names:
+            return
+        command = [sys.executable, "-m", "kuroshio.scheduler", "--log-level", self.log_level]
+        if self.config.path is not None:
+            command += ["--config", str(self.config.path)]
+        command += ["topics", "rematch", "--no-progress"]
+        self.rematch_process = process = subprocess.Popen(
+            command, env=crawl_environment(self.config, os.environ), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+        logger.info("rematch of topics %s started (pid %d): defined anew since the archive was scored",
+                    ", ".join(names), process.pid)
+        summary, _ = process.communicate()
+        code = process.returncode
+        if code == 0:
+            logger.info("rematch of topics %s ended: %s", ", ".join(names), summary.decode(errors="replace").strip())
+        elif not self.stopping.is_set():
+            busy = "another process is rematching them" if code == EXIT_BUSY else f"exit status {code}"
+            self._retry_rematch(f"topics {', '.join(names)}", busy)
+
+    def _retry_rematch(self, what: str, reason: str) -> None:
+        retry_at = datetime.now(timezone.utc) + timedelta(seconds=REMATCH_RETRY)
+        logger.warning("rematch of %s not done (%s): it resumes at %s", what, reason, retry_at.isoformat())
+        self._schedule_rematch(retry_at)
+
     # --- shut-down ----------------------------------------------------------------------------
 
     def _shut_down(self) -> None:
@@ -304,6 +350,8 @@ class Daemon:
         self.scheduler.pause()
         with self.crawls_lock:
             running = list(self.crawls.values())
+        if self.rematch_process is not None and self.rematch_process.poll() is None:
+            running.append(self.rematch_process)  # stopped mid-way, it resumes at the next start
         for process in running:
             process.send_signal(signal.SIGTERM)  # Scrapy stops gracefully and records its run
         deadline = datetime.now(timezone.utc) + timedelta(seconds=self.config.daemon.shutdown_grace)

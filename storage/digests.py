@@ -2,6 +2,15 @@
 
 Exactly once: an article is owed to a digest until a row in `digest_deliveries` says otherwise, and
 that row is written (`mark_digest_delivered`) only after the mail server accepted the message.
+Deliveries are kept by article, so re-scoring the archive (`kuroshio topics rematch`: a score changed, a
+match removed and found again) never makes a delivered article owed again.
+
+Old articles a rematch newly matched (a topic added or widened today matching an article of last
+spring) are not owed: a match a rematch found (`topic_matches.rematched_at`) counts only for articles
+first seen after the digest was last sent, the articles the next digest covers anyway. Such an article
+seen earlier was past by then; mailing the archive's hundreds of them in one digest is not news
+(`kuroshio articles list --topic NAME` lists them). A digest never sent yet owes them, as it owes
+every article the archive holds.
 """
 
 from __future__ import annotations
@@ -11,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, insert, select
+from sqlalchemy import ColumnElement, and_, exists, func, insert, or_, select, true
 from sqlalchemy.orm import Session
 
 from kuroshio.storage.articles import newest_first
@@ -40,15 +49,16 @@ def owed_articles(
 ) -> list[Article]:
     """Relevant articles not yet delivered to `digest`, newest first.
 
-    Relevant: matched one of `topics` (any topic when empty). `since` (aware) keeps only articles
-    dated at or after it (publication time, else first-seen time).
+    Relevant: matched one of `topics` (any topic when empty) when crawled, or by a rematch if first
+    seen after the digest was last sent (see the module's docstring). `since` (aware) keeps only
+    articles dated at or after it (publication time, else first-seen time).
     """
     delivered = exists().where(DigestDelivery.digest == digest, DigestDelivery.article_id == Article.id)
-    if topics:
-        conditions: list[ColumnElement[bool]] = [Article.topic_matches.any(ArticleTopic.topic.in_(list(topics)))]
-    else:
-        conditions = [Article.topic_matches.any()]
-    conditions.append(~delivered)
+    match_conditions: list[ColumnElement[bool]] = [ArticleTopic.topic.in_(list(topics))] if topics else []
+    last_sent_at = last_digest_sent_at(session, digest)
+    if last_sent_at is not None:
+        match_conditions.append(or_(ArticleTopic.rematched_at.is_(None), Article.first_seen_at >= last_sent_at))
+    conditions = [Article.topic_matches.any(and_(true(), *match_conditions)), ~delivered]
     if since is not None:
         require_aware(since, "since")
         conditions.append(effective_date() >= since)
