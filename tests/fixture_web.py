@@ -69,6 +69,7 @@ def write_config(path: Path, *, database_url: str, proxy: str, sources: str | No
         text = text[: text.index("[[sources]]")] + sources
     text = text.replace("[crawl]\n", f'[crawl]\nproxy = "{proxy}"\n', 1)
     path.write_text(f'[storage]\nurl = "{database_url}"\n\n{text}', encoding="utf-8")
+    path.chmod(0o600)  # it may hold the PostgreSQL password: Kuroshio warns of a file others can read
     return path
 
 

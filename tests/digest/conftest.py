@@ -110,6 +110,7 @@ min_score = 1
 """
         path = tmp_path / f"kuroshio-{next(numbers)}.toml"
         path.write_text(document, encoding="utf-8")
+        path.chmod(0o600)  # it may hold the PostgreSQL password: Kuroshio warns of a file others can read
         return load_config(path)
 
     return make

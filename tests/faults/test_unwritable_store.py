@@ -68,6 +68,7 @@ def write_config(folder: Path, *, database_url: str, web: FixtureWeb, every: str
         f'publisher = "kyodo"\nevery = "{every}"\n',
         encoding="utf-8",
     )
+    path.chmod(0o600)  # it holds the PostgreSQL password: Kuroshio warns of a file others can read
     return path
 
 
