@@ -162,7 +162,7 @@ def load_config(path: Path | str | None = None) -> Config:
     if database_url:
         config = replace(config, storage_url=database_url)
     try:
-        make_url(config.storage_url)
+        make_url(config.storage_url).get_dialect()  # an unknown dialect (postgres://) is NoSuchModuleError
     except (ArgumentError, ValueError) as error:
         where = "$KUROSHIO_DATABASE_URL" if database_url else f"{config.path}: storage.url"
         raise ConfigError(f"{where}: not a database URL ({error}): {masked_url(config.storage_url)}") from None

@@ -236,7 +236,8 @@ def test_the_daemons_crawl_processes_get_no_secret_of_its_environment(
 
 
 @pytest.mark.parametrize("url", [f"postgresql+psycopg://kuroshio:{SECRET}@db.example:notaport/kuroshio",
-                                 f"postgres ql://kuroshio:{SECRET}@db.example/kuroshio"])
+                                 f"postgres ql://kuroshio:{SECRET}@db.example/kuroshio",
+                                 f"postgres://kuroshio:{SECRET}@db.example/kuroshio"])  # SQLAlchemy has no "postgres"
 def test_a_database_url_sqlalchemy_cannot_read_is_a_config_error_without_its_password(tmp_path: Path, url: str) -> None:
     result = kuroshio(write_config(tmp_path), "runs", KUROSHIO_DATABASE_URL=url)
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
