@@ -50,13 +50,12 @@ def run_spiders(
     topics: Sequence[Topic],
     storage_url: str,
     run_ids: Sequence[int],
-    known_urls: frozenset[str],
     window: CrawlWindow = NO_WINDOW,
     log_level: str = "WARNING",
     progress: TextIO | None = None,
 ) -> list[SourceRun]:
     """Crawl `sources` concurrently into the store at `storage_url`, tagging what each stores with its
-    run id, fetching none of `known_urls` nor any link dated before `window`, and at most
+    run id, fetching no article the store knows nor any link dated before `window`, and at most
     `crawl.max_pages` pages per source; one `SourceRun` per source, in order."""
     base_settings = scrapy_settings(crawl, log_level=log_level)
     process = CrawlerProcess(settings=base_settings)
@@ -74,7 +73,7 @@ def run_spiders(
         # CrawlerProcess.create_crawler would.
         crawler = Crawler(SourceSpider, settings, init_reactor=position == 0)
         crawlers.append(crawler)
-        process.crawl(crawler, source=source, known_urls=known_urls, window=window, max_pages=crawl.max_pages)
+        process.crawl(crawler, source=source, window=window, max_pages=crawl.max_pages)
     if progress is not None:
         ticker = task.LoopingCall(_show_progress, progress, crawlers)
         ticker.start(PROGRESS_INTERVAL)

@@ -19,7 +19,6 @@ from kuroshio.crawler.options import SourceConfig
 from kuroshio.crawler.run import SourceRun, run_spiders
 from kuroshio.crawler.window import CrawlWindow
 from kuroshio.scheduler.config import Config
-from kuroshio.storage.articles import known_urls
 from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
 from kuroshio.storage.page_failures import record_page_failures
 from kuroshio.storage.runs import finish_run, start_run
@@ -40,11 +39,10 @@ def crawl(
     sessions = session_factory(engine)
     started_at = datetime.now(timezone.utc)
     with sessions() as session:
-        known = frozenset(known_urls(session, now=started_at))
         run_ids = [start_run(session, source.name, pid=os.getpid(), now=started_at) for source in sources]
     window = crawl_window(started_at, max_age=config.crawl.max_age, since=since)
     results = run_spiders(sources, crawl=config.crawl, topics=config.topics, storage_url=config.storage_url,
-                          run_ids=run_ids, known_urls=known, window=window, log_level=log_level, progress=progress)
+                          run_ids=run_ids, window=window, log_level=log_level, progress=progress)
     finished_at = datetime.now(timezone.utc)
     with sessions() as session:
         for run_id, result in zip(run_ids, results):

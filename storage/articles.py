@@ -6,7 +6,11 @@ back entirely if it raises. Callers never commit for it; they pass a session wit
 Duplicates: an article is the same as a stored one when any of its URLs (fetched, canonical, or
 redirects seen on the way) is already known — under either scheme, with or without `www.`
 (`kuroshio.storage.urls.url_variants`) — or when its body has the same `content_sha256`. The new URLs
-are then kept as aliases, as they were seen, so the crawler never fetches them again (`known_urls`).
+are then kept as aliases, as they were seen, so the crawler never fetches them again (`known_links`).
+
+Known links: a crawl asks only about the links it discovered (`known_links`), in indexed `IN (...)`
+lookups of at most `KNOWN_LINKS_PER_QUERY` URL forms, and the same-body check looks up one fingerprint
+on its index: what a crawl costs follows what it found, never the size of the archive.
 """
 
 from __future__ import annotations
@@ -50,13 +54,28 @@ class StoreResult:
     created: bool
 
 
-def known_urls(session: Session, *, now: datetime) -> set[str]:
-    """URLs a crawl need not fetch: every URL a stored article was seen under, and the pages that
-    failed for good (gone, no article) within the last `FAILED_PAGE_RECHECK`. A link is known when any
-    of its `kuroshio.storage.urls.url_variants` is in this set."""
+# URL forms per `IN (...)` lookup: far below every backend's bound on parameters (SQLite's is 32,766).
+KNOWN_LINKS_PER_QUERY = 500
+
+
+def known_links(session: Session, urls: Iterable[str], *, now: datetime) -> set[str]:
+    """Which of `urls` a crawl need not fetch: those a stored article was seen under in any of their
+    `kuroshio.storage.urls.url_variants`, and the pages that failed for good (gone, no article) within
+    the last `FAILED_PAGE_RECHECK` before `now`.
+
+    Each query asks about at most `KNOWN_LINKS_PER_QUERY` forms on the unique indexes of
+    `article_urls.url` and `page_failures.url`, so its cost grows with the links asked about, not the archive.
+    """
+    forms_of = {url: url_variants(url) for url in urls}
+    forms = _unique(form for variants in forms_of.values() for form in variants)
     recheck_from = as_stored(now) - FAILED_PAGE_RECHECK
-    failed = select(PageFailure.url).where(PageFailure.permanent, PageFailure.last_failed_at >= recheck_from)
-    return set(session.scalars(select(ArticleURL.url))) | set(session.scalars(failed))
+    known_forms: set[str] = set()
+    for start in range(0, len(forms), KNOWN_LINKS_PER_QUERY):
+        chunk = forms[start:start + KNOWN_LINKS_PER_QUERY]
+        known_forms.update(session.scalars(select(ArticleURL.url).where(ArticleURL.url.in_(chunk))))
+        known_forms.update(session.scalars(select(PageFailure.url).where(
+            PageFailure.url.in_(chunk), PageFailure.permanent, PageFailure.last_failed_at >= recheck_from)))
+    return {url for url, variants in forms_of.items() if not known_forms.isdisjoint(variants)}
 
 
 @dataclass(frozen=True, slots=True)

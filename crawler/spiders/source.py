@@ -3,7 +3,8 @@
 Discovery runs every style the source configures — feeds, sitemaps (and those its domains'
 robots.txt names), listing pages — and funnels every link through one gate (`_follow`) that
 canonicalises it and skips what the store already knows, so a second crawl of an unchanged site
-fetches no article page again. Every failure is logged with its URL and kept in `errors` for the
+fetches no article page again. The store is asked about each document's links together, once the
+document is read (`crawler.lookups`), never for its whole archive. Every failure is logged with its URL and kept in `errors` for the
 run record; the crawl goes on. A link that is no usable URL (`DiscoveredLink.problem`) is one such
 failure, never the end of its document; any error while reading a page is that page's failure, left for
 the next crawl when it is none we expected.
@@ -29,6 +30,9 @@ a body that is no page (a gzip blob sent as text/html) as "not an HTML page". Bo
 Transient failures — 5xx and timeouts after their retries, a host deferred by a long Retry-After or a
 robots.txt in 5xx, a redirect loop or a redirect off the allowed domains — are recorded with their
 URL and left for the next crawl.
+
+With `KUROSHIO_DISCOVER_ONLY` (`kuroshio check`, `crawler.check`) discovery runs as above, max_pages
+counted as ever, but an article link that would be requested is only counted: no article is fetched.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
+from sqlalchemy.exc import SQLAlchemyError
 from twisted.python.failure import Failure
 
 from kuroshio.crawler.addresses import SourceReach, url_port
@@ -62,6 +67,7 @@ from kuroshio.crawler.discover import (
 )
 from kuroshio.crawler.extract import NoArticleError, PageTooLarge
 from kuroshio.crawler.items import CrawledArticle
+from kuroshio.crawler.lookups import StoreLookups
 from kuroshio.crawler.middlewares.addresses import AddressRefused
 from kuroshio.crawler.middlewares.redirect import RedirectRefused
 from kuroshio.crawler.middlewares.retry import HostDeferred, failure_reason
@@ -72,7 +78,7 @@ from kuroshio.crawler.window import NO_WINDOW, CrawlWindow
 from kuroshio.crawler.workers import ExtractionWorkerDied, ExtractionWorkers, read_article
 from kuroshio.storage.records import ExtractedArticle, PageFailure, TopicMatch
 from kuroshio.storage.text import one_line
-from kuroshio.storage.urls import canonicalize_url, url_variants
+from kuroshio.storage.urls import canonicalize_url
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +92,8 @@ class SourceSpider(scrapy.Spider):
 
     name = "source"
 
-    def __init__(self, *, source: SourceConfig, known_urls: frozenset[str], window: CrawlWindow = NO_WINDOW,
-                 max_pages: int = 0, **kwargs: Any) -> None:
+    def __init__(self, *, source: SourceConfig, window: CrawlWindow = NO_WINDOW, max_pages: int = 0,
+                 **kwargs: Any) -> None:
         super().__init__(name=source.name, **kwargs)
         self.source = source
         self.window = window
@@ -101,7 +107,7 @@ class SourceSpider(scrapy.Spider):
         self.sitemaps_seen: set[str] = set(source.sitemaps)
         self.allowed_domains = list(source.domains)
         self.reach = SourceReach.of(source)
-        self.known_urls = known_urls
+        self.lookups: StoreLookups | None = None  # the store, opened from the crawler's settings
         self.requested_urls: set[str] = set()
         self.article_pattern = re.compile(source.article_url_pattern) if source.article_url_pattern else None
         self.publisher = PUBLISHERS.get(source.publisher) if source.publisher else None
@@ -109,11 +115,18 @@ class SourceSpider(scrapy.Spider):
         self.failed_pages: list[PageFailure] = []
         self.topics: tuple[Topic, ...] = ()
         self.workers: ExtractionWorkers | None = None
+        self.discover_only = False  # KUROSHIO_DISCOVER_ONLY: `kuroshio check`
+        self.links_found: dict[str, int] = {}  # links each discovery document gave (by its final URL)
+        self.sitemaps_found: dict[str, int] = {}  # sitemaps each robots.txt or sitemap index named
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SourceSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.topics = tuple(crawler.settings.get("KUROSHIO_TOPICS") or ())
+        spider.discover_only = crawler.settings.getbool("KUROSHIO_DISCOVER_ONLY")
+        if database_url := crawler.settings.get("KUROSHIO_DATABASE_URL"):
+            spider.lookups = StoreLookups(database_url)
+            crawler.signals.connect(spider.close_lookups, signal=signals.spider_closed)
         if processes := crawler.settings.getint("KUROSHIO_EXTRACTION_WORKERS"):
             spider.workers = ExtractionWorkers.acquire(processes, spider.topics)
             crawler.signals.connect(spider.release_workers, signal=signals.spider_closed)
@@ -122,6 +135,10 @@ class SourceSpider(scrapy.Spider):
     def release_workers(self) -> None:
         ExtractionWorkers.release()
         self.workers = None
+
+    def close_lookups(self) -> None:
+        if self.lookups is not None:
+            self.lookups.close()
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         configured: list[tuple[str, Callable[[Response], Iterator[scrapy.Request]]]] = [
@@ -191,6 +208,7 @@ class SourceSpider(scrapy.Spider):
         """Queue the sitemaps an index or robots.txt names: those on the source (`_own_sitemaps`) that the
         window admits, newest first (`CrawlWindow.select_sitemaps`)."""
         sitemaps = self._usable(list(sitemaps))
+        self.sitemaps_found[named_by] = len(sitemaps)
         own = set(self._own_sitemaps(sitemap.url for sitemap in sitemaps))
         selected, too_old = self.window.select_sitemaps(sitemap for sitemap in sitemaps if sitemap.url in own)
         if too_old:
@@ -249,14 +267,23 @@ class SourceSpider(scrapy.Spider):
             self.record_error(response.url, str(error))
             return
         self.crawler.stats.inc_value("kuroshio/links_discovered", len(discovered))
+        self.links_found[response.url] = len(discovered)
         admitted, too_old = self.window.select(discovered)
         self.crawler.stats.inc_value("kuroshio/links_in_window", len(admitted))
         if too_old:
             self.crawler.stats.inc_value("kuroshio/links_too_old", too_old)
             logger.info("%s: %s: %d of %d links dated before the window not fetched",
                         self.source.name, response.url, too_old, len(discovered))
-        for link in admitted:
-            if request := self._follow(link):
+        candidates = [(link, url) for link in admitted if (url := self._article_url(link))]
+        self.crawler.stats.inc_value("kuroshio/links_not_articles", len(admitted) - len(candidates))
+        try:
+            known = self._known([url for _, url in candidates if url not in self.requested_urls])
+        except SQLAlchemyError as error:  # nothing of this document is fetched: the next crawl reads it again
+            self.record_error(response.url, f"store lookup failed: {type(error).__name__}: "
+                                            f"{getattr(error, 'orig', None) or error}")
+            return
+        for link, url in candidates:
+            if request := self._follow(link, url, known=url in known):
                 yield request
 
     def _usable(self, links: list[DiscoveredLink]) -> list[DiscoveredLink]:
@@ -268,12 +295,22 @@ class SourceSpider(scrapy.Spider):
                 self.record_error(link.url, f"skipped: {link.problem}")
         return [link for link in links if not link.problem]
 
-    def _follow(self, link: DiscoveredLink) -> scrapy.Request | None:
-        """A request for an article link not yet known, or None (known, or not an article URL)."""
+    def _article_url(self, link: DiscoveredLink) -> str | None:
+        """The link's canonical URL, or None when it is no article URL of the source."""
         url = canonicalize_url(link.url)
         if self.article_pattern and not self.article_pattern.search(url):
             return None
-        if any(variant in self.known_urls for variant in url_variants(url)):
+        return url
+
+    def _known(self, urls: list[str]) -> set[str]:
+        """Which of `urls` the store knows (`crawler.lookups`), asked once for a whole document's links."""
+        if self.lookups is None or not urls:
+            return set()
+        return self.lookups.known_links(urls)
+
+    def _follow(self, link: DiscoveredLink, url: str, *, known: bool) -> scrapy.Request | None:
+        """A request for the article at canonical `url` when it is neither `known` nor requested yet, or None."""
+        if known:
             self.crawler.stats.inc_value("kuroshio/known_skipped")
             return None
         if url in self.requested_urls:
@@ -283,6 +320,8 @@ class SourceSpider(scrapy.Spider):
             return None
         self.requested_urls.add(url)
         self.crawler.stats.inc_value("kuroshio/article_requests")
+        if self.discover_only:  # counted as a crawl would fetch it (max_pages included), never fetched
+            return None
         return scrapy.Request(
             url,
             callback=self.parse_article,

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kuroshio.storage.articles import StoreResult, store_article
-from kuroshio.storage.models import Article
+from kuroshio.storage.models import Article, ArticleURL
 from kuroshio.storage.records import ExtractedArticle, TopicMatch
 
 MakeArticle = Callable[..., ExtractedArticle]
@@ -23,6 +23,11 @@ ELECTION = TopicMatch(topic="election", score=0.4, terms=("election",))
 
 def count_rows(session: Session, model: type) -> int:
     return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def stored_urls(session: Session) -> set[str]:
+    """Every URL an article is stored under (its own, canonical and alias URLs)."""
+    return set(session.scalars(select(ArticleURL.url)))
 
 
 def store_one(session: Session, article: ExtractedArticle, *matches: TopicMatch, **options: Any) -> StoreResult:

@@ -8,8 +8,20 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
-from storage_support import ELECTION, TAIPEI, TYPHOON, UTC, MakeArticle, RunTogether, count_rows, names_of, store_one
+from storage_support import (
+    ELECTION,
+    TAIPEI,
+    TYPHOON,
+    UTC,
+    MakeArticle,
+    RunTogether,
+    count_rows,
+    names_of,
+    store_one,
+    stored_urls,
+)
 
 from kuroshio.storage import articles as stored_articles
 from kuroshio.storage import models
@@ -18,7 +30,7 @@ from kuroshio.storage.articles import (
     StoreResult,
     article_record,
     get_article,
-    known_urls,
+    known_links,
     list_articles,
     store_articles,
 )
@@ -105,7 +117,7 @@ def test_duplicate_is_stored_once_and_keeps_its_urls_as_aliases(
     expected_urls = {
         first.url, first.canonical_url, "https://news.example/redirected", second_url, second_canonical, *second_seen
     }
-    assert known_urls(session, now=datetime.now(timezone.utc)) == expected_urls
+    assert stored_urls(session) == expected_urls
     for url in expected_urls:
         found = get_article(session, url)
         assert found is not None and found.id == first_result.article_id
@@ -120,11 +132,40 @@ def test_empty_bodies_are_not_duplicates_of_each_other(session: Session, make_ar
     assert count_rows(session, Article) == 2
 
 
-def test_known_urls_is_what_a_second_crawl_skips(session: Session, make_article: MakeArticle) -> None:
-    assert known_urls(session, now=datetime.now(timezone.utc)) == set()
+def test_known_links_is_what_a_second_crawl_skips(session: Session, make_article: MakeArticle) -> None:
+    asked = ["https://news.example/1", "https://news.example/c1", "https://news.example/2", "https://news.example/3"]
+    assert known_links(session, asked, now=datetime.now(timezone.utc)) == set()
     store_one(session, make_article(url="https://news.example/1", canonical_url="https://news.example/c1"))
     store_one(session, make_article(url="https://news.example/2"))
-    assert known_urls(session, now=datetime.now(timezone.utc)) == {"https://news.example/1", "https://news.example/c1", "https://news.example/2"}
+    assert known_links(session, asked, now=datetime.now(timezone.utc)) == set(asked[:3])
+
+
+def test_known_links_finds_a_stored_url_under_its_other_scheme_and_www_form(
+    session: Session, make_article: MakeArticle
+) -> None:
+    store_one(session, make_article(url="http://news.example/story"))
+    asked = ["https://www.news.example/story", "https://news.example/other"]
+    assert known_links(session, asked, now=datetime.now(timezone.utc)) == {"https://www.news.example/story"}
+
+
+def test_known_links_asks_in_bounded_batches_however_many_links(
+    session: Session, make_article: MakeArticle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_one(session, make_article(url="https://news.example/7"))
+    monkeypatch.setattr(stored_articles, "KNOWN_LINKS_PER_QUERY", 10)
+    statements: list[str] = []
+    def listen(connection: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        if statement.lstrip().startswith("SELECT"):
+            statements.append(statement)
+
+    event.listen(session.get_bind(), "before_cursor_execute", listen)
+    try:
+        known = known_links(session, [f"https://news.example/{n}" for n in range(20)], now=datetime.now(timezone.utc))
+    finally:
+        event.remove(session.get_bind(), "before_cursor_execute", listen)
+    assert known == {"https://news.example/7"}
+    # 20 links in 4 forms each (http/https, www or not): 8 chunks of 10, one query of each table per chunk
+    assert len(statements) == 16 and all(statement.count("?") + statement.count("%(") <= 12 for statement in statements)
 
 
 def test_store_after_reads_in_the_same_session(session: Session, make_article: MakeArticle) -> None:
@@ -311,7 +352,7 @@ def test_a_batch_failing_midway_leaves_no_trace(
     assert articles_written_before_the_crash == [1]  # the first article and its rows were in the database
     with sessions() as fresh:
         assert [count_rows(fresh, model) for model in (Article, ArticleURL, ArticleTopic, Source)] == [0, 0, 0, 0]
-        assert known_urls(fresh, now=datetime.now(timezone.utc)) == set()
+        assert stored_urls(fresh) == set()
         assert search_articles(fresh, "typhoon") == []
 
 
@@ -329,7 +370,7 @@ def test_a_batch_stores_each_article_once_and_folds_its_own_duplicates(
     assert [result.created for result in results] == [True, False, True]
     assert results[1].article_id == results[0].article_id
     assert count_rows(session, Article) == 2
-    assert known_urls(session, now=datetime.now(timezone.utc)) == {typhoon.url, copy.url, election.url}
+    assert stored_urls(session) == {typhoon.url, copy.url, election.url}
     stored = get_article(session, str(results[2].article_id))
     assert stored is not None and [match.topic for match in stored.topic_matches] == ["election"]
 
@@ -362,7 +403,7 @@ def test_url_stored_by_a_concurrent_writer_is_recorded_as_duplicate(
     assert store_one(session, again) == StoreResult(article_id=original.article_id, created=False)
     assert lookups == [None, original.article_id]  # the insert failed on the unique URL and was retried
     assert count_rows(session, Article) == 1
-    assert "https://news.example/race-c" in known_urls(session, now=datetime.now(timezone.utc))
+    assert "https://news.example/race-c" in stored_urls(session)
 
 
 @pytest.mark.faults
@@ -411,7 +452,7 @@ def test_concurrent_writers_of_one_body_under_different_urls_store_one_article(
     assert len({result.article_id for result in results}) == 1
     with sessions() as session:
         assert count_rows(session, Article) == 1
-        assert known_urls(session, now=datetime.now(timezone.utc)) == {copy.url for copy in copies}
+        assert stored_urls(session) == {copy.url for copy in copies}
 
 
 @pytest.mark.faults
@@ -445,4 +486,4 @@ def test_writers_adding_the_same_aliases_in_opposite_orders_do_not_deadlock(
             StoreResult(article_id=article_id, created=False) for article_id in sorted(stored)
         ]
         with sessions() as session:
-            assert {first_new, second_new} <= known_urls(session, now=datetime.now(timezone.utc))
+            assert {first_new, second_new} <= stored_urls(session)

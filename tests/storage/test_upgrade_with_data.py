@@ -7,9 +7,10 @@ from datetime import datetime, timedelta, timezone
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import insert, select
+from storage_support import stored_urls
 
 from kuroshio.scheduler.locks import acquire, holder, new_owner
-from kuroshio.storage.articles import article_record, known_urls, list_articles
+from kuroshio.storage.articles import article_record, known_links, list_articles
 from kuroshio.storage.engine import MIGRATIONS_DIR, create_engine_for, session_factory, upgrade_schema
 from kuroshio.storage.models import Article, ArticleTopic, ArticleURL
 from kuroshio.storage.page_failures import record_page_failures
@@ -85,14 +86,15 @@ def test_upgrading_a_full_first_migration_database_to_head_loses_nothing(databas
         records = [article_record(a) for a in list_articles(session, include_unmatched=True, limit=None)]
         assert len(records) == ARTICLES and not any(record["partial"] for record in records)
         assert records[0]["published"] == "2025-12-03T01:17:00+08:00" and records[0]["authors"] == ["Tseng Yun-ting"]
-        assert known_urls(session, now=datetime.now(timezone.utc)) == {row[-1] for row in before["article_urls"]}
+        assert stored_urls(session) == {row[-1] for row in before["article_urls"]}
         assert len(list_articles(session, topic="taiwan-japan", limit=None)) == ARTICLES // 3
         assert set(session.scalars(select(ArticleTopic.rematched_at))) == {None}  # 0008: matched by their crawl
         assert [run.errors_count for run in list_runs(session)] == [1]
         assert [a.title for a in search_articles(session, "Paragraph 123", limit=5)] == ["Story 123 on Kumamoto chips"]
         # The tables the later migrations added work on the upgraded database.
         record_page_failures(session, "focus-taiwan", [PageFailure("https://focustaiwan.tw/gone", "HTTP 404", True)], now=datetime.now(timezone.utc))
-        assert "https://focustaiwan.tw/gone" in known_urls(session, now=datetime.now(timezone.utc))
+        gone = ["https://focustaiwan.tw/gone"]
+        assert known_links(session, gone, now=datetime.now(timezone.utc)) == set(gone)
         acquire(session, "daemon", owner=new_owner(), ttl=30)
         assert holder(session, "daemon") is not None
     engine.dispose()
