@@ -57,13 +57,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kuroshio.crawler.options import SourceConfig
 from kuroshio.scheduler.config import Config
+from kuroshio.scheduler.dead_runs import mark_dead_runs
 from kuroshio.scheduler.digests import send_due_digest
 from kuroshio.scheduler.exits import EXIT_ANOTHER_DAEMON, EXIT_BUSY, EXIT_STORE_UNWRITABLE
-from kuroshio.scheduler.locks import DAEMON_LEASE, Holder, LeaseHeld, LeaseKeeper, holder, pid_alive
+from kuroshio.scheduler.locks import DAEMON_LEASE, Holder, LeaseHeld, LeaseKeeper, holder
 from kuroshio.scheduler.rematch import topics_to_rematch
 from kuroshio.storage.digests import last_digest_attempts
 from kuroshio.storage.engine import create_engine_for, session_factory, unwritable_reason, upgrade_schema
-from kuroshio.storage.runs import end_runs_of_process, last_runs, mark_interrupted_runs
+from kuroshio.storage.runs import end_runs_of_process, last_runs
 
 logger = logging.getLogger(__name__)
 
@@ -134,8 +135,9 @@ class Daemon:
     # --- start-up -----------------------------------------------------------------------------
 
     def _recover_interrupted_runs(self) -> None:
-        with self.sessions() as session:
-            count = mark_interrupted_runs(session, alive=pid_alive, now=datetime.now(timezone.utc))
+        # As `crawl` and `status` do: a run is dead when its pid is gone here and no live lease holds it,
+        # so a crawl of another host sharing the store is not taken for dead while it renews its lease.
+        count = mark_dead_runs(self.sessions)
         if count:
             logger.warning("marked %d crawl runs left by dead processes as interrupted", count)
 

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from kuroshio.crawler.topics import Topic, match_topics
+from kuroshio.crawler.topics import MATCHER_VERSION, Topic, match_topics
 from kuroshio.scheduler.locks import LeaseKeeper
 from kuroshio.storage.models import TopicDefinition
 from kuroshio.storage.topic_definitions import (
@@ -48,9 +48,11 @@ def rematch_lease(topic: str) -> str:
 
 
 def topic_fingerprint(topic: Topic) -> str:
-    """The fingerprint of a configured topic's definition: its parsed query as written back (so spacing,
-    redundant parentheses and an implicit AND make no new definition) and its min score."""
-    return definition_fingerprint(str(topic.query), topic.min_score)
+    """The fingerprint of what decides a topic's matches: its parsed query with every term an `@Country`
+    expands to (so spacing, redundant parentheses and an implicit AND make no new definition, while a
+    new gazetteer does), its min score, and the matcher's version (`MATCHER_VERSION`), so an archive
+    scored by an older way of finding terms is re-scored too."""
+    return definition_fingerprint(f"{MATCHER_VERSION}\n{topic.query!r}", topic.min_score)
 
 
 def states_of(session: Session, topics: Sequence[Topic]) -> list[TopicState]:
