@@ -25,10 +25,12 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from kuroshio.scheduler.check_command import check_command
 from kuroshio.scheduler.cli_context import config_from, open_store, parse_since, store_errors_reported
 from kuroshio.scheduler.config import Config, ConfigError, SourceConfig, load_config
 from kuroshio.scheduler.digest_command import digest_command
 from kuroshio.scheduler.exits import EXIT_BAD_CONFIG, EXIT_BUSY
+from kuroshio.scheduler.extract_command import extract_command
 from kuroshio.scheduler.render import render_table
 from kuroshio.scheduler.topics_command import topics_command
 from kuroshio.storage.engine import unwritable_reason
@@ -509,3 +511,5 @@ def demo(ctx: click.Context, database: Path) -> None:
 
 cli.add_command(digest_command)
 cli.add_command(topics_command)
+cli.add_command(check_command)
+cli.add_command(extract_command)

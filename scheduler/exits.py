@@ -5,6 +5,9 @@ failed, a digest not accepted); 2: a bad config or bad arguments (click's own us
 The rest follow sysexits.h, so systemd and shell scripts can tell a retryable failure from a broken setup.
 """
 
+# kuroshio check: a source unreachable or yielding no article link; kuroshio extract: the page is no
+# article, or could not be fetched (refused, forbidden by robots.txt, an HTTP error).
+EXIT_FAILED = 1
 EXIT_BAD_CONFIG = 2
 EXIT_ANOTHER_DAEMON = 3  # a daemon already runs on this database
 EXIT_STORE_UNREACHABLE = 69  # EX_UNAVAILABLE: the database server is down or unreachable, refused the login, or lacks the database
