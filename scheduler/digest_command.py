@@ -1,5 +1,8 @@
 """`kuroshio digest`: preview a digest, or send it and mark its articles delivered.
 
+The preview is for reading: its text part on stdout, as the mail shows it; `--eml` gives the whole
+message as it would be sent (headers, both parts, quoted-printable), `--out FILE` writes one to a file.
+
 Exit codes: 0 when the preview was written or the digest sent (or there was nothing to send), 1 when
 the server did not accept it (nothing marked; the error is recorded for `kuroshio status`), 2 for a
 bad config or bad arguments, 75 (as `kuroshio crawl`) when another process is sending that digest.
@@ -34,15 +37,17 @@ TEXT_SUFFIXES = (".txt",)
               help="Write the message without sending or marking anything (the default).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the preview here: FILE.html the HTML part, FILE.txt the text part, any other "
-                   "name the whole message (.eml); default: the .eml on stdout.")
+                   "name the whole message (.eml); default: the text part on stdout.")
+@click.option("--eml", "whole_message", is_flag=True,
+              help="Preview the whole message as it would be sent (.eml: headers, both parts), not its text.")
 @click.pass_context
 def digest_command(ctx: click.Context, name: str | None, since: str | None, send: bool, dry_run: bool,
-                   out: Path | None) -> None:
+                   out: Path | None, whole_message: bool) -> None:
     """Build the digest of relevant articles not yet delivered to digest NAME (default: the only one)."""
     if send and dry_run:
         raise click.UsageError("give --send or --dry-run, not both")
-    if send and out is not None:
-        raise click.UsageError("--out writes a preview; it cannot be combined with --send")
+    if send and (out is not None or whole_message):
+        raise click.UsageError("--out and --eml write a preview; they cannot be combined with --send")
     config = config_from(ctx)
     digest = _select_digest(config, name)
     since_at = parse_since(since)
@@ -50,7 +55,7 @@ def digest_command(ctx: click.Context, name: str | None, since: str | None, send
     if send:
         _send(ctx, config, digest, sessions, since_at)
     else:
-        _preview(config, digest, sessions, since_at, out)
+        _preview(config, digest, sessions, since_at, out, whole_message=whole_message)
 
 
 def _select_digest(config: Config, name: str | None) -> DigestConfig:
@@ -67,7 +72,7 @@ def _select_digest(config: Config, name: str | None) -> DigestConfig:
 
 
 def _preview(config: Config, digest: DigestConfig, sessions: sessionmaker[Session], since_at: datetime | None,
-             out: Path | None) -> None:
+             out: Path | None, *, whole_message: bool) -> None:
     from kuroshio.digest.compose import compose_owed
     from kuroshio.digest.message import build_message, message_bytes, render_html, render_text
 
@@ -78,8 +83,10 @@ def _preview(config: Config, digest: DigestConfig, sessions: sessionmaker[Sessio
         message = build_message(content, digest=digest, sender=config.smtp.sender, now=content.generated_at)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
-    suffix = out.suffix.lower() if out is not None else ""
-    if suffix in HTML_SUFFIXES:
+    suffix = out.suffix.lower() if out is not None else ".txt"
+    if whole_message:
+        payload, what = message_bytes(message), "message"
+    elif suffix in HTML_SUFFIXES:
         payload, what = render_html(content).encode("utf-8"), "HTML part"
     elif suffix in TEXT_SUFFIXES:
         payload, what = render_text(content).encode("utf-8"), "text part"

@@ -44,18 +44,28 @@ def delivered(sessions: sessionmaker[Session]) -> set[int]:
         return delivered_article_ids(session, "morning")
 
 
-def test_default_is_a_dry_run_writing_the_whole_message_to_stdout_and_marking_nothing(
+def test_default_is_a_dry_run_writing_the_text_part_to_stdout_and_marking_nothing(
     make_config, sessions, seeded, smtp_server: SmtpServer
 ) -> None:
     result = kuroshio(make_config(), "digest")
+    assert result.returncode == 0, result.stderr
+    text = result.stdout.decode("utf-8")
+    assert text.startswith('Kuroshio digest "morning"') and "3 new articles from 3 sources" in text
+    assert "(*賴清德*)" in text and "Content-Transfer-Encoding" not in text  # decoded, not quoted-printable
+    assert result.stderr.decode() == ("dry run: digest 'morning' owes 3 articles; wrote the text part; "
+                                      "nothing sent or marked\n")
+    assert smtp_server.envelopes == [] and delivered(sessions) == set()
+
+
+def test_eml_writes_the_whole_message_as_it_would_be_sent(make_config, sessions, seeded) -> None:
+    result = kuroshio_here(make_config(), "digest", "--eml")
     assert result.returncode == 0, result.stderr
     message = parse_message(result.stdout)
     assert message.get_content_type() == "multipart/alternative"
     assert message["Subject"] == "Kuroshio morning: 3 new articles"
     assert "3 new articles from 3 sources" in parts(message)[0]
-    assert result.stderr.decode() == ("dry run: digest 'morning' owes 3 articles; wrote the message; "
-                                      "nothing sent or marked\n")
-    assert smtp_server.envelopes == [] and delivered(sessions) == set()
+    assert result.stderr.decode().startswith("dry run: digest 'morning' owes 3 articles; wrote the message;")
+    assert delivered(sessions) == set()
 
 
 @pytest.mark.parametrize(("name", "content_type"), [("page.html", "text/html"), ("page.txt", "text/plain"),
@@ -129,13 +139,14 @@ def test_choosing_a_digest_unknown_names_and_conflicting_flags_are_exit_2(make_c
         "several": (several, ["digest"], "several digests are configured; name one of: morning, chips"),
         "unknown": (several, ["digest", "evening"], "unknown digest 'evening' (configured: morning, chips)"),
         "both flags": (several, ["digest", "chips", "--send", "--dry-run"], "give --send or --dry-run, not both"),
-        "send and out": (several, ["digest", "chips", "--send", "--out", "x.html"], "--out writes a preview"),
+        "send and out": (several, ["digest", "chips", "--send", "--out", "x.html"], "--out and --eml write a preview"),
+        "send and eml": (several, ["digest", "chips", "--send", "--eml"], "--out and --eml write a preview"),
         "none": (make_config(digests=""), ["digest"], "no digest is configured"),
     }
     for case, (config, args, error) in cases.items():
         result = kuroshio_here(config, *args)
         assert (result.returncode, error in result.stderr.decode()) == (2, True), (case, result.stderr)
-    chosen = kuroshio_here(several, "digest", "chips")
+    chosen = kuroshio_here(several, "digest", "chips", "--eml")
     assert chosen.returncode == 0 and parse_message(chosen.stdout)["Subject"] == "Kuroshio chips: 2 new articles"
 
 
