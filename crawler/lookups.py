@@ -1,4 +1,5 @@
-"""What a crawl asks the store while it runs: which of the links it just discovered are already known.
+"""What a crawl asks the store while it runs: which of the links it just discovered are already known,
+and what was kept of a discovery document's last answer (`crawler.middlewares.conditional`).
 
 Opened per crawl from `KUROSHIO_DATABASE_URL`, as `crawler.pipelines` opens its writes. The crawl
 reads nothing of the archive when it starts: each discovery document's links are looked up together
@@ -14,6 +15,7 @@ from datetime import datetime, timezone
 
 from kuroshio.storage.articles import known_links
 from kuroshio.storage.engine import create_engine_for, session_factory
+from kuroshio.storage.validators import StoredValidators, stored_validators
 
 
 class StoreLookups:
@@ -29,6 +31,11 @@ class StoreLookups:
             return set()
         with self.sessions() as session:
             return known_links(session, urls, now=datetime.now(timezone.utc))
+
+    def validators(self, url: str) -> StoredValidators | None:
+        """The validators (and kept body) of the discovery document at `url`, or None."""
+        with self.sessions() as session:
+            return stored_validators(session, url)
 
     def close(self) -> None:
         """Release the crawl's connections."""

@@ -23,6 +23,7 @@ from kuroshio.crawler.spiders.source import SourceSpider
 from kuroshio.crawler.topics import Topic
 from kuroshio.crawler.window import NO_WINDOW, CrawlWindow, no_link_in_window_note
 from kuroshio.storage.records import PageFailure
+from kuroshio.storage.validators import DocumentAnswer
 
 PROGRESS_INTERVAL = 0.5
 
@@ -41,6 +42,8 @@ class SourceRun:
     message: str | None
     failed_pages: tuple[PageFailure, ...] = ()
     errors_count: int = 0  # every error, kept or not
+    not_modified: int = 0  # discovery documents that answered 304
+    document_answers: tuple[DocumentAnswer, ...] = ()  # to remember: those of finished documents
 
 
 def run_spiders(
@@ -90,6 +93,9 @@ def _result(source: SourceConfig, crawler: Crawler) -> SourceRun:
     errors = tuple(spider.errors) if isinstance(spider, SourceSpider) else ()
     failed_pages = tuple(spider.failed_pages) if isinstance(spider, SourceSpider) else ()
     status, verdict = _verdict(stats, errors)
+    # A crawl that did not finish left requests undone: no document's answer is remembered.
+    documents = spider.documents if isinstance(spider, SourceSpider) else None
+    answers = documents.finished_answers() if documents is not None and stats.get("finish_reason") == "finished" else ()
     notes = [verdict]
     if isinstance(spider, SourceSpider):
         notes.append(spider.cap_note())
@@ -107,17 +113,20 @@ def _result(source: SourceConfig, crawler: Crawler) -> SourceRun:
         message=message,
         failed_pages=failed_pages,
         errors_count=stats.get("kuroshio/errors", 0),
+        not_modified=stats.get("kuroshio/not_modified", 0),
+        document_answers=answers,
     )
 
 
 def _verdict(stats: dict, errors: tuple[dict[str, str], ...]) -> tuple[str, str | None]:
     """ok, or failed with why: a source that discovers no article link, or can store none of the new
-    ones it found, has failed, never silently. Finding only known articles is a healthy crawl."""
+    ones it found, has failed, never silently. Finding only known articles, or documents not modified
+    since the last crawl, is a healthy crawl."""
     finish_reason = stats.get("finish_reason")
     if finish_reason != "finished":
         return "failed", f"crawl ended early: {finish_reason or 'did not start'}"
     first = f" (first error: {errors[0]['url']}: {errors[0]['reason']})" if errors else ""
-    if not stats.get("kuroshio/links_discovered"):
+    if not stats.get("kuroshio/links_discovered") and not stats.get("kuroshio/documents_unchanged"):
         return "failed", f"discovered no article links{first}"
     stored = stats.get("kuroshio/articles_new", 0) + stats.get("kuroshio/duplicates_stored_as_alias", 0)
     if stats.get("kuroshio/article_requests") and not stored:

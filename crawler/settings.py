@@ -16,7 +16,9 @@ allowed domains are refused by `crawler.middlewares.redirect`; a chain longer th
 `REDIRECT_MAX_TIMES` is dropped by Scrapy; the spider records all three with the page's URL. No request
 goes off its source's hosts and ports or to an address inside the network (loopback, private,
 link-local, metadata): `crawler.middlewares.addresses` resolves and judges every host first, and its
-resolver (`TWISTED_DNS_RESOLVER`) connects to the address judged.
+resolver (`TWISTED_DNS_RESOLVER`) connects to the address judged. Feeds, sitemaps, listing pages and
+robots.txt are asked for with the validators of their last answer (`crawler.middlewares.conditional`;
+`KUROSHIO_CONDITIONAL_REQUESTS`, on unless a config's `scrapy_settings` switches it off).
 """
 
 from __future__ import annotations
@@ -88,6 +90,9 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[s
             "kuroshio.crawler.middlewares.retry.BackoffRetryMiddleware": 550,
             # After Scrapy's RedirectMiddleware (600), so it sees a redirect first.
             "kuroshio.crawler.middlewares.redirect.RedirectPolicyMiddleware": 610,
+            # Below RedirectMiddleware (600) and HttpCompressionMiddleware (590): it sees the final
+            # answer of each document, decompressed (crawler.middlewares.conditional).
+            "kuroshio.crawler.middlewares.conditional.ConditionalRequestMiddleware": 580,
         },
     }
     settings.update(crawl.scrapy_settings)

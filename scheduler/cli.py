@@ -161,10 +161,12 @@ def _busy_sources(sessions, sources) -> tuple[dict, tuple]:
 
 def _crawl_summary(results: list) -> str:
     rows = [
-        (r.source, r.status, r.pages_fetched, r.articles_new, r.articles_relevant, r.duplicates_skipped, r.errors_count)
+        (r.source, r.status, r.pages_fetched, r.not_modified, r.articles_new, r.articles_relevant,
+         r.duplicates_skipped, r.errors_count)
         for r in results
     ]
-    lines = [render_table(["source", "status", "pages", "new", "relevant", "duplicates", "errors"], rows)]
+    lines = [render_table(["source", "status", "pages", "unchanged", "new", "relevant", "duplicates", "errors"],
+                          rows)]
     for result in results:
         if result.message:
             lines.append(one_line(f"{result.source}: {result.message}"))

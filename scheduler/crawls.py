@@ -2,7 +2,8 @@
 
 A run record is written as `running` before Scrapy starts and finished with the counts after, so a
 process killed mid-crawl leaves a visible `running` row for the next start to mark interrupted. Pages
-that could not be stored are recorded after the crawl, so the next one knows which to leave alone.
+that could not be stored are recorded after the crawl, so the next one knows which to leave alone, and
+so are the validators of the discovery documents it finished (`kuroshio.storage.validators`).
 
 The crawl's window (`kuroshio.crawler.window`) starts `[crawl] max_age` before the crawl does (none when
 it is 0), or at `since` for a backfill (`kuroshio crawl --since DATE`).
@@ -22,6 +23,7 @@ from kuroshio.scheduler.config import Config
 from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
 from kuroshio.storage.page_failures import record_page_failures
 from kuroshio.storage.runs import finish_run, start_run
+from kuroshio.storage.validators import record_document_answers
 
 
 def crawl(
@@ -57,9 +59,11 @@ def crawl(
                 errors=list(result.errors),
                 errors_count=result.errors_count,
                 message=result.message,
+                not_modified=result.not_modified,
                 now=finished_at,
             )
             record_page_failures(session, result.source, result.failed_pages, now=finished_at)
+            record_document_answers(session, result.document_answers, now=finished_at)
     engine.dispose()
     return results
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -214,6 +215,8 @@ class CrawlRun(Base):
     errors: Mapped[list[Any]] = mapped_column(default=list)
     message: Mapped[str | None] = mapped_column(Text)
     pid: Mapped[int | None]
+    # Discovery documents (feeds, sitemaps, listing pages, robots.txt) that answered 304 Not Modified.
+    not_modified: Mapped[int] = mapped_column(Integer, server_default="0")
 
     source: Mapped[Source] = relationship(lazy="joined", innerjoin=True)
 
@@ -298,3 +301,29 @@ class Lease(Base):
     renewed_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# Validators longer than this are not kept (no real server sends one; a hostile one would fill the row).
+MAX_VALIDATOR_CHARS = 512
+# A document that names others (robots.txt, a sitemap index) is kept whole when it is at most this big,
+# so that a 304 can still lead to what it names; a bigger one is fetched whole every crawl.
+MAX_KEPT_DOCUMENT_BYTES = 512 * 1024
+
+
+class DocumentValidators(Base):
+    """The validators of a discovery document's last answer, sent back on the next request for it.
+
+    `etag` and `last_modified` are the ETag and Last-Modified headers as the server sent them (echoed
+    verbatim in If-None-Match and If-Modified-Since); `last_status` is 200 or 304; `body` is kept only
+    for a document that names other documents (`kuroshio.storage.validators`).
+    """
+
+    __tablename__ = "document_validators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(MAX_URL_LENGTH), unique=True)
+    etag: Mapped[str | None] = mapped_column(String(MAX_VALIDATOR_CHARS))
+    last_modified: Mapped[str | None] = mapped_column(String(MAX_VALIDATOR_CHARS))
+    last_status: Mapped[int] = mapped_column(Integer)
+    checked_at: Mapped[datetime]
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -65,11 +65,12 @@ def finish_run(
     errors: Sequence[dict[str, Any]],
     errors_count: int | None = None,
     message: str | None = None,
+    not_modified: int = 0,
     now: datetime,
 ) -> None:
     """Record how run `run_id` ended. `errors` are {"url", "reason"} dicts: the first `MAX_RECORDED_ERRORS`
     are kept; `errors_count` is how many there were in all (default: all are in `errors`), since a crawl
-    itself keeps only its first few hundred."""
+    itself keeps only its first few hundred. `not_modified`: discovery documents that answered 304."""
     if status not in FINISHED_STATUSES:
         raise ValueError(f"run status {status!r} is not one of {', '.join(FINISHED_STATUSES)}")
     with write_transaction(session):
@@ -82,6 +83,7 @@ def finish_run(
         run.articles_new = articles_new
         run.articles_relevant = articles_relevant
         run.duplicates_skipped = duplicates_skipped
+        run.not_modified = not_modified
         run.errors_count = max(len(errors), errors_count or 0)
         run.errors = [_error_record(error) for error in errors[:MAX_RECORDED_ERRORS]]
         run.message = message

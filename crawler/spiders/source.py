@@ -4,7 +4,13 @@ Discovery runs every style the source configures — feeds, sitemaps (and those 
 robots.txt names), listing pages — and funnels every link through one gate (`_follow`) that
 canonicalises it and skips what the store already knows, so a second crawl of an unchanged site
 fetches no article page again. The store is asked about each document's links together, once the
-document is read (`crawler.lookups`), never for its whole archive. Every failure is logged with its URL and kept in `errors` for the
+document is read (`crawler.lookups`), never for its whole archive.
+
+Discovery documents are asked for conditionally (`crawler.middlewares.conditional`): one that answers
+304 Not Modified ends there, its links unread, unless it names other documents (robots.txt, a sitemap
+index), whose kept body is read again so that what it names is still polled. A document's answer is
+remembered only when its work was finished: an error against it or against a page it led to, or a link
+it named left by the page cap, leaves it to be read whole next time. Every failure is logged with its URL and kept in `errors` for the
 run record; the crawl goes on. A link that is no usable URL (`DiscoveredLink.problem`) is one such
 failure, never the end of its document; any error while reading a page is that page's failure, left for
 the next crawl when it is none we expected.
@@ -69,6 +75,7 @@ from kuroshio.crawler.extract import NoArticleError, PageTooLarge
 from kuroshio.crawler.items import CrawledArticle
 from kuroshio.crawler.lookups import StoreLookups
 from kuroshio.crawler.middlewares.addresses import AddressRefused
+from kuroshio.crawler.middlewares.conditional import DocumentAnswers, document_meta
 from kuroshio.crawler.middlewares.redirect import RedirectRefused
 from kuroshio.crawler.middlewares.retry import HostDeferred, failure_reason
 from kuroshio.crawler.options import SourceConfig
@@ -79,6 +86,7 @@ from kuroshio.crawler.workers import ExtractionWorkerDied, ExtractionWorkers, re
 from kuroshio.storage.records import ExtractedArticle, PageFailure, TopicMatch
 from kuroshio.storage.text import one_line
 from kuroshio.storage.urls import canonicalize_url
+from kuroshio.storage.validators import NOT_MODIFIED
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +116,8 @@ class SourceSpider(scrapy.Spider):
         self.allowed_domains = list(source.domains)
         self.reach = SourceReach.of(source)
         self.lookups: StoreLookups | None = None  # the store, opened from the crawler's settings
+        self.documents: DocumentAnswers | None = None  # discovery documents' answers, when asked conditionally
+        self.found_in: dict[str, str] = {}  # article URL (as requested or reached) → the document that named it
         self.requested_urls: set[str] = set()
         self.article_pattern = re.compile(source.article_url_pattern) if source.article_url_pattern else None
         self.publisher = PUBLISHERS.get(source.publisher) if source.publisher else None
@@ -127,6 +137,8 @@ class SourceSpider(scrapy.Spider):
         if database_url := crawler.settings.get("KUROSHIO_DATABASE_URL"):
             spider.lookups = StoreLookups(database_url)
             crawler.signals.connect(spider.close_lookups, signal=signals.spider_closed)
+            if crawler.settings.getbool("KUROSHIO_CONDITIONAL_REQUESTS", True):
+                spider.documents = DocumentAnswers(spider.lookups.validators)
         if processes := crawler.settings.getint("KUROSHIO_EXTRACTION_WORKERS"):
             spider.workers = ExtractionWorkers.acquire(processes, spider.topics)
             crawler.signals.connect(spider.release_workers, signal=signals.spider_closed)
@@ -155,7 +167,7 @@ class SourceSpider(scrapy.Spider):
             for url in self._robots_urls():
                 # Not counted against max_pages: one per host, and every crawl there reads it anyway.
                 yield scrapy.Request(url, callback=self.parse_robots, errback=self.on_robots_error,
-                                     meta={"allow_offsite": True})
+                                     meta={"allow_offsite": True, **document_meta()})
 
     def _robots_urls(self) -> Iterator[str]:
         """robots.txt of each allowed domain, on the scheme and port the source's own URLs use there."""
@@ -167,20 +179,36 @@ class SourceSpider(scrapy.Spider):
 
     def _discovery_request(self, url: str, callback: Any, **meta: Any) -> scrapy.Request:
         # Configured discovery documents may live off the article domains (a feed on FeedBurner).
-        return scrapy.Request(url, callback=callback, errback=self.on_error, meta={"allow_offsite": True, **meta})
+        return scrapy.Request(url, callback=callback, errback=self.on_error,
+                              meta={"allow_offsite": True, **document_meta(), **meta})
 
     def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
-        yield from self._follow_all(response, lambda: parse_feed(response.body, url=response.url))
+        if not self._not_modified(response):
+            yield from self._follow_all(response, lambda: parse_feed(response.body, url=response.url))
+
+    def _not_modified(self, response: Response) -> bool:
+        """Whether the document answered 304 Not Modified: its links were all followed before, so its
+        work ends here."""
+        if response.status != NOT_MODIFIED:
+            return False
+        logger.debug("%s: %s: not modified since the last crawl", self.source.name, response.url)
+        self.crawler.stats.inc_value("kuroshio/documents_unchanged")
+        return True
 
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
         if response.meta.get("queued_sitemap"):
             self.sitemap_fetching = False
+        if self._not_modified(response):
+            yield from self._next_sitemap()
+            return
         try:
             sitemap = parse_sitemap(response.body, url=response.url)
         except DiscoveryError as error:
             self.record_error(response.url, str(error))
         else:
             depth = response.meta.get("sitemap_depth", 0)
+            if sitemap.children and self.documents is not None:  # a 304 must still lead to its sitemaps
+                self.documents.keep_body(response.url, response.body)
             if depth < MAX_SITEMAP_DEPTH:
                 self._queue_sitemaps(response.url, sitemap.children, depth=depth + 1)
             elif sitemap.children:  # an index this deep is a loop or a trap: said, never silently dropped
@@ -190,6 +218,8 @@ class SourceSpider(scrapy.Spider):
         yield from self._next_sitemap()
 
     def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
+        if self._not_modified(response):  # only when none was kept: a kept robots.txt is read again
+            return
         self._queue_sitemaps(response.url, robots_sitemaps(response.body, url=response.url), depth=1)
         yield from self._next_sitemap()
 
@@ -234,7 +264,8 @@ class SourceSpider(scrapy.Spider):
         # dont_filter: a request Scrapy's duplicate filter dropped would reach neither callback nor
         # errback and stall the queue; `sitemaps_seen` keeps each sitemap to one request instead.
         yield scrapy.Request(url, callback=self.parse_sitemap, errback=self.on_sitemap_error, dont_filter=True,
-                             meta={"allow_offsite": True, "sitemap_depth": depth, "queued_sitemap": True})
+                             meta={"allow_offsite": True, "sitemap_depth": depth, "queued_sitemap": True,
+                                   **document_meta()})
 
     def on_sitemap_error(self, failure: Failure) -> list[scrapy.Request]:
         """A queued sitemap that failed is recorded as any request is, and the next one is fetched."""
@@ -254,7 +285,7 @@ class SourceSpider(scrapy.Spider):
 
     def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
         pattern = self.article_pattern
-        if pattern is None:
+        if pattern is None or self._not_modified(response):
             return
         yield from self._follow_all(response, lambda: listing_links(response.body, url=response.url, pattern=pattern))
 
@@ -283,7 +314,7 @@ class SourceSpider(scrapy.Spider):
                                             f"{getattr(error, 'orig', None) or error}")
             return
         for link, url in candidates:
-            if request := self._follow(link, url, known=url in known):
+            if request := self._follow(link, url, known=url in known, found_in=response.url):
                 yield request
 
     def _usable(self, links: list[DiscoveredLink]) -> list[DiscoveredLink]:
@@ -308,8 +339,9 @@ class SourceSpider(scrapy.Spider):
             return set()
         return self.lookups.known_links(urls)
 
-    def _follow(self, link: DiscoveredLink, url: str, *, known: bool) -> scrapy.Request | None:
-        """A request for the article at canonical `url` when it is neither `known` nor requested yet, or None."""
+    def _follow(self, link: DiscoveredLink, url: str, *, known: bool, found_in: str) -> scrapy.Request | None:
+        """A request for the article at canonical `url` (named by the document `found_in`) when it is
+        neither `known` nor requested yet, or None."""
         if known:
             self.crawler.stats.inc_value("kuroshio/known_skipped")
             return None
@@ -317,8 +349,11 @@ class SourceSpider(scrapy.Spider):
             return None
         if not self._may_request():
             self.links_left.add(url)
+            if self.documents is not None:
+                self.documents.unfinished(found_in)
             return None
         self.requested_urls.add(url)
+        self.found_in[url] = found_in
         self.crawler.stats.inc_value("kuroshio/article_requests")
         if self.discover_only:  # counted as a crawl would fetch it (max_pages included), never fetched
             return None
@@ -353,6 +388,7 @@ class SourceSpider(scrapy.Spider):
     async def parse_article(
         self, response: Response, feed_published_at: datetime | None
     ) -> AsyncIterator[CrawledArticle]:
+        self._reached(response.url, response.meta)
         content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
         if not isinstance(response, TextResponse):
             self._page_failed(response.url, f"not an HTML page ({content_type or '?'})")
@@ -420,8 +456,16 @@ class SourceSpider(scrapy.Spider):
         self.record_error(url, reason)
         self.failed_pages.append(PageFailure(canonicalize_url(url), reason, permanent=permanent))
 
+    def _reached(self, url: str, meta: dict[str, Any]) -> None:
+        """Tie the URL an article request ended at (after redirects) to the document that named it, so
+        that an error recorded against either leaves that document unfinished."""
+        if document := self.found_in.get(canonicalize_url(meta.get("redirect_urls", [url])[0])):
+            self.found_in.setdefault(url, document)
+            self.found_in.setdefault(canonicalize_url(url), document)
+
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
+        self._reached(request.url, request.meta)
         if too_large := self._too_large(failure):
             self.crawler.stats.inc_value("kuroshio/too_large")
             self.record_error(request.url, too_large)
@@ -487,6 +531,9 @@ class SourceSpider(scrapy.Spider):
         """Log a failure against its URL and keep it for the run record, each on one line: a reason may
         quote a server (a Content-Type header, an error's text), whose control characters — terminal
         escape sequences — must reach neither the log nor the terminals that show the run."""
+        if self.documents is not None:  # its answer is not remembered: the next crawl reads it whole
+            self.documents.unfinished(url)
+            self.documents.unfinished(self.found_in.get(url))
         url, reason = one_line(url), one_line(reason)
         logger.warning("%s: %s: %s", self.source.name, url, reason)
         self.crawler.stats.inc_value("kuroshio/errors")

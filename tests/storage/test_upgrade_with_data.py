@@ -12,10 +12,10 @@ from storage_support import stored_urls
 from kuroshio.scheduler.locks import acquire, holder, new_owner
 from kuroshio.storage.articles import article_record, known_links, list_articles
 from kuroshio.storage.engine import MIGRATIONS_DIR, create_engine_for, session_factory, upgrade_schema
-from kuroshio.storage.models import Article, ArticleTopic, ArticleURL
+from kuroshio.storage.models import Article, ArticleTopic, ArticleURL, CrawlRun
 from kuroshio.storage.page_failures import record_page_failures
 from kuroshio.storage.records import PageFailure, text_sha256
-from kuroshio.storage.runs import finish_run, list_runs, start_run
+from kuroshio.storage.runs import list_runs
 from kuroshio.storage.search import search_articles
 from kuroshio.storage.sources import add_source_if_missing
 
@@ -34,11 +34,15 @@ def upgrade_to(engine, revision: str) -> None:
 def fill(sessions) -> None:
     """Runs and articles (with aliases and topic matches) written while the schema is at 0001, in the
     columns 0001 gave them: the models describe the newest schema (0006 added `articles.partial`), so
-    the articles go in as plain inserts of the 0001 columns, as the code of that time wrote them."""
+    the articles and the run go in as plain inserts of the 0001 columns (0009 added `crawl_runs.not_modified`),
+    as the code of that time wrote them."""
     with sessions() as session, session.begin():
         source_id = add_source_if_missing(session, "focus-taiwan").id
-    with sessions() as session:
-        run_id = start_run(session, "focus-taiwan", pid=None, now=datetime.now(timezone.utc))
+        run_id = session.execute(insert(CrawlRun.__table__).values(
+            source_id=source_id, started_at=datetime.now(timezone.utc), finished_at=datetime.now(timezone.utc),
+            status="ok", pages_fetched=ARTICLES, articles_new=ARTICLES, articles_relevant=ARTICLES // 3,
+            duplicates_skipped=0, errors_count=1, errors=[{"url": "u", "reason": "HTTP 404"}],
+        ).returning(CrawlRun.id)).scalar_one()
     articles, urls, matches = [], [], []
     for number in range(ARTICLES):
         url = f"https://focustaiwan.tw/politics/2025120{number:05d}"
@@ -56,9 +60,6 @@ def fill(sessions) -> None:
         session.execute(insert(Article.__table__), articles)
         session.execute(insert(ArticleURL.__table__), urls)
         session.execute(insert(ArticleTopic.__table__), matches)
-    with sessions() as session:
-        finish_run(session, run_id, status="ok", pages_fetched=ARTICLES, articles_new=ARTICLES,
-                   articles_relevant=ARTICLES // 3, duplicates_skipped=0, errors=[{"url": "u", "reason": "HTTP 404"}], now=datetime.now(timezone.utc))
 
 
 def rows_0001(sessions) -> dict[str, list[tuple]]:
