@@ -145,3 +145,21 @@ def remove_tree(path: Path) -> None:
         print(f"kept {path}")
         return
     shutil.rmtree(path, ignore_errors=True)
+
+
+def replace_section(document: str, new_section: str) -> str:
+    """`document` (RESULTS.md) with the `## ` section that `new_section` heads (its first line) replaced, up
+    to the next `## ` heading, or appended when it has none yet."""
+    heading = new_section.splitlines()[0]
+    start = document.find(heading + "\n")
+    if start < 0:
+        return document.rstrip("\n") + "\n\n" + new_section
+    end = document.find("\n## ", start + len(heading))
+    rest = document[end + 1:] if end >= 0 else ""
+    return document[:start] + new_section + ("\n" + rest if rest else "")
+
+
+def short_commit() -> str:
+    """The commit the working tree is at, abbreviated."""
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                          check=True).stdout.strip()
