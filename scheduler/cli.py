@@ -22,18 +22,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
 from kuroshio.scheduler.check_command import check_command
 from kuroshio.scheduler.cli_context import config_from, open_store, parse_since, store_errors_reported
 from kuroshio.scheduler.config import Config, ConfigError, SourceConfig, load_config
+from kuroshio.scheduler.dead_runs import mark_dead_runs_reported
 from kuroshio.scheduler.digest_command import digest_command
 from kuroshio.scheduler.exits import EXIT_BAD_CONFIG, EXIT_BUSY
 from kuroshio.scheduler.extract_command import extract_command
-from kuroshio.scheduler.render import render_table
+from kuroshio.scheduler.listing import LIMIT, known_sources, known_topics, limit_count, report_cut, require_known
+from kuroshio.scheduler.render import clip, render_table, to_the_second
+from kuroshio.scheduler.runs_command import runs_command
+from kuroshio.scheduler.status_command import status_command
 from kuroshio.scheduler.topics_command import topics_command
-from kuroshio.storage.engine import unwritable_reason
 from kuroshio.storage.text import one_line
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 CRAWL_LEASE_TTL = 60.0
 FORMATS = ("table", "json", "jsonl", "csv")
+TABLE_LIMIT = 50  # rows of `articles list` in the table when --limit is not given; the exports have no cap
+TITLE_WIDTH = 70  # terminal cells of a title in a table
 
 
 def main() -> None:
@@ -50,6 +53,7 @@ def main() -> None:
 
 
 @click.group()
+@click.version_option(package_name="kuroshio", prog_name="kuroshio", message="%(prog)s %(version)s")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), envvar="KUROSHIO_CONFIG",
               help="TOML config file (default: built-in sources and topic).")
 @click.option("--log-level", default="WARNING", show_default=True,
@@ -186,24 +190,30 @@ def articles() -> None:
 @click.option("--topic", help="Only articles matching this topic.")
 @click.option("--since", help="Only articles published (or first seen) since this ISO date.")
 @click.option("--source", help="Only articles from this source.")
-@click.option("--all", "include_unmatched", is_flag=True, help="Include articles that matched no topic.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--all", "include_unmatched", is_flag=True, help="Also articles that matched no topic.")
+@click.option("--limit", type=LIMIT, metavar="N|all", help=f"At most N articles, or 'all'. Default: {TABLE_LIMIT} in the table; the "
+              "json, jsonl and csv exports list every one.")
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.pass_context
 def articles_list(ctx: click.Context, topic: str | None, since: str | None, source: str | None,
-                  include_unmatched: bool, limit: int, output_format: str) -> None:
-    """List articles, newest first (by default only those matching a topic)."""
-    from kuroshio.storage.articles import article_record, list_articles
+                  include_unmatched: bool, limit: int | str | None, output_format: str) -> None:
+    """List articles, newest first (by default only those matching a topic). A listing cut by --limit
+    says so on stderr."""
+    from kuroshio.storage.articles import article_record, count_articles, list_articles
 
     config = config_from(ctx)
     since_at = parse_since(since)
+    count = limit_count(limit, default=TABLE_LIMIT if output_format == "table" else None)
+    filters: dict[str, Any] = {"topic": topic, "since": since_at, "source": source,
+                               "include_unmatched": include_unmatched}
     with open_store(config)() as session:
-        records = [
-            article_record(article)
-            for article in list_articles(session, topic=topic, since=since_at, source=source,
-                                         include_unmatched=include_unmatched, limit=limit)
-        ]
+        require_known("source", source, known_sources(config, session))
+        require_known("topic", topic, known_topics(config, session))
+        records = [article_record(article) for article in list_articles(session, **filters, limit=count)]
+        total = count_articles(session, **filters) if len(records) == count else len(records)
     click.echo(_format_records(records, output_format), nl=False)
+    if total > len(records):
+        report_cut(len(records), total=total, what="articles")
 
 
 @articles.command("show")
@@ -278,10 +288,10 @@ PARTIAL_LINE = "yes: the page showed only the title and lead (a paywall or an ar
 
 @articles.command("search")
 @click.argument("query", nargs=-1, required=True)
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--limit", type=LIMIT, metavar="N|all", default=20, show_default=True, help="At most N articles, or 'all'.")
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.pass_context
-def articles_search(ctx: click.Context, query: tuple[str, ...], limit: int, output_format: str) -> None:
+def articles_search(ctx: click.Context, query: tuple[str, ...], limit: int | str, output_format: str) -> None:
     """Search every stored article with a topic query (words joined by spaces): TSMC AND 熊本, Japan*,
     "Taiwan Strait", a OR b, NOT c, @Japan. Found as the topic filter finds terms (README: Searching)."""
     from kuroshio.storage.articles import article_record
@@ -291,12 +301,17 @@ def articles_search(ctx: click.Context, query: tuple[str, ...], limit: int, outp
     config = config_from(ctx)
     try:
         with open_store(config)() as session:
-            found = search_articles(session, " ".join(query), limit=limit)
-            records = [article_record(article) for article in found]
+            count = limit_count(limit, default=None)
+            # One more than asked for tells whether the listing was cut; confirming every match to count
+            # them all would cost as much as --limit all.
+            found = search_articles(session, " ".join(query), limit=count + 1 if count is not None else None)
+            records = [article_record(article) for article in found[:count]]
     except QuerySyntaxError as error:
         click.echo(f"kuroshio: bad search query: {one_line(str(error))}", err=True)
         ctx.exit(EXIT_BAD_CONFIG)
     click.echo(_format_records(records, output_format), nl=False)
+    if len(found) > len(records):
+        report_cut(len(records), total=None, what="articles found")
 
 
 def _format_records(records: list[dict[str, Any]], output_format: str) -> str:
@@ -307,14 +322,29 @@ def _format_records(records: list[dict[str, Any]], output_format: str) -> str:
     if output_format == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(["id", "published", "source", "title", "url", "topics"])
-        for r in records:
-            writer.writerow([r["id"], *map(_csv_cell, (r["published"] or "", r["source"], r["title"], r["url"],
-                                                        ";".join(t["name"] for t in r["topics"])))])
+        writer.writerow(CSV_COLUMNS)
+        writer.writerows([r["id"], *map(_csv_cell, _csv_fields(r))] for r in records)
         return buffer.getvalue()
-    rows = [(r["id"], (r["published"] or "")[:16], r["source"], r["title"][:70],
+    rows = [(r["id"], (r["published"] or "")[:16], r["source"], clip(r["title"], TITLE_WIDTH),
              ",".join(t["name"] for t in r["topics"])) for r in records]
     return render_table(["id", "published", "source", "title", "topics"], rows) + "\n"
+
+
+# Every field of an article's JSON record but its text, which is no cell's size (a spreadsheet cell holds
+# 32,767 characters): the first six as they always were, lists joined by ";", each topic's score and
+# terms under its name.
+CSV_COLUMNS = ("id", "published", "source", "title", "url", "topics", "canonical_url", "authors", "language",
+               "partial", "first_seen_at", "topic_scores", "topic_terms")
+
+
+def _csv_fields(record: dict[str, Any]) -> tuple[str, ...]:
+    """The text cells of `record` after its id, in `CSV_COLUMNS` order."""
+    topics = record["topics"]
+    return (record["published"] or "", record["source"], record["title"], record["url"],
+            ";".join(t["name"] for t in topics), record["canonical_url"], ";".join(record["authors"]),
+            record["language"] or "", "true" if record["partial"] else "false", record["first_seen_at"],
+            ";".join(f"{t['name']}={t['score']:g}" for t in topics),
+            ";".join(f"{t['name']}={', '.join(t['terms'])}" for t in topics))
 
 
 # A spreadsheet reads a cell starting with one of these as a formula (`=HYPERLINK(...)`, `@SUM(...)`, DDE).
@@ -327,65 +357,32 @@ def _csv_cell(text: str) -> str:
     return f"'{text}" if text.startswith(CSV_FORMULA_STARTS) else text
 
 
-def _mark_dead_runs(config: Config, sessions: sessionmaker[Session]) -> None:
-    """Mark `interrupted` the runs dead processes left `running` (`kuroshio.scheduler.dead_runs`), so a
-    reading command never shows a killed crawl as running. A store that refuses the write is said in one
-    line, and what is recorded is shown all the same."""
-    from kuroshio.scheduler.dead_runs import mark_dead_runs
-
-    try:
-        mark_dead_runs(sessions)
-    except SQLAlchemyError as error:
-        if (reason := unwritable_reason(error, config.storage_url)) is None:
-            raise
-        click.echo(f"kuroshio: runs left by dead processes not marked interrupted: {reason}", err=True)
-
-
 @cli.command()
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_context
-def sources(ctx: click.Context) -> None:
+def sources(ctx: click.Context, output_format: str) -> None:
     """List configured sources with their last crawl."""
-    from kuroshio.storage.runs import last_runs
+    from kuroshio.storage.runs import last_runs, run_record
 
     config = config_from(ctx)
     sessions = open_store(config)
-    _mark_dead_runs(config, sessions)
+    mark_dead_runs_reported(config, sessions)
     with sessions() as session:
         runs = last_runs(session)
-        rows = []
-        for source in config.sources:
-            run = runs.get(source.name)
-            rows.append((
-                source.name,
-                ", ".join(source.domains),
-                run.status if run else "never run",
-                run.started_at.isoformat(timespec="seconds") if run else "",
-                run.articles_new if run else "",
-            ))
+        records: list[dict[str, Any]] = [
+            {"name": source.name, "domains": list(source.domains),
+             "last_run": run_record(runs[source.name]) if source.name in runs else None}
+            for source in config.sources
+        ]
+    if output_format == "json":
+        click.echo(json.dumps(records, ensure_ascii=False, indent=2))
+        return
+    rows = []
+    for record in records:
+        run = record["last_run"] or {}
+        rows.append((record["name"], ", ".join(record["domains"]), run.get("status", "never run"),
+                     to_the_second(run.get("started_at")), run.get("articles_new", "")))
     click.echo(render_table(["source", "domains", "last run", "started", "new"], rows))
-
-
-@cli.command()
-@click.option("--source", help="Only runs of this source.")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
-@click.pass_context
-def runs(ctx: click.Context, source: str | None, limit: int) -> None:
-    """Crawl history, newest first, with counts, duration and errors."""
-    from kuroshio.storage.runs import list_runs
-
-    config = config_from(ctx)
-    sessions = open_store(config)
-    _mark_dead_runs(config, sessions)
-    with sessions() as session:
-        rows = []
-        for run in list_runs(session, source=source, limit=limit):
-            duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
-            rows.append((run.id, run.source.name, run.status, run.started_at.isoformat(timespec="seconds"),
-                         f"{duration:.1f}s" if duration is not None else "", run.pages_fetched, run.not_modified,
-                         run.articles_new, run.articles_relevant, run.duplicates_skipped, run.errors_count,
-                         run.message or ""))
-    click.echo(render_table(["run", "source", "status", "started", "took", "pages", "unchanged", "new", "relevant",
-                             "duplicates", "errors", "message"], rows))
 
 
 @cli.command()
@@ -398,71 +395,6 @@ def daemon(ctx: click.Context) -> None:
     with store_errors_reported(config):  # a store it cannot connect to at start: one line, exit 69
         code = run_daemon(config, log_level=ctx.obj["log_level"])
     ctx.exit(code)
-
-
-@cli.command()
-@click.pass_context
-def status(ctx: click.Context) -> None:
-    """Whether a daemon is alive, its next runs, and each source's last crawl.
-
-    A source whose last `STARVED_RUNS` finished runs each failed, or stored nothing new while recording
-    errors, is marked "!" and named on a line of its own (`kuroshio.storage.runs.starved_sources`).
-    """
-    from kuroshio.scheduler.daemon import daemon_state
-    from kuroshio.storage.runs import STARVED_RUNS, last_runs, starved_sources
-
-    config = config_from(ctx)
-    sessions = open_store(config)
-    _mark_dead_runs(config, sessions)
-    holder, alive = daemon_state(sessions)
-    if holder is None:
-        click.echo("daemon: not running")
-    elif alive:
-        click.echo(f"daemon: running, {one_line(holder.describe())}")
-    else:
-        click.echo(f"daemon: not running (it died: last seen {one_line(holder.describe())})")
-    jobs = holder.info.get("jobs", {}) if holder is not None and alive else {}
-    with sessions() as session:
-        runs = last_runs(session)
-        starved = set(starved_sources(session)) & {source.name for source in config.sources}
-    rows = []
-    for source in config.sources:
-        run = runs.get(source.name)
-        rows.append((
-            "!" if source.name in starved else "",
-            source.name,
-            jobs.get(f"crawl:{source.name}", "") or "",
-            run.status if run else "never run",
-            run.started_at.isoformat(timespec="seconds") if run else "",
-            run.articles_new if run else "",
-            (run.message or "")[:80] if run else "",
-        ))
-    click.echo(render_table(["!", "source", "next run", "last run", "started", "new", "message"], rows))
-    for name in sorted(starved):
-        click.echo(f"! {one_line(name)}: no new article in the last {STARVED_RUNS} runs (each failed or had only errors)")
-    if config.digests:
-        click.echo()
-        click.echo(_digest_status(config, sessions, jobs))
-
-
-def _digest_status(config: Config, sessions, jobs: dict) -> str:
-    """Each digest's next run and last attempt, with the error of a failed one."""
-    from kuroshio.storage.digests import last_digest_attempts
-
-    with sessions() as session:
-        attempts = last_digest_attempts(session)
-    rows = []
-    for digest in config.digests:
-        attempt = attempts.get(digest.name)
-        rows.append((
-            digest.name,
-            jobs.get(f"digest-retry:{digest.name}") or jobs.get(f"digest:{digest.name}") or "",
-            attempt.status if attempt else "never sent",
-            attempt.started_at.isoformat(timespec="seconds") if attempt else "",
-            attempt.articles_count if attempt else "",
-            (attempt.error or "")[:80] if attempt else "",
-        ))
-    return render_table(["digest", "next run", "last attempt", "started", "articles", "error"], rows)
 
 
 @cli.group()
@@ -513,6 +445,8 @@ def demo(ctx: click.Context, database: Path) -> None:
 
 
 cli.add_command(digest_command)
+cli.add_command(status_command)
+cli.add_command(runs_command)
 cli.add_command(topics_command)
 cli.add_command(check_command)
 cli.add_command(extract_command)

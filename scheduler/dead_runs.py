@@ -16,10 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+import click
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from kuroshio.scheduler.config import Config
 from kuroshio.scheduler.locks import crawl_lease, holder, pid_alive
+from kuroshio.storage.engine import unwritable_reason
 from kuroshio.storage.models import CrawlRun, Lease
 from kuroshio.storage.runs import mark_interrupted_runs
 
@@ -38,6 +42,17 @@ def mark_dead_runs(sessions: sessionmaker[Session], *, now: datetime | None = No
             return 0
     with sessions() as session:
         return mark_interrupted_runs(session, alive=_process_alive(session, now), now=now)
+
+
+def mark_dead_runs_reported(config: Config, sessions: sessionmaker[Session]) -> None:
+    """`mark_dead_runs` for a reading command (`status`, `runs`, `sources`): a store that refuses the
+    write is said in one line on stderr, and what is recorded is shown all the same."""
+    try:
+        mark_dead_runs(sessions)
+    except SQLAlchemyError as error:
+        if (reason := unwritable_reason(error, config.storage_url)) is None:
+            raise
+        click.echo(f"kuroshio: runs left by dead processes not marked interrupted: {reason}", err=True)
 
 
 def _process_alive(session: Session, now: datetime) -> Callable[[int], bool]:

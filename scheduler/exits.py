@@ -10,6 +10,8 @@ The rest follow sysexits.h, so systemd and shell scripts can tell a retryable fa
 EXIT_FAILED = 1
 EXIT_BAD_CONFIG = 2
 EXIT_ANOTHER_DAEMON = 3  # a daemon already runs on this database
+# kuroshio status: the daemon died, or a source or digest needs attention. Not 1, which a crash gives too.
+EXIT_NEEDS_ATTENTION = 4
 EXIT_STORE_UNREACHABLE = 69  # EX_UNAVAILABLE: the database server is down or unreachable, refused the login, or lacks the database
 EXIT_STORE_UNWRITABLE = 74  # EX_IOERR: the database is full, read-only or its disk failing
 EXIT_BUSY = 75  # EX_TEMPFAIL: every requested source (or the digest) is being handled by another process

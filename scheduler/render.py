@@ -3,25 +3,72 @@
 Every cell is put on one line (`kuroshio.storage.text.one_line`): cells show what came from outside —
 titles, URLs, servers' error messages, source names — and a line break would break the columns, an
 escape sequence (`ESC]0;...BEL`, `ESC[2J`) rewrite the reader's terminal.
+
+Columns are measured in terminal cells, not characters (`display_width`): a Chinese or Japanese
+character takes two cells, a combining mark none, so a table of 台湾 and Taiwan titles lines up.
+`clip` cuts a cell to a width in those cells and says so with "…". The widths come from Unicode's
+East Asian Width property (`unicodedata`), which is what terminals follow; no dependency is needed.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from kuroshio.storage.text import one_line
+
+ELLIPSIS = "…"
+
+
+def char_width(char: str) -> int:
+    """Terminal cells `char` takes: 2 for wide and full-width forms (CJK, kana, ＴＳＭＣ), 0 for combining
+    marks and format characters (a zero-width joiner), 1 for the rest."""
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def display_width(text: str) -> int:
+    """Terminal cells `text` takes on one line."""
+    return sum(char_width(char) for char in text)
+
+
+def clip(text: str, width: int) -> str:
+    """`text` on one line (`one_line`), cut to at most `width` terminal cells, ending in "…" when
+    anything was cut."""
+    text = one_line(text)
+    if display_width(text) <= width:
+        return text
+    kept, used = [], 0
+    for char in text:
+        used += char_width(char)
+        if used > width - 1:  # the ellipsis takes the last cell
+            break
+        kept.append(char)
+    return "".join(kept).rstrip() + ELLIPSIS
+
+
+def pad(text: str, width: int) -> str:
+    """`text` padded with spaces to `width` terminal cells."""
+    return text + " " * (width - display_width(text))
 
 
 def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """Rows under headers, columns padded to their widest cell, each cell on one line; '(none)' for no rows."""
     cells = [[one_line(str(cell)) for cell in row] for row in rows]
-    widths = [len(header) for header in headers]
+    widths = [display_width(header) for header in headers]
     for row in cells:
-        widths = [max(width, len(cell)) for width, cell in zip(widths, row)]
-    lines = ["  ".join(header.ljust(width) for header, width in zip(headers, widths)).rstrip()]
+        widths = [max(width, display_width(cell)) for width, cell in zip(widths, row)]
+    lines = ["  ".join(pad(header, width) for header, width in zip(headers, widths)).rstrip()]
     lines.append("  ".join("-" * width for width in widths))
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells]
+    lines += ["  ".join(pad(cell, width) for cell, width in zip(row, widths)).rstrip() for row in cells]
     if not cells:
         lines.append("(none)")
     return "\n".join(lines)
+
+
+def to_the_second(iso: str | None) -> str:
+    """An ISO 8601 time (a JSON record's) to the second, as tables show times; "" for None."""
+    return datetime.fromisoformat(iso).isoformat(timespec="seconds") if iso else ""

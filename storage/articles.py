@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, text
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from kuroshio.storage.engine import write_transaction
 from kuroshio.storage.models import (
@@ -248,11 +248,33 @@ def list_articles(
     source: str | None = None,
     limit: int | None = None,
 ) -> list[Article]:
-    """Articles newest first (by publication time, else first-seen time).
+    """Articles newest first (by publication time, else first-seen time), their topic matches loaded
+    with them (an export of every article reads them in a few queries, not one per article).
 
     By default only articles that matched at least one topic; `topic` narrows to one topic, `since`
     (aware) to articles dated at or after it, `source` to one source name.
     """
+    conditions = _listing_conditions(topic=topic, since=since, include_unmatched=include_unmatched, source=source)
+    query = select(Article).where(*conditions).order_by(*newest_first()).options(selectinload(Article.topic_matches))
+    return list(session.scalars(query.limit(limit)))
+
+
+def count_articles(
+    session: Session,
+    *,
+    topic: str | None = None,
+    since: datetime | None = None,
+    include_unmatched: bool = False,
+    source: str | None = None,
+) -> int:
+    """How many articles `list_articles` with the same filters and no limit would list."""
+    conditions = _listing_conditions(topic=topic, since=since, include_unmatched=include_unmatched, source=source)
+    return session.scalar(select(func.count()).select_from(Article).where(*conditions)) or 0
+
+
+def _listing_conditions(
+    *, topic: str | None, since: datetime | None, include_unmatched: bool, source: str | None
+) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if topic is not None:
         conditions.append(Article.topic_matches.any(ArticleTopic.topic == topic))
@@ -263,8 +285,7 @@ def list_articles(
         conditions.append(effective_date() >= since)
     if source is not None:
         conditions.append(Article.source.has(Source.name == source))
-    query = select(Article).where(*conditions).order_by(*newest_first())
-    return list(session.scalars(query.limit(limit)))
+    return conditions
 
 
 def get_article(session: Session, ref: str) -> Article | None:

@@ -192,3 +192,32 @@ def runs_started_since(session: Session, since: datetime | None) -> list[CrawlRu
         require_aware(since, "since")
         query = query.where(CrawlRun.started_at >= since)
     return list(session.scalars(query))
+
+
+def run_record(run: CrawlRun, *, with_errors: bool = False) -> dict[str, Any]:
+    """`run` as a JSON-ready dict, times in UTC (ISO 8601). `errors_count` is how many errors the run had;
+    `with_errors` adds the recorded ones (the first `MAX_RECORDED_ERRORS`), each {"url", "reason"}."""
+    finished = run.finished_at
+    record: dict[str, Any] = {
+        "id": run.id,
+        "source": run.source.name,
+        "status": run.status,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": finished.isoformat() if finished else None,
+        "duration_seconds": round((finished - run.started_at).total_seconds(), 3) if finished else None,
+        "pages_fetched": run.pages_fetched,
+        "not_modified": run.not_modified,
+        "articles_new": run.articles_new,
+        "articles_relevant": run.articles_relevant,
+        "duplicates_skipped": run.duplicates_skipped,
+        "errors_count": run.errors_count,
+        "message": run.message,
+    }
+    if with_errors:
+        record["errors"] = [{"url": error.get("url"), "reason": error.get("reason", "")} for error in run.errors]
+    return record
+
+
+def get_run(session: Session, run_id: int) -> CrawlRun | None:
+    """The run with id `run_id`, or None."""
+    return session.get(CrawlRun, run_id)

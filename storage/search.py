@@ -73,8 +73,9 @@ _TITLE_WEIGHT = 10.0
 _SEARCH_TABLE = table(SEARCH_TABLE, column("rowid"), column("article_id"), column("document"))
 
 
-def search_articles(session: Session, query: str, *, limit: int = 50) -> list[Article]:
-    """The articles where `query` holds as the topic filter reads it, best match first, at most `limit`.
+def search_articles(session: Session, query: str, *, limit: int | None = 50) -> list[Article]:
+    """The articles where `query` holds as the topic filter reads it, best match first, at most `limit`
+    (None: every one).
 
     Raises QuerySyntaxError (a subclass of ValueError) for a query that cannot be read or searched.
     """

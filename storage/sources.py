@@ -33,3 +33,8 @@ def add_source_if_missing(session: Session, name: str) -> Source:
         return source
     except IntegrityError:  # another writer created it since our SELECT
         return session.scalars(select(Source).where(Source.name == name)).one()
+
+
+def source_names(session: Session) -> list[str]:
+    """The name of every source with runs or articles stored, sorted."""
+    return list(session.scalars(select(Source.name).order_by(Source.name)))

@@ -28,6 +28,7 @@ from sqlalchemy import or_, select
 
 from kuroshio.crawler.extract import NoArticleError, extract_article
 from kuroshio.fixtures.server import FixtureWeb, ServedRequest
+from kuroshio.scheduler.exits import EXIT_NEEDS_ATTENTION
 from kuroshio.storage.engine import create_engine_for, session_factory
 from kuroshio.storage.models import Article, PageFailure
 from kuroshio.storage.runs import STARVED_RUNS, finish_run, start_run, starved_sources
@@ -171,7 +172,7 @@ def test_kuroshio_status_flags_the_starved_source(tmp_path: Path) -> None:
             record_run(session, "fine", hour=hour, articles_new=2)
     engine.dispose()
     status = kuroshio_in_process(config, "status")
-    assert status.returncode == 0, status.stderr
+    assert status.returncode == EXIT_NEEDS_ATTENTION, status.stderr
     assert f"! stub: no new article in the last {STARVED_RUNS} runs" in status.stdout
     assert "fine:" not in status.stdout
     rows = status.stdout.splitlines()
