@@ -4,16 +4,16 @@ Discovery runs every style the source configures — feeds, sitemaps (and those 
 robots.txt names), listing pages — and funnels every link through one gate (`_follow`) that
 canonicalises it and skips what the store already knows, so a second crawl of an unchanged site
 fetches no article page again. The store is asked about each document's links together, once the
-document is read (`crawler.lookups`), never for its whole archive.
+document is read (`crawler.lookups`), never for its whole archive. Every failure is logged with its URL
+and kept in `errors` for the run record; the crawl goes on. A link that is no usable URL
+(`DiscoveredLink.problem`) is one such failure, never the end of its document; any error while reading
+a page is that page's failure, left for the next crawl when it is none we expected.
 
 Discovery documents are asked for conditionally (`crawler.middlewares.conditional`): one that answers
 304 Not Modified ends there, its links unread, unless it names other documents (robots.txt, a sitemap
 index), whose kept body is read again so that what it names is still polled. A document's answer is
 remembered only when its work was finished: an error against it or against a page it led to, or a link
-it named left by the page cap, leaves it to be read whole next time. Every failure is logged with its URL and kept in `errors` for the
-run record; the crawl goes on. A link that is no usable URL (`DiscoveredLink.problem`) is one such
-failure, never the end of its document; any error while reading a page is that page's failure, left for
-the next crawl when it is none we expected.
+it named left by the page cap, leaves it to be read whole next time.
 
 Discovery is bounded (`crawler.window`): links dated before the crawl's window are never requested,
 nor the sitemaps of an index last changed before it; an index's sitemaps are read one at a time, newest
