@@ -30,6 +30,7 @@ from kuroshio.scheduler.dead_runs import mark_dead_runs_reported
 from kuroshio.scheduler.digest_command import digest_command
 from kuroshio.scheduler.exits import EXIT_BAD_CONFIG, EXIT_BUSY
 from kuroshio.scheduler.extract_command import extract_command
+from kuroshio.scheduler.feed_command import feed_command
 from kuroshio.scheduler.listing import LIMIT, known_sources, known_topics, limit_count, report_cut, require_known
 from kuroshio.scheduler.render import clip, render_table, to_the_second
 from kuroshio.scheduler.runs_command import runs_command
@@ -450,3 +451,4 @@ cli.add_command(runs_command)
 cli.add_command(topics_command)
 cli.add_command(check_command)
 cli.add_command(extract_command)
+cli.add_command(feed_command)
