@@ -34,6 +34,7 @@ from kuroshio.scheduler.feed_command import feed_command
 from kuroshio.scheduler.listing import LIMIT, known_sources, known_topics, limit_count, report_cut, require_known
 from kuroshio.scheduler.render import clip, render_table, to_the_second
 from kuroshio.scheduler.runs_command import runs_command
+from kuroshio.scheduler.serve_command import serve_command
 from kuroshio.scheduler.status_command import status_command
 from kuroshio.scheduler.topics_command import topics_command
 from kuroshio.storage.text import one_line
@@ -451,4 +452,5 @@ cli.add_command(runs_command)
 cli.add_command(topics_command)
 cli.add_command(check_command)
 cli.add_command(extract_command)
+cli.add_command(serve_command)
 cli.add_command(feed_command)
