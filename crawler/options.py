@@ -4,6 +4,9 @@
 
 Declared once: a field's type, default and `metadata["help"]` are what the config loader
 (`kuroshio.scheduler.config`) validates a file against and what the README's settings table is made from.
+A number's allowed range is declared beside it (`metadata["minimum"]`, `["above"]`, `["maximum"]`; a
+duration's bounds written as durations), so a value that would validate but break the crawl (no
+parallel request, a negative timeout) is refused at load with the range, and the table shows the range.
 `problems()` names what a well-typed value can still get wrong, as (key, problem) pairs.
 """
 
@@ -39,9 +42,11 @@ def parse_duration(value: str) -> float:
     return float(match.group(1)) * DURATION_UNITS[match.group(2)]
 
 
-def duration_option(written: str, help: str) -> Any:
-    """A duration option: written as "30m" in TOML (and the README), held in seconds."""
-    return field(default=parse_duration(written), metadata={"help": help, "parse": parse_duration, "written": written})
+def duration_option(written: str, help: str, *, minimum: str) -> Any:
+    """A duration option: written as "30m" in TOML (and the README), held in seconds; `minimum` is the
+    shortest allowed, written as a duration too."""
+    return field(default=parse_duration(written), metadata={
+        "help": help, "parse": parse_duration, "written": written, "minimum": minimum})
 
 
 @dataclass(frozen=True)
@@ -50,28 +55,32 @@ class CrawlConfig:
 
     user_agent: str = field(default=DEFAULT_USER_AGENT, metadata={"help": "User-Agent sent with every request."})
     obey_robots: bool = field(default=True, metadata={"help": "Obey robots.txt (Scrapy's ROBOTSTXT_OBEY)."})
-    download_delay: float = field(
-        default=1.0, metadata={"help": "Seconds between requests to one domain (AutoThrottle's floor)."})
-    concurrent_per_domain: int = field(default=2, metadata={"help": "Parallel requests to one domain."})
+    download_delay: float = field(default=1.0, metadata={
+        "help": "Seconds between requests to one domain (AutoThrottle's floor).", "minimum": 0})
+    # 0 would never send a request: the crawl waits until its time limit (found by issue #13).
+    concurrent_per_domain: int = field(default=2, metadata={"help": "Parallel requests to one domain.", "minimum": 1})
     autothrottle: bool = field(
         default=True, metadata={"help": "Adapt the delay to the server's latency (Scrapy AutoThrottle)."})
-    timeout: float = field(default=30.0, metadata={"help": "Seconds before a request is abandoned."})
-    retry_times: int = field(
-        default=2, metadata={"help": "Retries of a transient failure (5xx, timeouts, dropped connections)."})
+    # Scrapy asserts a positive DOWNLOAD_TIMEOUT inside each download: a bad one failed every request.
+    timeout: float = field(default=30.0, metadata={"help": "Seconds before a request is abandoned.", "above": 0})
+    retry_times: int = field(default=2, metadata={
+        "help": "Retries of a transient failure (5xx, timeouts, dropped connections).", "minimum": 0})
     retry_backoff: float = field(default=1.0, metadata={
-        "help": "Seconds before the first retry of a host's transient failure; doubled each retry."})
+        "help": "Seconds before the first retry of a host's transient failure; doubled each retry.", "minimum": 0})
     max_retry_after: float = field(default=300.0, metadata={
-        "help": "Longest 429/503 Retry-After waited for; past it, the host's pages are deferred to the next crawl."})
-    max_crawl_delay: float = field(
-        default=30.0, metadata={"help": "Cap on a robots.txt Crawl-delay (a capped one is logged)."})
-    max_page_bytes: int = field(
-        default=5 * 1024 * 1024, metadata={"help": "Largest response accepted; larger ones are cancelled."})
+        "help": "Longest 429/503 Retry-After waited for; past it, the host's pages are deferred to the next crawl.",
+        "minimum": 0})
+    max_crawl_delay: float = field(default=30.0, metadata={
+        "help": "Cap on a robots.txt Crawl-delay (a capped one is logged).", "minimum": 0})
+    max_page_bytes: int = field(default=5 * 1024 * 1024, metadata={
+        "help": "Largest response accepted; larger ones are cancelled.", "minimum": 1})
     proxy: str = field(default="", metadata={
         "help": "HTTP proxy for every request (the bundled fixture web is reached this way)."})
     extraction_workers: int = field(default=0, metadata={
         "help": "Processes extracting articles beside each crawl; 0: in the crawl's own process.", "minimum": 0})
     max_age: float = duration_option(
-        DEFAULT_MAX_AGE, "Lookback window: a link its feed or sitemap dates older than this is not fetched; 0d: no window.")
+        DEFAULT_MAX_AGE, "Lookback window: a link its feed or sitemap dates older than this is not fetched; 0d: no window.",
+        minimum="0d")
     max_pages: int = field(default=DEFAULT_MAX_PAGES, metadata={
         "help": "Most pages one source's crawl requests (feeds, sitemaps, listings, articles); "
                 "reaching it ends discovery, noted in the run; 0: no cap.", "minimum": 0})
@@ -135,7 +144,7 @@ class TopicConfig:
     name: str = field(metadata={"help": "Unique topic name."})
     query: str = field(metadata={"help": "Boolean query: AND, OR, NOT, parentheses, \"phrases\", prefix*, @Country."})
     min_score: float = field(default=DEFAULT_MIN_SCORE, metadata={
-        "help": "Minimum score for a match, so a passing mention does not count."})
+        "help": "Minimum score for a match, so a passing mention does not count.", "above": 0})
 
     def problems(self) -> Iterator[tuple[str, str]]:
         """A query that does not parse, with the position of the error."""

@@ -2,8 +2,9 @@
 
 A bad config is one line and exit 2; a store that cannot be connected to (the server down, the login
 refused, no such database) is one line naming the database (its password masked), the cause and what
-to check, and exit 69; a store that refuses writes (full, read-only) is one line naming the database
-and the cause, and exit 74 (`kuroshio.scheduler.exits`). The traceback is logged at DEBUG only.
+to check, and exit 69; a store that refuses writes (full, read-only, a SQLite file that cannot be made
+where storage.url puts it) is one line naming the database and the cause, and exit 74
+(`kuroshio.scheduler.exits`). The traceback is logged at DEBUG only.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kuroshio.scheduler.config import Config, ConfigError, load_config
 from kuroshio.scheduler.exits import EXIT_BAD_CONFIG, EXIT_STORE_UNREACHABLE, EXIT_STORE_UNWRITABLE
 from kuroshio.storage.engine import (
+    StoreFolderUnusable,
     StoreUnreachable,
     create_engine_for,
     session_factory,
@@ -43,8 +45,8 @@ def config_from(ctx: click.Context) -> Config:
 
 def open_store(config: Config) -> sessionmaker[Session]:
     """Sessions on the configured store, its schema upgraded first."""
-    engine = create_engine_for(config.storage_url)
     with store_errors_reported(config):  # even a reading command writes: the schema upgrade
+        engine = create_engine_for(config.storage_url)
         upgrade_schema(engine)
     return session_factory(engine)
 
@@ -64,7 +66,8 @@ class StoreUnavailable(StoreError):
 
 
 class StoreUnwritable(StoreError):
-    """The database refused a write: full, read-only or its disk failing. Exit 74."""
+    """The database refused a write: full, read-only or its disk failing, or its SQLite file cannot be
+    made where the URL puts it. Exit 74."""
 
     exit_code = EXIT_STORE_UNWRITABLE
 
@@ -79,6 +82,9 @@ def store_errors_reported(config: Config) -> Iterator[None]:
     except StoreUnreachable as error:
         logger.debug("the database could not be connected to", exc_info=True)
         raise StoreUnavailable(f"{error}; {_what_to_check(config)}") from None
+    except StoreFolderUnusable as error:
+        logger.debug("the database's folder could not be made", exc_info=True)
+        raise StoreUnwritable(f"{error}; check storage.url (or $KUROSHIO_DATABASE_URL)") from None
     except SQLAlchemyError as error:
         reason = unwritable_reason(error, config.storage_url)
         if reason is None:

@@ -10,12 +10,17 @@ derived from those declarations.
 A field is read from TOML by its type: str, bool, int, float (an int is accepted), a tuple of strings
 (a TOML array of non-empty strings), a dict (a table), or a Literal (one of its strings).
 `metadata["parse"]` turns a string into what the program uses (a duration into seconds) and raises
-ValueError saying what was expected; `metadata["minimum"]` bounds a number; an option class's
+ValueError saying what was expected; `metadata["minimum"]`, `["above"]` and `["maximum"]` bound a number
+(a duration's bounds are written as durations), and a bad one is refused with the allowed range, which the
+README's table shows too; NaN and infinity are no number any option takes. An option class's
 `problems()` names what well-typed values can still get wrong.
 
 Precedence: built-in defaults → the config file (`--config FILE` or `KUROSHIO_CONFIG`) → environment
 (`KUROSHIO_DATABASE_URL`) → command-line flags. `[[sources]]` and `[[topics]]` in a file replace the
 built-in lists whole: a user who lists sources wants exactly those, not ours merged in.
+
+The database URL is checked at load as well (`kuroshio.storage.engine.url_problem`): a dialect SQLAlchemy
+lacks, a SQLite URL naming a host, a driver not installed are one line saying what to write or install.
 
 Secrets: the database password is put into a URL that has none from `$KUROSHIO_DATABASE_PASSWORD`
 (`storage.password_env`), as the SMTP password is read from `smtp.password_env`; a config file whose
@@ -26,6 +31,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
+import operator
 import os
 import stat
 import tomllib
@@ -35,14 +42,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from kuroshio.crawler.options import CrawlConfig, SourceConfig, TopicConfig
 from kuroshio.crawler.topics import DEFAULT_TOPIC_QUERY, Topic
 from kuroshio.digest.options import DigestConfig, SmtpConfig
 from kuroshio.scheduler.options import DaemonConfig, DigestSchedule, SourceSchedule
-from kuroshio.storage.engine import default_database_url, masked_url, url_password, url_with_password
+from kuroshio.storage.engine import default_database_url, url_password, url_problem, url_with_password
 from kuroshio.storage.options import StorageConfig
 
 logger = logging.getLogger(__name__)
@@ -161,11 +167,10 @@ def load_config(path: Path | str | None = None) -> Config:
     database_url = os.environ.get("KUROSHIO_DATABASE_URL")
     if database_url:
         config = replace(config, storage_url=database_url)
-    try:
-        make_url(config.storage_url).get_dialect()  # an unknown dialect (postgres://) is NoSuchModuleError
-    except (ArgumentError, ValueError) as error:
+    problem = url_problem(config.storage_url)
+    if problem is not None:
         where = "$KUROSHIO_DATABASE_URL" if database_url else f"{config.path}: storage.url"
-        raise ConfigError(f"{where}: not a database URL ({error}): {masked_url(config.storage_url)}") from None
+        raise ConfigError(f"{where}: {problem}")
     password = os.environ.get(config.storage.password_env)
     if password:
         config = replace(config, storage_url=url_with_password(config.storage_url, password))
@@ -207,6 +212,30 @@ def declared_options(options: type) -> list[tuple[dataclasses.Field[Any], Any]]:
 
 def _required(declared: dataclasses.Field[Any]) -> bool:
     return declared.default is dataclasses.MISSING and declared.default_factory is dataclasses.MISSING
+
+
+# The bounds an option may declare: metadata key → (how the range reads, the test a value must pass).
+BOUNDS: dict[str, tuple[str, Any]] = {"minimum": ("at least", operator.ge), "above": ("more than", operator.gt),
+                                      "maximum": ("at most", operator.le)}
+
+
+def allowed_range(option: dataclasses.Field[Any]) -> str:
+    """The bounds `option` declares, as they read in an error and in the README: "at least 1",
+    "more than 0", "from 1 to 65535", "at least 1s"; "" when it declares none."""
+    declared = {key: option.metadata[key] for key in BOUNDS if key in option.metadata}
+    if declared.keys() == {"minimum", "maximum"}:
+        return f"from {declared['minimum']} to {declared['maximum']}"
+    return ", ".join(f"{BOUNDS[key][0]} {bound}" for key, bound in declared.items())
+
+
+def _within_bounds(option: dataclasses.Field[Any], value: Any) -> bool:
+    """Whether a parsed `value` passes every bound `option` declares (bounds parsed as the value was)."""
+    parse = option.metadata.get("parse")
+    for key, (_, passes) in BOUNDS.items():
+        bound = option.metadata.get(key)
+        if bound is not None and not passes(value, parse(bound) if parse and isinstance(bound, str) else bound):
+            return False
+    return True
 
 
 @dataclass
@@ -308,14 +337,16 @@ class _Reader:
             if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
                 names = " or ".join(kind.__name__ for kind in kinds)
                 self.fail(key, f"expected {names}, got {type(value).__name__} {value!r}")
+            if isinstance(value, float) and not math.isfinite(value):  # TOML has nan and inf
+                self.fail(key, f"expected a finite number, got {value}")
+        written = value
         if parse is not None:
             try:
                 value = parse(value)
             except ValueError as error:
                 self.fail(key, str(error))
-        minimum = option.metadata.get("minimum")
-        if minimum is not None and value < minimum:
-            self.fail(key, f"expected {minimum} or more, got {value}")
+        if value is not None and not _within_bounds(option, value):
+            self.fail(key, f"must be {allowed_range(option)}, got {written!r}")
         return value
 
 
@@ -343,14 +374,20 @@ def _default_shown(option: dataclasses.Field[Any]) -> str:
     return repr(list(default) if isinstance(default, tuple) else default)
 
 
+def _allowed_shown(option: dataclasses.Field[Any], hint: Any) -> str:
+    if typing.get_origin(hint) is typing.Literal:
+        return ", ".join(typing.get_args(hint))
+    return allowed_range(option)
+
+
 def settings_reference() -> str:
     """The settings table for the README, derived from the declarations."""
-    lines = ["| key | type | default | what it does |", "| --- | --- | --- | --- |"]
+    lines = ["| key | type | default | allowed | what it does |", "| --- | --- | --- | --- | --- |"]
     tables = {**{name: (options,) for name, options in SECTIONS.items()},
               **{f"{name}[]": classes for name, classes in LIST_SECTIONS.items()}}
     for section, classes in tables.items():
         for options in classes:
             for option, hint in declared_options(options):
                 lines.append(f"| `{section}.{option.name}` | {_type_name(option, hint)} | {_default_shown(option)} "
-                             f"| {option.metadata['help']} |")
+                             f"| {_allowed_shown(option, hint)} | {option.metadata['help']} |")
     return "\n".join(lines)

@@ -5,6 +5,9 @@ need to know when they run).
 Declared once, as the other parts' options are (see `kuroshio.crawler.options`). Durations are
 written as "90s", "15m", "2h" or "1d" and held in seconds (`kuroshio.crawler.options.parse_duration`, the
 crawler's `max_age` being one too); `metadata["written"]` keeps the default as it is written, for the README.
+Each interval has a floor (`metadata["minimum"]`, a duration): "0s" would have the scheduler fire without
+pause. The floors are a second, not minutes, since an interval shorter than a crawl only skips the ticks
+that find it still running (`kuroshio.scheduler.daemon`), and the daemon's tests tick every two seconds.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from dataclasses import dataclass, field
 from apscheduler.triggers.cron import CronTrigger
 
 from kuroshio.crawler.options import duration_option, parse_duration
+
+MINIMUM_INTERVAL = "1s"  # the shortest `every`
 
 
 def parse_optional_duration(value: str) -> float | None:
@@ -37,11 +42,16 @@ def parse_cron(value: str) -> str:
 class DaemonConfig:
     """`[daemon]`: scheduling of the long-running daemon; durations in seconds."""
 
-    every: float = duration_option("30m", "Default crawl interval of a source without its own schedule.")
-    misfire_grace: float = duration_option("1h", "A run missed (daemon down) by less than this is caught up once at start.")
-    crawl_timeout: float = duration_option("20m", "A crawl running longer is ended and recorded as failed.")
-    shutdown_grace: float = duration_option("30s", "On SIGTERM, how long a running crawl may take to finish.")
-    heartbeat: float = duration_option("10s", "How often the daemon records that it is alive.")
+    every: float = duration_option("30m", "Default crawl interval of a source without its own schedule.",
+                                   minimum=MINIMUM_INTERVAL)
+    # APScheduler takes its misfire grace time in whole seconds, and refuses 0.
+    misfire_grace: float = duration_option(
+        "1h", "A run missed (daemon down) by less than this is caught up once at start.", minimum="1s")
+    crawl_timeout: float = duration_option(
+        "20m", "A crawl running longer is ended and recorded as failed.", minimum="1s")
+    shutdown_grace: float = duration_option(
+        "30s", "On SIGTERM, how long a running crawl may take to finish.", minimum="0s")
+    heartbeat: float = duration_option("10s", "How often the daemon records that it is alive.", minimum="1s")
 
 
 @dataclass(frozen=True)
@@ -50,7 +60,7 @@ class SourceSchedule:
 
     every: float | None = field(default=None, metadata={
         "help": "Crawl interval for the daemon, e.g. 15m; default: daemon.every.",
-        "parse": parse_optional_duration, "written": ""})
+        "parse": parse_optional_duration, "written": "", "minimum": MINIMUM_INTERVAL})
     cron: str = field(default="", metadata={
         "help": "Crawl schedule as a crontab expression instead of `every`.", "parse": parse_cron})
 

@@ -6,9 +6,12 @@ through `write_transaction()`; `unwritable_reason()` tells a full, read-only or 
 later retry may cure) from every other database error, in one line naming the database.
 
 A database URL is shown to people only through `masked_url()`, which hides its password, and a
-password kept out of the URL (in the environment) is put back into it by `url_with_password()`. A
+password kept out of the URL (in the environment) is put back into it by `url_with_password()`.
+`url_problem()` says, before any connection, what makes a URL unusable here (a dialect SQLAlchemy
+lacks, a SQLite URL naming a host, a driver not installed) and what to write or install instead. A
 database that cannot be connected to (the server down or unreachable, the login refused, no such
-database) is `StoreUnreachable` from `upgrade_schema()`, the first thing every command does with a store.
+database) is `StoreUnreachable` from `upgrade_schema()`, the first thing every command does with a store;
+a SQLite file whose folder cannot be made is `StoreFolderUnusable` from `create_engine_for()`.
 
 SQLite is tuned for several processes sharing one file (a scheduled crawl, a manual crawl, the CLI):
 WAL journal so readers never block the writer, a 30 s busy timeout, foreign keys enforced, and write
@@ -73,6 +76,39 @@ class StoreUnreachable(Exception):
     """The database could not be connected to; the message is one line naming it, its password masked."""
 
 
+class StoreFolderUnusable(Exception):
+    """The folder of a SQLite database could not be made; the message is one line naming it and why."""
+
+
+def url_problem(url: str) -> str | None:
+    """Why SQLAlchemy cannot use `url` here, in one line naming it (password masked) and saying what to
+    write or install instead; None when it can. Asks no server: a config is checked before it is used."""
+    shown = masked_url(url)
+    try:
+        sa_url = make_url(url)
+        dialect = sa_url.get_dialect()  # a dialect SQLAlchemy lacks is NoSuchModuleError, an ArgumentError
+    except (ArgumentError, ValueError) as error:
+        said = str(error)
+        if url.partition(":")[0].partition("+")[0].lower() == "postgres":
+            said = "SQLAlchemy dropped the postgres:// name in 1.4: write postgresql+psycopg://"
+        return f"not a database URL ({said}): {shown}"
+    if sa_url.get_backend_name() == "sqlite" and (sa_url.host or sa_url.port):
+        return (f"{shown} names a host ({sa_url.host}), and SQLite has none: a file is sqlite:///kuroshio.db "
+                f"(three slashes: relative to the working folder) or sqlite:////var/lib/kuroshio/kuroshio.db "
+                f"(four: an absolute path)")
+    try:
+        dialect.import_dbapi()
+    except ImportError as error:
+        missing = error.name or str(error)
+        if sa_url.get_backend_name() == "postgresql":
+            scheme = "" if sa_url.get_driver_name() == "psycopg" else ", and write postgresql+psycopg://"
+            return (f"{shown} needs the PostgreSQL driver {missing}, which is not installed: install the postgres "
+                    f"extra: pip install 'kuroshio[postgres]'{scheme}")
+        return (f"{shown} needs the {sa_url.get_backend_name()} driver {missing}, which is not installed: install "
+                f"it, or keep the archive in SQLite or PostgreSQL (postgresql+psycopg://, the postgres extra)")
+    return None
+
+
 def masked_url(url: str | URL) -> str:
     """`url` as it may be shown or logged: a password in it (or in its ``password=`` query) as ``***``."""
     try:
@@ -111,7 +147,13 @@ def create_engine_for(url: str, *, pooled: bool = True) -> Engine:
         return create_engine(sa_url, pool_pre_ping=True, **pool)
     database = sa_url.database
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:  # under /proc, a file where a folder should be, no permission
+            reason = "a file of that name is in the way" if folder.is_file() else error.strerror or str(error)
+            raise StoreFolderUnusable(f"cannot make the folder {folder} of the database {database}: {reason}") \
+                from error
     engine = create_engine(sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}, **pool)
     _install_sqlite_transaction_control(engine)
     return engine
@@ -184,11 +226,15 @@ def _filesystem_state(path: Path) -> str:
         return ""
     if stats.f_flag & os.ST_RDONLY:
         return " (its filesystem is mounted read-only)"
+    if stats.f_blocks == 0:  # /proc, /sys: no room at all, and no file can be made there
+        return " (its folder is on a virtual filesystem such as /proc, which holds no database: put it elsewhere)"
     free = stats.f_bavail * stats.f_frsize
     if free < _FULL_BELOW_BYTES:
         return f" (its filesystem is full: {free // 1024} KiB free)"
     if path.exists() and not os.access(path, os.W_OK):
         return " (the file is not writable by this user)"
+    if not path.exists() and not os.access(path.parent, os.W_OK):
+        return " (its folder is not writable by this user)"
     return ""
 
 
