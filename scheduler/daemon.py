@@ -25,6 +25,9 @@ Design, and why:
   subprocess, as a crawl: the matcher's dictionaries stay out of the daemon, which stays responsive).
   Its batches are short transactions, so crawls and digests go on meanwhile; a rematch that fails or
   is stopped resumes where it stopped, tried again after `REMATCH_RETRY`.
+- **A crawl still running at its next tick** skips that tick (one instance per job): said once, at INFO,
+  until the crawl ends. APScheduler would warn of it on every tick, hundreds of lines an hour for a short
+  interval, so its own warning is filtered out (`_skipped_tick_warning`).
 - **A crawl gets no secret.** It parses hostile content, so its process is given only the environment
   it needs (`crawl_environment`: the PATH, locale, time zone, Python and proxy variables, and the
   database URL), never the SMTP password or anything else the daemon's environment holds.
@@ -45,6 +48,7 @@ from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MAX_INSTANCES, JobEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -79,6 +83,12 @@ DIGEST_RETRY = 600.0  # seconds before a digest the SMTP server did not take is 
 REMATCH_RETRY = 600.0  # seconds before a rematch that failed (or found its topics busy) is tried again
 
 
+def _skipped_tick_warning(record: logging.LogRecord) -> bool:
+    """False for APScheduler's warning that a job's tick was skipped, its previous run still going
+    (`BaseScheduler._process_jobs`); the daemon says it once per overrun instead (`Daemon._tick_skipped`)."""
+    return not str(record.msg).startswith('Execution of job "%s" skipped: maximum number of running instances')
+
+
 class Daemon:
     """The long-running scheduler process."""
 
@@ -99,6 +109,10 @@ class Daemon:
             job_defaults={"coalesce": True, "max_instances": 1,
                           "misfire_grace_time": int(config.daemon.misfire_grace)},
         )
+        self.overrunning: set[str] = set()  # jobs whose skipped tick was logged, until their run ends
+        logging.getLogger("apscheduler.scheduler").addFilter(_skipped_tick_warning)  # added once: it skips one it holds
+        self.scheduler.add_listener(self._tick_skipped, EVENT_JOB_MAX_INSTANCES)
+        self.scheduler.add_listener(self._run_ended, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
 
     def run(self) -> int:
         """Schedule until a signal arrives; the process exit status."""
@@ -198,6 +212,17 @@ class Daemon:
     def _lease_lost(self, name: str) -> None:
         logger.error("lost the %s lease (another daemon took over?): stopping", name)
         self.stopping.set()
+
+    def _tick_skipped(self, event: JobEvent) -> None:
+        """A job due while its previous run still goes: said on the first skipped tick of that run only."""
+        if event.job_id not in self.overrunning:
+            self.overrunning.add(event.job_id)
+            kind, _, name = event.job_id.partition(":")
+            logger.info("%s %s still running at its next scheduled time: its ticks are skipped until it ends",
+                        "crawl of" if kind == "crawl" else kind, name)
+
+    def _run_ended(self, event: JobEvent) -> None:
+        self.overrunning.discard(event.job_id)
 
     def _published_state(self) -> dict[str, Any]:
         """What `kuroshio status` shows of this daemon: its jobs and their next runs."""
