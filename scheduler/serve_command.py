@@ -62,10 +62,12 @@ def serve_command(ctx: click.Context, host: str, port: int, root_path: str) -> N
         click.echo(f"kuroshio: listening on {address[0]}, not loopback: whoever reaches this port reads the archive "
                    "(the web view has no login; put a proxy that has one in front of it)", err=True)
     shown_host = f"[{address[0]}]" if ":" in address[0] else address[0]
-    click.echo(f"Serving {masked_url(config.storage_url)} read-only on http://{shown_host}:{address[1]}"
-               f"{root_path.rstrip('/')}/ (Ctrl-C stops)")
+    prefix = root_path.rstrip("/")
+    behind = f", its links under {prefix}/ where the proxy serves it" if prefix else ""
+    click.echo(f"Serving {masked_url(config.storage_url)} read-only on http://{shown_host}:{address[1]}/{behind} "
+               "(Ctrl-C stops)")
     server = uvicorn.Server(uvicorn.Config(
-        app, root_path=root_path.rstrip("/"), log_config=None, log_level=ctx.obj["log_level"].lower(),
+        app, root_path=prefix, log_config=None, log_level=ctx.obj["log_level"].lower(),
         lifespan="off", server_header=False))
     server.run(sockets=[listener])
     engine.dispose()

@@ -58,4 +58,5 @@ def test_the_wheel_ships_the_demo_web_and_migrations_but_no_hostile_fixture(whee
     assert any(name.startswith("kuroshio/fixtures/web/focustaiwan.test/") for name in names)
     assert any(name.startswith("kuroshio/storage/migrations/versions/0001") for name in names)
     assert "kuroshio/digest/templates/digest.html.j2" in names
+    assert {"kuroshio/digest/templates/web/base.html.j2", "kuroshio/digest/templates/web/web.css"} <= set(names)
     assert not [name for name in names if "/hostile/" in name or "/expected/" in name or "/seeds/" in name]

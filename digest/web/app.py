@@ -10,7 +10,9 @@ Pages (server-side HTML, readable without JavaScript, one small stylesheet):
   under, and the other stored copies of its story (`kuroshio.digest.web.queries.story_copies`);
 - `/sources`: each source's recent crawls and what needs a look;
 - `/digests`: each digest's attempts and the articles each accepted one delivered;
-- `/feeds/<topic>.xml` (and `/feeds/all.xml`): a topic's Atom feed, when a feed builder is given.
+- `/feeds/<topic>.xml`: a topic's Atom feed of its `FEED_LIMIT` newest articles (`kuroshio.digest.feed`,
+  the bytes `kuroshio feed` writes, with the address it was asked at as its `rel="self"`); `/feeds/all.xml`
+  every relevant article's, unless a topic is called "all".
 
 Listings show `PAGE_SIZE` articles a page (`?page=N`); search at most `MAX_SEARCH_PAGES` pages, since
 each page of search results confirms every match before it.
@@ -30,6 +32,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -45,6 +48,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kuroshio.digest.feed import FEED_MEDIA_TYPE, read_feed
 from kuroshio.digest.highlight import term_patterns
 from kuroshio.digest.web.present import article_card, article_detail, language_tag, matched_terms, recorded_moment
 from kuroshio.digest.web.queries import (
@@ -70,6 +74,8 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "web"
 PAGE_SIZE = 25
 MAX_SEARCH_PAGES = 20
 MAX_PAGE = 100_000
+FEED_LIMIT = 50  # entries of a served feed, as `kuroshio feed` writes by default
+ALL_TOPICS = "all"  # /feeds/all.xml: every relevant article
 MAX_ARTICLE_ID = 2**31 - 1  # ids are 32-bit on PostgreSQL: a larger one is no article, not an SQL error
 
 # Sent with every response. The stylesheet is the page's only resource; nothing may frame a page.
@@ -79,11 +85,6 @@ SECURITY_HEADERS = {
     "referrer-policy": "no-referrer",  # following an article's link tells its publisher nothing of this host
     "x-frame-options": "DENY",
 }
-
-FeedBuilder = Callable[[Session, str | None], bytes]
-"""Builds a topic's Atom feed (None: every relevant article) from the store; raises LookupError for a
-topic it does not know."""
-
 
 @dataclass(frozen=True, slots=True)
 class Pagination:
@@ -101,27 +102,24 @@ def create_app(
     topics: Sequence[str],
     sources: Sequence[str],
     digests: Sequence[str],
-    feed: FeedBuilder | None = None,
 ) -> ASGIApp:
     """The web view over `sessions` (read-only ones: `kuroshio.digest.web.store`), naming the configured
     `topics`, `sources` and `digests` even before the store holds anything of them."""
-    return _WebView(sessions, topics=tuple(topics), sources=tuple(sources), digests=tuple(digests),
-                    feed=feed).asgi
+    return _WebView(sessions, topics=tuple(topics), sources=tuple(sources), digests=tuple(digests)).asgi
 
 
 class _WebView:
     """The routes and what each reads; one instance per app."""
 
     def __init__(self, sessions: sessionmaker[Session], *, topics: tuple[str, ...], sources: tuple[str, ...],
-                 digests: tuple[str, ...], feed: FeedBuilder | None) -> None:
+                 digests: tuple[str, ...]) -> None:
         self.sessions = sessions
-        self.topics, self.sources, self.digests, self.feed = topics, sources, digests, feed
+        self.topics, self.sources, self.digests = topics, sources, digests
         self.templates = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
                                      trim_blocks=True, lstrip_blocks=True)
         # What the templates format themselves: times Kuroshio recorded, and stored lines (run messages).
         self.templates.globals.update(recorded=recorded_moment, line=one_line, lang=language_tag)
         self.templates.filters["segment"] = lambda value: quote(str(value), safe="")  # a name as one path segment
-        self.stylesheet = (TEMPLATES / "web.css").read_bytes()
         routes = [
             Route("/", self.index, name="index"),
             Route("/topics/{topic:path}", self.topic, name="topic"),
@@ -130,7 +128,8 @@ class _WebView:
             Route("/sources", self.source_list, name="sources"),
             Route("/digests", self.digest_list, name="digests"),
             Route("/feeds/{topic:path}.xml", self.feed_document, name="feed"),
-            Route("/web.css", self.css, name="stylesheet"),
+            Route("/web.css", self.static_file("web.css", "text/css"), name="stylesheet"),
+            Route("/icon.svg", self.static_file("icon.svg", "image/svg+xml"), name="icon"),
         ]
         self.app = Starlette(routes=routes, exception_handlers={HTTPException: self.error_page,
                                                                 OperationalError: self.store_unavailable})
@@ -147,7 +146,7 @@ class _WebView:
             cards = [article_card(article, term_patterns(matched_terms(article))) for article in articles]
             pagination = self._pagination(request, "index", {}, page=page, total=total)
         return self.render(request, "index.html.j2", title="Topics", topics=summaries, cards=cards, total=total,
-                           pagination=pagination)
+                           pagination=pagination, feed_href=self.url(request, "feed", topic=ALL_TOPICS))
 
     def topic(self, request: Request) -> Response:
         name = request.path_params["topic"]
@@ -161,7 +160,7 @@ class _WebView:
             pagination = self._pagination(request, "topic", {"topic": quote(name, safe="")}, page=page, total=total)
         return self.render(request, "topic.html.j2", title=f"Topic {one_line(name)}", topic=one_line(name),
                            configured=name in self.topics, cards=cards, total=total, pagination=pagination,
-                           feed_href=self.url(request, "feed", topic=quote(name, safe="")) if self.feed else None)
+                           feed_href=self.url(request, "feed", topic=quote(name, safe="")))
 
     def search(self, request: Request) -> Response:
         query = request.query_params.get("q", "").strip()
@@ -217,18 +216,25 @@ class _WebView:
                                pagination=pagination)
 
     def feed_document(self, request: Request) -> Response:
-        if self.feed is None:
-            raise HTTPException(404, "this Kuroshio builds no feeds")
         name = request.path_params["topic"]
         with self.sessions() as session:
-            try:
-                document = self.feed(session, None if name == "all" else name)
-            except LookupError:
-                raise HTTPException(404, f"no topic called {one_line(name)!r}") from None
-        return Response(document, media_type="application/atom+xml")
+            known = {*self.topics, *(summary.name for summary in topic_summaries(session, ()))}
+            if name not in known and name != ALL_TOPICS:
+                raise HTTPException(404, f"no topic called {one_line(name)!r}")
+            topic = None if name == ALL_TOPICS and name not in known else name
+            document = read_feed(session, topic=topic, limit=FEED_LIMIT, now=datetime.now(timezone.utc),
+                                 self_url=str(request.url.replace(query="", fragment="")))
+        return Response(document, media_type=FEED_MEDIA_TYPE)
 
-    def css(self, request: Request) -> Response:
-        return Response(self.stylesheet, media_type="text/css", headers={"cache-control": "max-age=3600"})
+    @staticmethod
+    def static_file(name: str, media_type: str) -> Callable[[Request], Response]:
+        """A page answering with file `name` of the templates folder (read once: it is part of the package)."""
+        content = (TEMPLATES / name).read_bytes()
+
+        def serve(request: Request) -> Response:
+            return Response(content, media_type=media_type, headers={"cache-control": "max-age=3600"})
+
+        return serve
 
     # Errors: a page of their own, with the same headers and escaping as any other.
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+import feedparser
 import pytest
 from digest_support import SEEN_AT, seed_article
 from fixture_web import SEED_CASES
@@ -20,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
-from kuroshio.digest.web.app import PAGE_SIZE, create_app
+from kuroshio.digest.web.app import FEED_LIMIT, PAGE_SIZE, create_app
 from kuroshio.digest.web.store import read_only_engine, read_only_sessions, schema_problem
 from kuroshio.storage.digests import finish_digest_attempt, mark_digest_delivered, start_digest_attempt
 from kuroshio.storage.models import Base
@@ -104,7 +105,8 @@ def client(read_only: sessionmaker[Session]) -> Iterator[TestClient]:
 def _pages(archive: Archive) -> list[str]:
     return ["/", "/?page=2", "/topics/taiwan-japan", "/topics/semiconductors?page=2", "/search?q=Taiwan",
             "/search?q=%E7%86%8A%E6%9C%AC", f"/articles/{archive.hostile}", f"/articles/{archive.japanese}",
-            f"/articles/{archive.seeds[SEED_CASES[0]]}", "/sources", "/digests", "/web.css"]
+            f"/articles/{archive.seeds[SEED_CASES[0]]}", "/sources", "/digests", "/web.css", "/icon.svg",
+            "/feeds/taiwan-japan.xml", "/feeds/all.xml"]
 
 
 def _card_ids(html: str) -> list[int]:
@@ -117,7 +119,7 @@ def test_every_page_answers_with_html_and_the_security_policy(client: TestClient
         assert response.status_code == 200, (path, response.text[:300])
         assert response.headers["content-security-policy"].startswith("default-src 'self'")
         assert response.headers["x-content-type-options"] == "nosniff"
-        if path != "/web.css":
+        if not path.endswith((".css", ".svg", ".xml")):
             assert response.headers["content-type"] == "text/html; charset=utf-8"
             assert "<script" not in response.text.lower()  # no page carries a script, hostile or ours
 
@@ -149,9 +151,23 @@ def test_a_topic_pages_newest_first_with_links_between_pages(client: TestClient,
 
 
 def test_an_unknown_topic_is_404(client: TestClient) -> None:
-    response = client.get("/topics/%3Cscript%3E")
-    assert response.status_code == 404
-    assert "no topic called &#39;&lt;script&gt;&#39;" in response.text
+    for path in ("/topics/%3Cscript%3E", "/feeds/%3Cscript%3E.xml"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert "no topic called &#39;&lt;script&gt;&#39;" in response.text
+
+
+def test_each_topic_and_every_relevant_article_have_an_atom_feed(client: TestClient, archive: Archive) -> None:
+    topic = client.get("/feeds/semiconductors.xml")
+    assert topic.headers["content-type"] == "application/atom+xml"
+    parsed = feedparser.parse(topic.content)
+    assert parsed.bozo == 0 and parsed.feed.title == "Kuroshio: semiconductors"
+    assert FILLER <= len(parsed.entries) <= FEED_LIMIT
+    assert parsed.feed.links[0].href == "http://testserver/feeds/semiconductors.xml"  # rel=self: where it was asked
+    everything = feedparser.parse(client.get("/feeds/all.xml").content)
+    assert everything.feed.title == "Kuroshio: every relevant article"
+    assert 'href="/feeds/semiconductors.xml"' in client.get("/topics/semiconductors").text
+    assert 'href="/feeds/all.xml"' in client.get("/").text
 
 
 def test_search_reads_the_topic_query_syntax_and_marks_the_terms(client: TestClient, archive: Archive) -> None:
