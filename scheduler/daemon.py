@@ -1,10 +1,19 @@
 """`kuroshio daemon`: APScheduler triggers crawls (and digests) for months, in the foreground.
 
 Design, and why:
-- **A subprocess per crawl** (`kuroshio crawl --source NAME`, as news-please's daemon does). Scrapy's
-  Twisted reactor cannot be restarted in a process, and a crawl can raise, hang or bloat memory; in
-  its own process it is ended and cleaned up by the kernel, and the daemon stays small and alive.
-  The crawl records its own run; the daemon only ends runs whose process it had to kill or that died.
+- **Crawls in subprocesses, several sources to one** (`kuroshio crawl --source A --source B ...`, as
+  news-please's daemon runs one per crawl). Scrapy's Twisted reactor cannot be restarted in a process,
+  and a crawl can raise, hang or bloat memory; in its own process it is ended and cleaned up by the
+  kernel, and the daemon stays small and alive. A process costs a second of CPU and ~100 MiB before it
+  fetches anything, so due sources share one: up to `daemon.max_sources_per_process`, at most
+  `daemon.max_crawl_processes` processes at once (`kuroshio.scheduler.dispatch` says which and when).
+  Each source keeps its own crawler, run record and lease, so a source that fails fails alone; a process
+  that dies (a crash, the OOM killer) or outlives `daemon.crawl_timeout` costs the runs of its own
+  sources, no others. The time limit is per process, the same as for one source: the sources of a
+  process crawl side by side, each with its own downloader, so a process lasts as long as its slowest
+  source, not as long as all of them. Its sources are free to be queued again only when it ends: a slow
+  source holds its process-mates' next polls back. The crawl records its own runs; the daemon only
+  ends those of a process it had to kill or that died.
 - **The database is the truth, not the job store.** APScheduler 3 keeps no "running" state and drops a
   stored job it cannot unpickle, and its persistent store cannot be shared by two processes. So the
   schedule lives in memory, re-declared from config at every start with stable job ids
@@ -41,7 +50,9 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping
+from concurrent import futures
 from contextlib import suppress
 from datetime import datetime, timedelta, timezone
 from types import FrameType
@@ -63,6 +74,7 @@ from kuroshio.crawler.options import SourceConfig
 from kuroshio.scheduler.config import Config
 from kuroshio.scheduler.dead_runs import mark_dead_runs
 from kuroshio.scheduler.digests import send_due_digest
+from kuroshio.scheduler.dispatch import Admission, CrawlQueue
 from kuroshio.scheduler.exits import EXIT_ANOTHER_DAEMON, EXIT_BUSY, EXIT_STORE_UNWRITABLE
 from kuroshio.scheduler.locks import DAEMON_LEASE, Holder, LeaseHeld, LeaseKeeper, holder
 from kuroshio.scheduler.rematch import topics_to_rematch
@@ -78,7 +90,9 @@ CRAWL_ENVIRONMENT = frozenset({"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGU
                                "SSL_CERT_FILE", "SSL_CERT_DIR", "KUROSHIO_DATA_DIR"})
 CRAWL_ENVIRONMENT_PREFIXES = ("LC_", "PYTHON")
 KILL_WAIT = 10.0  # seconds between SIGTERM and SIGKILL of a crawl that outlived its time limit
-MAX_PARALLEL_CRAWLS = 4
+# APScheduler's threads: a crawl's job only queues its source; a digest or the rematch holds one while it runs.
+JOB_THREADS = 4
+GATHER_WINDOW = 1.0  # seconds a due source waits for others falling due with it to share its process
 DIGEST_RETRY = 600.0  # seconds before a digest the SMTP server did not take is tried again
 REMATCH_RETRY = 600.0  # seconds before a rematch that failed (or found its topics busy) is tried again
 
@@ -98,14 +112,20 @@ class Daemon:
         self.engine = create_engine_for(config.storage_url, pooled=False)
         self.sessions: sessionmaker[Session] = session_factory(self.engine)
         self.stopping = threading.Event()
-        self.crawls: dict[str, subprocess.Popen[bytes]] = {}
+        self.crawls: dict[str, subprocess.Popen[bytes]] = {}  # source → the process crawling it
         self.crawls_lock = threading.Lock()
+        self.queue = CrawlQueue(max_processes=config.daemon.max_crawl_processes,
+                                max_sources=config.daemon.max_sources_per_process, gather=GATHER_WINDOW)
+        self.queue_changed = threading.Condition()  # guards `queue` and `overrun_said`
+        self.overrun_said: set[str] = set()  # sources whose skipped tick was logged, until their crawl ends
+        self.dispatcher = threading.Thread(target=self._dispatch, name="dispatcher", daemon=True)
+        self.batches = futures.ThreadPoolExecutor(config.daemon.max_crawl_processes, thread_name_prefix="crawl")
         self.rematch_process: subprocess.Popen[bytes] | None = None
         self.unended_runs: dict[int, tuple[str, str]] = {}  # crawl pid → the status and message to end its runs
         self.unended_lock = threading.Lock()
         self.scheduler = BackgroundScheduler(
             timezone=timezone.utc,
-            executors={"default": ThreadPoolExecutor(MAX_PARALLEL_CRAWLS)},
+            executors={"default": ThreadPoolExecutor(JOB_THREADS)},
             job_defaults={"coalesce": True, "max_instances": 1,
                           "misfire_grace_time": int(config.daemon.misfire_grace)},
         )
@@ -136,6 +156,7 @@ class Daemon:
             self._schedule_rematch(datetime.now(timezone.utc))
             self._install_signal_handlers()
             self.scheduler.start()
+            self.dispatcher.start()
             keeper.renew_now()
             logger.info("daemon started (pid %d): %d jobs", os.getpid(), len(self.scheduler.get_jobs()))
             self.stopping.wait()
@@ -237,45 +258,89 @@ class Daemon:
     # --- jobs ---------------------------------------------------------------------------------
 
     def _crawl(self, source: str) -> None:
-        """One crawl of `source` in a subprocess, ended if it outlives `daemon.crawl_timeout`."""
+        """`source` is due: queued for the next crawl process, unless it is queued or running already."""
         if self.stopping.is_set():
             return
+        with self.queue_changed:
+            admission = self.queue.add(source, now=time.monotonic())
+            self.queue_changed.notify()
+            first_skip = admission is not Admission.QUEUED and source not in self.overrun_said
+            if first_skip:
+                self.overrun_said.add(source)
+        if first_skip and admission is Admission.RUNNING:
+            logger.info("crawl of %s still running at its next scheduled time: its ticks are skipped until it ends",
+                        source)
+        elif first_skip:
+            logger.warning("crawl of %s still waiting for a crawl process at its next scheduled time (%d run at "
+                           "once: daemon.max_crawl_processes): its ticks are skipped until it starts",
+                           source, self.queue.max_processes)
+
+    def _dispatch(self) -> None:
+        """Start a crawl process for each batch the queue lets start, until the daemon stops."""
+        with self.queue_changed:
+            while not self.stopping.is_set():
+                batch = self.queue.take(now=time.monotonic())
+                if batch:
+                    self.batches.submit(self._crawl_batch, batch).add_done_callback(_log_failure)
+                else:
+                    self.queue_changed.wait(timeout=self.queue.seconds_to_wait(now=time.monotonic()))
+
+    def _crawl_batch(self, sources: list[str]) -> None:
+        """One crawl process for `sources`; their slot is freed when it ends."""
+        try:
+            self._crawl_in_process(sources)
+        finally:
+            with self.queue_changed:
+                self.queue.finished(sources)
+                self.overrun_said.difference_update(sources)
+                self.queue_changed.notify()
+
+    def _crawl_in_process(self, sources: list[str]) -> None:
+        """Crawl `sources` in a subprocess, ended if it outlives `daemon.crawl_timeout`."""
         self._end_unended_runs()  # before a new process could reuse the pid of one that left runs open
         command = [sys.executable, "-m", "kuroshio.scheduler", "--log-level", self.log_level]
         if self.config.path is not None:
             command += ["--config", str(self.config.path)]
-        command += ["crawl", "--source", source]
-        process = subprocess.Popen(command, env=crawl_environment(self.config, os.environ), stdin=subprocess.DEVNULL)
-        logger.info("crawl of %s started (pid %d)", source, process.pid)
-        with self.crawls_lock:
-            self.crawls[source] = process
+        command += ["crawl"]
+        for source in sources:
+            command += ["--source", source]
+        names = ", ".join(sources)
+        with self.crawls_lock:  # a process started after the shut-down took its list of crawls would be missed
+            if self.stopping.is_set():
+                return
+            process = subprocess.Popen(command, env=crawl_environment(self.config, os.environ),
+                                       stdin=subprocess.DEVNULL)
+            self.crawls.update(dict.fromkeys(sources, process))
+        logger.info("crawl of %s started (pid %d)", names, process.pid)
         try:
-            self._wait_for_crawl(source, process)
+            self._wait_for_crawl(names, process)
         finally:
             with self.crawls_lock:
-                self.crawls.pop(source, None)
+                for source in sources:
+                    self.crawls.pop(source, None)
 
-    def _wait_for_crawl(self, source: str, process: subprocess.Popen[bytes]) -> None:
+    def _wait_for_crawl(self, names: str, process: subprocess.Popen[bytes]) -> None:
+        """Wait for the crawl of sources `names`, and end whichever of its runs it could not."""
         timeout = self.config.daemon.crawl_timeout
         try:
             code = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            logger.error("crawl of %s outlived its %.0f s time limit: ending it", source, timeout)
+            logger.error("crawl of %s outlived its %.0f s time limit: ending it", names, timeout)
             code = _terminate(process)
             self._end_runs(process.pid, "failed", f"timed out after {timeout:.0f} s")
             return
-        logger.info("crawl of %s ended with status %d", source, code)
+        logger.info("crawl of %s ended with status %d", names, code)
         if self.stopping.is_set() and code != 0:
             self._end_runs(process.pid, "interrupted", "daemon shut down during the crawl")
         elif code == EXIT_BUSY:
-            logger.warning("crawl of %s skipped: another process is crawling it right now", source)
+            logger.warning("crawl of %s skipped: another process is crawling it right now", names)
         elif code == EXIT_STORE_UNWRITABLE:
             logger.error("crawl of %s could not write to the database (its message is above): "
-                         "the next scheduled run tries again", source)
+                         "the next scheduled run tries again", names)
             # The store refused this very moment: its run is ended before the next crawl instead.
             self._end_runs(process.pid, "failed", "the database refused writes (full or read-only?)", now=False)
         elif code not in (0, 1):
-            logger.error("crawl of %s exited with status %d", source, code)
+            logger.error("crawl of %s exited with status %d", names, code)
             self._end_runs(process.pid, "failed", f"crawl process exited with status {code}")
 
     def _end_runs(self, pid: int, status: str, message: str, *, now: bool = True) -> None:
@@ -375,8 +440,11 @@ class Daemon:
         logger.info("stopping: no new runs; waiting up to %.0f s for running crawls",
                     self.config.daemon.shutdown_grace)
         self.scheduler.pause()
+        with self.queue_changed:  # the dispatcher sees `stopping`: the sources still queued are not crawled
+            self.queue_changed.notify_all()
+        self.dispatcher.join()
         with self.crawls_lock:
-            running = list(self.crawls.values())
+            running = list(dict.fromkeys(self.crawls.values()))  # a process crawls several sources
         if self.rematch_process is not None and self.rematch_process.poll() is None:
             running.append(self.rematch_process)  # stopped mid-way, it resumes at the next start
         for process in running:
@@ -391,6 +459,7 @@ class Daemon:
                 process.kill()
                 process.wait()
         self.scheduler.shutdown(wait=True)
+        self.batches.shutdown(wait=True)  # each records the end of the runs its process left open
 
 
 def crawl_environment(config: Config, environment: Mapping[str, str]) -> dict[str, str]:
@@ -403,6 +472,13 @@ def crawl_environment(config: Config, environment: Mapping[str, str]) -> dict[st
     for secret in (config.smtp.password_env, config.storage.password_env):
         kept.pop(secret, None)
     return {**kept, "KUROSHIO_DATABASE_URL": config.storage_url}
+
+
+def _log_failure(batch: futures.Future[None]) -> None:
+    """A crawl's thread that raised (the store refused to end its runs, say) says so, as APScheduler would
+    of a job: an executor keeps the exception to itself."""
+    if (error := batch.exception()) is not None:
+        logger.error("crawl thread failed", exc_info=error)
 
 
 def _terminate(process: subprocess.Popen[bytes]) -> int:

@@ -48,10 +48,14 @@ class DaemonConfig:
     misfire_grace: float = duration_option(
         "1h", "A run missed (daemon down) by less than this is caught up once at start.", minimum="1s")
     crawl_timeout: float = duration_option(
-        "20m", "A crawl running longer is ended and recorded as failed.", minimum="1s")
+        "20m", "A crawl process running longer is ended, its sources' runs recorded as failed.", minimum="1s")
     shutdown_grace: float = duration_option(
         "30s", "On SIGTERM, how long a running crawl may take to finish.", minimum="0s")
     heartbeat: float = duration_option("10s", "How often the daemon records that it is alive.", minimum="1s")
+    max_crawl_processes: int = field(default=4, metadata={
+        "help": "Crawl processes the daemon runs at once; more due sources wait for one to end.", "minimum": 1})
+    max_sources_per_process: int = field(default=20, metadata={
+        "help": "Due sources that share one crawl process (one reactor; a run and a lease each).", "minimum": 1})
 
 
 @dataclass(frozen=True)

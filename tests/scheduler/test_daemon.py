@@ -233,11 +233,12 @@ every = "2s"
 def test_crawls_that_crash_or_hang_are_recorded_failed_and_the_daemon_carries_on(site, start_daemon):
     """A crawl that dies is recorded failed with its exit status, and one that hangs holds nothing up: the
     healthy source is crawled again and again meanwhile. The time limit stays the default (20 min), so
-    three crawls starting at once on a loaded machine race nothing; the limit has a test of its own."""
+    three crawls starting at once on a loaded machine race nothing; the limit has a test of its own. One
+    source to a process: sources sharing one share its fate (test_daemon_batching)."""
     site.stall()
     sources = KYODO_SOURCE.replace('publisher = "kyodo"', 'publisher = "kyodo"\nevery = "2s"') + HANGS_SOURCE \
         + CRASHES_SOURCE
-    config = site.config(sources, grace="1s",
+    config = site.config(sources, grace="1s", daemon="max_sources_per_process = 1",
                          crawl='scrapy_settings = { EXTENSIONS = { "crashing_extension.CrashWhenOpened" = 100 }, '
                                'CRASH_SOURCE = "crashes" }')
     daemon = start_daemon(config)
