@@ -65,7 +65,17 @@ class DigestConfig:
     """One `[[digests]]` entry: which topics, to whom, and how the email reads."""
 
     name: str = field(metadata={"help": "Unique digest name."})
-    to: tuple[str, ...] = field(metadata={"help": "Recipient addresses."})
+    to: tuple[str, ...] = field(default=(), metadata={
+        "help": "Recipient addresses; none when it goes only to `notify` or `notify_env` targets."})
+    notify: tuple[str, ...] = field(default=(), metadata={
+        "help": "Apprise URLs it also goes to (json://host/path, ntfys://host/topic, slack://...); one that "
+                "holds a token belongs in `notify_env`."})
+    notify_env: str = field(default="", metadata={
+        "help": "Environment variable holding more Apprise URLs (space- or comma-separated), read when "
+                "sending, never from the file."})
+    mode: Literal["digest", "instant"] = field(default="digest", metadata={
+        "help": "digest: one message of what is new at each `cron`; instant: one message per new story as "
+                "soon as the daemon stored it (`cron` unused)."})
     topics: tuple[str, ...] = field(default=(), metadata={"help": "Topics the digest covers; default: every topic."})
     timezone: str = field(default="UTC", metadata={
         "help": "Time zone of `cron` and of the times shown in the digest.", "parse": parse_timezone})
@@ -76,12 +86,20 @@ class DigestConfig:
         "help": "Most articles in one digest; the rest are counted in a closing line.", "minimum": 1})
 
     def problems(self) -> Iterator[tuple[str, str]]:
-        """Recipients that are no email address, or none at all; a subject template with a field it lacks."""
+        """Recipients that are no email address; no recipient and no Apprise target; an Apprise URL Apprise
+        cannot use (named by position and scheme: it may hold a secret); a subject template with a field
+        it lacks."""
+        from kuroshio.digest.notify import url_problem
+
         for address in self.to:
             if not EMAIL_ADDRESS.fullmatch(address):
                 yield "to", f"expected an email address like analyst@example.org, got {address!r}"
-        if not self.to:
-            yield "to", "at least one recipient is needed"
+        if not (self.to or self.notify or self.notify_env):
+            yield "to", "at least one recipient is needed (or an Apprise URL in notify or notify_env)"
+        for position, url in enumerate(self.notify):
+            problem = url_problem(url)
+            if problem:
+                yield f"notify[{position}]", problem
         problem = subject_problem(self.subject)
         if problem:
             yield "subject", f"digest {self.name!r}: {problem}"

@@ -78,7 +78,7 @@ from kuroshio.scheduler.dispatch import Admission, CrawlQueue
 from kuroshio.scheduler.exits import EXIT_ANOTHER_DAEMON, EXIT_BUSY, EXIT_STORE_UNWRITABLE
 from kuroshio.scheduler.locks import DAEMON_LEASE, Holder, LeaseHeld, LeaseKeeper, holder
 from kuroshio.scheduler.rematch import topics_to_rematch
-from kuroshio.storage.digests import last_digest_attempts
+from kuroshio.storage.digests import last_digest_attempts, newest_article_id
 from kuroshio.storage.engine import create_engine_for, session_factory, unwritable_reason, upgrade_schema
 from kuroshio.storage.runs import end_runs_of_process, last_runs
 
@@ -94,6 +94,7 @@ KILL_WAIT = 10.0  # seconds between SIGTERM and SIGKILL of a crawl that outlived
 JOB_THREADS = 4
 GATHER_WINDOW = 1.0  # seconds a due source waits for others falling due with it to share its process
 DIGEST_RETRY = 600.0  # seconds before a digest the SMTP server did not take is tried again
+INSTANT_POLL = 5.0  # seconds between an instant digest's looks for new stories (an index lookup each)
 REMATCH_RETRY = 600.0  # seconds before a rematch that failed (or found its topics busy) is tried again
 
 
@@ -123,6 +124,7 @@ class Daemon:
         self.rematch_process: subprocess.Popen[bytes] | None = None
         self.unended_runs: dict[int, tuple[str, str]] = {}  # crawl pid → the status and message to end its runs
         self.unended_lock = threading.Lock()
+        self.newest_seen: dict[str, int | None] = {}  # instant digest → the newest article id at its last look
         self.scheduler = BackgroundScheduler(
             timezone=timezone.utc,
             executors={"default": ThreadPoolExecutor(JOB_THREADS)},
@@ -192,6 +194,9 @@ class Daemon:
                                    name=f"crawl {source.name}", next_run_time=first)
             logger.info("crawl of %s scheduled (%s), first run %s", source.name, trigger, first.isoformat())
         for digest in self.config.digests:
+            if digest.mode == "instant":
+                self._declare_instant(digest.name, now)
+                continue
             trigger = CronTrigger.from_crontab(self.config.digest_schedule(digest.name).cron,
                                                timezone=ZoneInfo(digest.timezone))
             # A digest never sent waits for its time: mail at an odd hour on first start surprises.
@@ -200,6 +205,13 @@ class Daemon:
             self.scheduler.add_job(self._send_digest, trigger, args=[digest.name], id=f"digest:{digest.name}",
                                    name=f"digest {digest.name}", next_run_time=first)
             logger.info("digest %s scheduled (%s), first run %s", digest.name, trigger, first.isoformat())
+
+    def _declare_instant(self, name: str, now: datetime) -> None:
+        """An instant digest looks for new stories every `INSTANT_POLL` seconds, from now: a restart sends
+        what was stored while the daemon was down, and what was sent before it nothing twice."""
+        self.scheduler.add_job(self._alert_new_stories, IntervalTrigger(seconds=INSTANT_POLL, timezone=timezone.utc),
+                               args=[name], id=f"digest:{name}", name=f"instant digest {name}", next_run_time=now)
+        logger.info("instant digest %s: looks for new stories every %.0f s", name, INSTANT_POLL)
 
     def _source_trigger(self, source: SourceConfig) -> BaseTrigger:
         schedule = self.config.source_schedule(source.name)
@@ -395,6 +407,22 @@ class Daemon:
                        attempt.error if attempt is not None else "see above", retry_at.isoformat())
         self.scheduler.add_job(self._send_digest, DateTrigger(retry_at), args=[name], id=f"digest-retry:{name}",
                                name=f"digest {name} (retry)", replace_existing=True)
+
+    def _alert_new_stories(self, name: str) -> None:
+        """An instant digest's look: when an article was stored since the last one, send what it owes
+        (`_send_digest`: one message per story, a failure tried again later as a digest's)."""
+        if self.stopping.is_set():
+            return
+        try:
+            with self.sessions() as session:
+                newest = newest_article_id(session)
+        except SQLAlchemyError as error:  # the crawls and the heartbeat say the store is down; the next look retries
+            logger.debug("instant digest %s: cannot read the store: %s", name, error)
+            return
+        if name in self.newest_seen and self.newest_seen[name] == newest:
+            return
+        self.newest_seen[name] = newest
+        self._send_digest(name)
 
     def _schedule_rematch(self, when: datetime) -> None:
         self.scheduler.add_job(self._rematch, DateTrigger(when), id="rematch", name="topics rematch",

@@ -4,7 +4,8 @@ The preview is for reading: its text part on stdout, as the mail shows it; `--em
 message as it would be sent (headers, both parts, quoted-printable), `--out FILE` writes one to a file.
 
 Exit codes: 0 when the preview was written or the digest sent (or there was nothing to send), 1 when
-the server did not accept it (nothing marked; the error is recorded for `kuroshio status`), 2 for a
+a target (the SMTP server, an Apprise URL) did not accept it (what it lacks stays owed to it; the error
+is recorded for `kuroshio status`), 2 for a
 bad config or bad arguments, 75 (as `kuroshio crawl`) when another process is sending that digest.
 """
 
@@ -116,15 +117,25 @@ def _send(ctx: click.Context, config: Config, digest: DigestConfig, sessions: se
     except LeaseHeld as held:
         click.echo(f"kuroshio: {held}: not sent now", err=True)
         ctx.exit(EXIT_BUSY)
-    recipients = ", ".join(digest.to)
+    targets = _target_labels(digest)
     if attempt.status == "ok":
-        click.echo(f"sent digest {digest.name!r} to {recipients}: {attempt.articles_count} articles, "
-                   f"Message-ID {attempt.message_id}")
+        message_id = f", Message-ID {attempt.message_id}" if digest.to else ""
+        click.echo(f"sent digest {digest.name!r} to {', '.join(targets)}: {attempt.articles_count} articles{message_id}")
         if attempt.error:
             click.echo(f"kuroshio: warning: {attempt.error}", err=True)
     elif attempt.status == "empty":
         click.echo(f"digest {digest.name!r}: nothing new, nothing sent")
     else:
+        owed = "stay owed" if len(targets) == 1 else "stay owed to the targets that did not accept them"
         click.echo(f"kuroshio: digest {digest.name!r} not sent: {attempt.error}; "
-                   f"its {attempt.articles_count} articles stay owed", err=True)
+                   f"its {attempt.articles_count} articles {owed}", err=True)
         ctx.exit(1)
+
+
+def _target_labels(digest: DigestConfig) -> list[str]:
+    """Where the digest goes, as said on the terminal: its recipients, its Apprise URLs without their
+    secrets (`kuroshio.digest.notify`), and the variable naming more."""
+    from kuroshio.digest.notify import apprise_target
+
+    return [*digest.to, *(apprise_target(url).label for url in digest.notify),
+            *([f"${digest.notify_env}"] if digest.notify_env else [])]

@@ -11,6 +11,11 @@ first seen after the digest was last sent, the articles the next digest covers a
 seen earlier was past by then; mailing the archive's hundreds of them in one digest is not news
 (`kuroshio articles list --topic NAME` lists them). A digest never sent yet owes them, as it owes
 every article the archive holds.
+
+A digest with several targets (the SMTP server, Apprise URLs) keeps exactly once per target: an article
+one target accepted while another failed is in `digest_target_deliveries` for the one that accepted
+(`record_delivery`), is sent next time to the others only, and joins `digest_deliveries` once every
+target has it.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, insert, or_, select, true
+from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, or_, select, true
 from sqlalchemy.orm import Session
 
 from kuroshio.storage.articles import newest_first
@@ -31,6 +36,7 @@ from kuroshio.storage.models import (
     ArticleTopic,
     DigestAttempt,
     DigestDelivery,
+    DigestTargetDelivery,
     effective_date,
 )
 from kuroshio.storage.timestamps import as_stored, require_aware
@@ -45,13 +51,15 @@ _CHUNK = 500
 
 
 def owed_articles(
-    session: Session, *, digest: str, topics: Sequence[str] = (), since: datetime | None = None
+    session: Session, *, digest: str, topics: Sequence[str] = (), since: datetime | None = None,
+    seen_since: datetime | None = None,
 ) -> list[Article]:
-    """Relevant articles not yet delivered to `digest`, newest first.
+    """Relevant articles not yet delivered to `digest` (by every target), newest first.
 
     Relevant: matched one of `topics` (any topic when empty) when crawled, or by a rematch if first
     seen after the digest was last sent (see the module's docstring). `since` (aware) keeps only
-    articles dated at or after it (publication time, else first-seen time).
+    articles dated at or after it (publication time, else first-seen time); `seen_since` only articles
+    first seen at or after it (an instant digest's: what is new to the store, whatever its date).
     """
     delivered = exists().where(DigestDelivery.digest == digest, DigestDelivery.article_id == Article.id)
     match_conditions: list[ColumnElement[bool]] = [ArticleTopic.topic.in_(list(topics))] if topics else []
@@ -62,6 +70,8 @@ def owed_articles(
     if since is not None:
         require_aware(since, "since")
         conditions.append(effective_date() >= since)
+    if seen_since is not None:
+        conditions.append(Article.first_seen_at >= as_stored(seen_since, "seen_since"))
     query = select(Article).where(*conditions).order_by(*newest_first())
     return list(session.scalars(query))
 
@@ -69,6 +79,92 @@ def owed_articles(
 def delivered_article_ids(session: Session, digest: str) -> set[int]:
     """Ids of every article the mail server accepted in a digest called `digest`."""
     return set(session.scalars(select(DigestDelivery.article_id).where(DigestDelivery.digest == digest)))
+
+
+def partial_deliveries(session: Session, digest: str) -> dict[str, set[int]]:
+    """Per target of `digest`: the articles it accepted that another target has not yet."""
+    accepted: dict[str, set[int]] = {}
+    rows = session.execute(select(DigestTargetDelivery.target, DigestTargetDelivery.article_id)
+                           .where(DigestTargetDelivery.digest == digest))
+    for target, article_id in rows:
+        accepted.setdefault(target, set()).add(article_id)
+    return accepted
+
+
+def record_delivery(
+    session: Session,
+    *,
+    digest: str,
+    target: str,
+    targets: Sequence[str],
+    article_ids: Sequence[int],
+    message_id: str,
+    now: datetime,
+) -> int:
+    """After `target` accepted `article_ids`: each article every one of `targets` (the digest's targets
+    now) has accepted becomes a delivery of `digest` (`digest_deliveries`, its partial rows gone), the
+    others a partial delivery to `target`; in one transaction. Returns how many became deliveries."""
+    delivered_at = as_stored(now)
+    others = [name for name in dict.fromkeys(targets) if name != target]
+    unique_ids = list(dict.fromkeys(article_ids))
+    with write_transaction(session):
+        done: set[int] = set()
+        held: dict[int, set[str]] = {}
+        for chunk in _chunks(unique_ids):
+            done.update(session.scalars(select(DigestDelivery.article_id).where(
+                DigestDelivery.digest == digest, DigestDelivery.article_id.in_(chunk))))
+            for name, article_id in session.execute(
+                    select(DigestTargetDelivery.target, DigestTargetDelivery.article_id).where(
+                        DigestTargetDelivery.digest == digest, DigestTargetDelivery.article_id.in_(chunk))):
+                held.setdefault(article_id, set()).add(name)
+        complete = [article_id for article_id in unique_ids
+                    if article_id not in done and all(name in held.get(article_id, ()) for name in others)]
+        partial = [article_id for article_id in unique_ids
+                   if article_id not in done and article_id not in complete and target not in held.get(article_id, ())]
+        for chunk in _chunks(complete):
+            session.execute(delete(DigestTargetDelivery).where(
+                DigestTargetDelivery.digest == digest, DigestTargetDelivery.article_id.in_(chunk)))
+            session.execute(insert(DigestDelivery), [
+                {"digest": digest, "article_id": article_id, "delivered_at": delivered_at, "message_id": message_id}
+                for article_id in chunk])
+        for chunk in _chunks(partial):
+            session.execute(insert(DigestTargetDelivery), [
+                {"digest": digest, "target": target, "article_id": article_id, "delivered_at": delivered_at,
+                 "message_id": message_id} for article_id in chunk])
+        return len(complete)
+
+
+def settle_deliveries(session: Session, *, digest: str, targets: Sequence[str], now: datetime) -> int:
+    """Articles every one of `targets` (the digest's targets now) has accepted become deliveries of
+    `digest`: a target that was removed while it lacked them no longer holds them back. Returns how many."""
+    names = list(dict.fromkeys(targets))
+    if not names:
+        return 0
+    with write_transaction(session):
+        held = select(DigestTargetDelivery.article_id, func.min(DigestTargetDelivery.message_id)).where(
+            DigestTargetDelivery.digest == digest, DigestTargetDelivery.target.in_(names)
+        ).group_by(DigestTargetDelivery.article_id).having(func.count() == len(names))
+        complete = session.execute(held).all()
+        delivered_at = as_stored(now)
+        for chunk in _chunks(complete):
+            ids = [article_id for article_id, _ in chunk]
+            session.execute(delete(DigestTargetDelivery).where(
+                DigestTargetDelivery.digest == digest, DigestTargetDelivery.article_id.in_(ids)))
+            session.execute(insert(DigestDelivery), [
+                {"digest": digest, "article_id": article_id, "delivered_at": delivered_at, "message_id": message_id}
+                for article_id, message_id in chunk])
+        return len(complete)
+
+
+def first_digest_attempt_at(session: Session, digest: str) -> datetime | None:
+    """When `digest` was first attempted: an instant digest alerts what was first seen from then on."""
+    return session.scalar(select(func.min(DigestAttempt.started_at)).where(DigestAttempt.digest == digest))
+
+
+def newest_article_id(session: Session) -> int | None:
+    """The id of the newest stored article (an index lookup): the daemon looks for instant alerts only
+    when it changed."""
+    return session.scalar(select(func.max(Article.id)))
 
 
 def start_digest_attempt(session: Session, digest: str, *, pid: int | None, now: datetime) -> int:

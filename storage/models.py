@@ -283,6 +283,26 @@ class DigestDelivery(Base):
     message_id: Mapped[str] = mapped_column(String(255))
 
 
+class DigestTargetDelivery(Base):
+    """An article one target of a digest accepted (an SMTP server, an Apprise URL) while another target
+    of the digest has not yet: the failed one is retried with what it lacks, the others get nothing twice.
+
+    `target` names the target without its secrets (`kuroshio.digest.notify`). Once every target has
+    accepted an article, it is in `digest_deliveries` and its rows here are gone: this table holds only
+    deliveries still partial.
+    """
+
+    __tablename__ = "digest_target_deliveries"
+    __table_args__ = (UniqueConstraint("digest", "target", "article_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str] = mapped_column(String(200))
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    delivered_at: Mapped[datetime]
+    message_id: Mapped[str] = mapped_column(String(255))
+
+
 class Lease(Base):
     """A named, expiring claim on shared work: `daemon` (one per database), `crawl:<source>`.
 

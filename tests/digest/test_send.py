@@ -151,7 +151,7 @@ def test_a_crash_between_accepted_and_marked_resends_that_one_digest_with_the_sa
         raise RuntimeError("killed after the server accepted")
 
     with monkeypatch.context() as patch:
-        patch.setattr(kuroshio.digest.send, "mark_digest_delivered", crash)
+        patch.setattr(kuroshio.digest.send, "record_delivery", crash)
         with pytest.raises(RuntimeError, match="killed after"):
             send_due_digest(config, config.digests[0], sessions=sessions, now=NOW)
     assert len(smtp_server.envelopes) == 1 and delivered(sessions) == set()  # the crash path was reached

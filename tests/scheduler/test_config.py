@@ -188,7 +188,7 @@ timezone = "Asia/Taipei"
         ('[[digests]]\nname = "d"\nto = ["a@example.org"]\ntopics = ["weather"]\n',
          "digests[0].topics", "unknown topic 'weather'"),
         ('[[digests]]\nname = "d"\nto = ["not an address"]\n', "digests[0].to", "expected an email address"),
-        ('[[digests]]\nname = "d"\n', "digests[0].to", "required key is missing"),
+        ('[[digests]]\nname = "d"\n', "digests[0].to", "at least one recipient is needed"),
     ],
 )
 def test_bad_daemon_and_digest_settings_name_file_and_key(tmp_path, text, key, problem):
