@@ -77,6 +77,7 @@ from kuroshio.scheduler.digests import send_due_digest
 from kuroshio.scheduler.dispatch import Admission, CrawlQueue
 from kuroshio.scheduler.exits import EXIT_ANOTHER_DAEMON, EXIT_BUSY, EXIT_STORE_UNWRITABLE
 from kuroshio.scheduler.locks import DAEMON_LEASE, Holder, LeaseHeld, LeaseKeeper, holder
+from kuroshio.scheduler.phases import PhasedIntervalTrigger
 from kuroshio.scheduler.rematch import topics_to_rematch
 from kuroshio.storage.digests import last_digest_attempts, newest_article_id
 from kuroshio.storage.engine import create_engine_for, session_factory, unwritable_reason, upgrade_schema
@@ -217,7 +218,7 @@ class Daemon:
         schedule = self.config.source_schedule(source.name)
         if schedule.cron:
             return CronTrigger.from_crontab(schedule.cron, timezone=timezone.utc)
-        return IntervalTrigger(seconds=schedule.every or self.config.daemon.every, timezone=timezone.utc)
+        return PhasedIntervalTrigger(source.name, seconds=schedule.every or self.config.daemon.every)
 
     def _first_run(self, trigger: BaseTrigger, last_started: datetime, now: datetime) -> datetime:
         """The next regular time; or now, when a run fell due since `last_started` within the grace time.
