@@ -16,10 +16,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TextIO
 
+from sqlalchemy.orm import Session
+
 from kuroshio.crawler.options import SourceConfig
 from kuroshio.crawler.run import SourceRun, run_spiders
 from kuroshio.crawler.window import CrawlWindow
 from kuroshio.scheduler.config import Config
+from kuroshio.scheduler.locks import HOST
 from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
 from kuroshio.storage.page_failures import record_page_failures
 from kuroshio.storage.runs import finish_run, start_run
@@ -41,31 +44,37 @@ def crawl(
     sessions = session_factory(engine)
     started_at = datetime.now(timezone.utc)
     with sessions() as session:
-        run_ids = [start_run(session, source.name, pid=os.getpid(), now=started_at) for source in sources]
+        run_ids = [start_run(session, source.name, pid=os.getpid(), host=HOST, now=started_at) for source in sources]
     window = crawl_window(started_at, max_age=config.crawl.max_age, since=since)
     results = run_spiders(sources, crawl=config.crawl, topics=config.topics, storage_url=config.storage_url,
                           run_ids=run_ids, window=window, log_level=log_level, progress=progress)
     finished_at = datetime.now(timezone.utc)
     with sessions() as session:
         for run_id, result in zip(run_ids, results):
-            finish_run(
-                session,
-                run_id,
-                status=result.status,
-                pages_fetched=result.pages_fetched,
-                articles_new=result.articles_new,
-                articles_relevant=result.articles_relevant,
-                duplicates_skipped=result.duplicates_skipped,
-                errors=list(result.errors),
-                errors_count=result.errors_count,
-                message=result.message,
-                not_modified=result.not_modified,
-                now=finished_at,
-            )
-            record_page_failures(session, result.source, result.failed_pages, now=finished_at)
-            record_document_answers(session, result.document_answers, now=finished_at)
+            record_result(session, run_id, result, now=finished_at)
     engine.dispose()
     return results
+
+
+def record_result(session: Session, run_id: int, result: SourceRun, *, now: datetime) -> None:
+    """Finish run `run_id` as `result` says, and remember the pages it could not store and the discovery
+    documents it finished (a crawl here, or a Scrapyd job's, `kuroshio.scheduler.scrapyd_job`)."""
+    finish_run(
+        session,
+        run_id,
+        status=result.status,
+        pages_fetched=result.pages_fetched,
+        articles_new=result.articles_new,
+        articles_relevant=result.articles_relevant,
+        duplicates_skipped=result.duplicates_skipped,
+        errors=list(result.errors),
+        errors_count=result.errors_count,
+        message=result.message,
+        not_modified=result.not_modified,
+        now=now,
+    )
+    record_page_failures(session, result.source, result.failed_pages, now=now)
+    record_document_answers(session, result.document_answers, now=now)
 
 
 def crawl_window(started_at: datetime, *, max_age: float, since: datetime | None) -> CrawlWindow:

@@ -217,6 +217,11 @@ class CrawlRun(Base):
     pid: Mapped[int | None]
     # Discovery documents (feeds, sitemaps, listing pages, robots.txt) that answered 304 Not Modified.
     not_modified: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Where the crawl ran: the host of its process (its pid means something only there), and for a
+    # Scrapyd job its node's URL and job id (`kuroshio.scheduler.scale`); NULL for runs before 0011.
+    host: Mapped[str | None] = mapped_column(String(255))
+    node: Mapped[str | None] = mapped_column(String(255))
+    job: Mapped[str | None] = mapped_column(String(64), index=True)
 
     source: Mapped[Source] = relationship(lazy="joined", innerjoin=True)
 

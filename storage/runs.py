@@ -38,15 +38,20 @@ STARVED_RUNS = 3
 
 
 def start_run(
-    session: Session, source_name: str, *, pid: int | None = None, now: datetime
+    session: Session, source_name: str, *, pid: int | None = None, host: str | None = None,
+    node: str | None = None, job: str | None = None, now: datetime,
 ) -> int:
-    """Record that a crawl of `source_name` started (status 'running'); returns the run id."""
+    """Record that a crawl of `source_name` started (status 'running'); returns the run id. `pid` runs on
+    `host`; a crawl run as a Scrapyd job names its `node` (URL) and `job` id."""
     with write_transaction(session):
         run = CrawlRun(
             source=add_source_if_missing(session, source_name),
             started_at=as_stored(now),
             status="running",
             pid=pid,
+            host=host,
+            node=node,
+            job=job,
         )
         session.add(run)
         session.flush()
@@ -95,9 +100,10 @@ def _error_record(error: dict[str, Any]) -> dict[str, str | None]:
 
 
 def mark_interrupted_runs(
-    session: Session, *, alive: Callable[[int], bool], now: datetime
+    session: Session, *, alive: Callable[[int, str | None], bool], now: datetime
 ) -> int:
-    """Mark 'interrupted' every 'running' run whose process is gone; returns how many.
+    """Mark 'interrupted' every 'running' run whose process is gone (`alive(pid, host)` is False; the host
+    is None for a run recorded before runs named theirs); returns how many.
 
     Runs without a pid are left alone: nothing tells whether they are still going.
     """
@@ -107,13 +113,14 @@ def mark_interrupted_runs(
             # Locked: a crawl finishing one of them meanwhile is seen finished, or records its end after this.
             select(CrawlRun).where(CrawlRun.status == "running", CrawlRun.pid.is_not(None)).with_for_update()
         ).all()
-        orphaned = [run for run in running if run.pid is not None and not alive(run.pid)]
+        orphaned = [run for run in running if run.pid is not None and not alive(run.pid, run.host)]
         for run in orphaned:
+            where = f" on {run.node or run.host}" if run.node or run.host else ""
             run.status = "interrupted"
             run.finished_at = finished_at
-            run.message = f"process {run.pid} ended before finishing the run"
+            run.message = f"process {run.pid}{where} ended before finishing the run"
             logger.warning(
-                "crawl run %d of %s was interrupted (pid %d is gone)", run.id, run.source.name, run.pid
+                "crawl run %d of %s was interrupted (pid %d%s is gone)", run.id, run.source.name, run.pid, where
             )
         return len(orphaned)
 
@@ -131,6 +138,11 @@ def end_runs_of_process(
             run.message = message
             logger.warning("crawl run %d of %s ended as %s: %s", run.id, run.source.name, status, message)
         return len(open_runs)
+
+
+def run_of_job(session: Session, job: str) -> CrawlRun | None:
+    """The run Scrapyd job `job` recorded, or None (it has not started one, or refused to)."""
+    return session.scalars(select(CrawlRun).where(CrawlRun.job == job)).first()
 
 
 def last_runs(session: Session) -> dict[str, CrawlRun]:
@@ -212,6 +224,8 @@ def run_record(run: CrawlRun, *, with_errors: bool = False) -> dict[str, Any]:
         "duplicates_skipped": run.duplicates_skipped,
         "errors_count": run.errors_count,
         "message": run.message,
+        "host": run.host,
+        "node": run.node,
     }
     if with_errors:
         record["errors"] = [{"url": error.get("url"), "reason": error.get("reason", "")} for error in run.errors]

@@ -13,7 +13,8 @@ from seeded_store import START, record_run, store_config, store_session
 from kuroshio.storage.runs import MAX_RECORDED_ERRORS
 
 RUN_KEYS = {"id", "source", "status", "started_at", "finished_at", "duration_seconds", "pages_fetched",
-            "not_modified", "articles_new", "articles_relevant", "duplicates_skipped", "errors_count", "message"}
+            "not_modified", "articles_new", "articles_relevant", "duplicates_skipped", "errors_count", "message",
+            "host", "node"}
 
 
 @pytest.fixture()

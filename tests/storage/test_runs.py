@@ -77,7 +77,7 @@ def test_mark_interrupted_runs_only_touches_running_runs_of_dead_processes(sessi
                duplicates_skipped=0, errors=[], now=datetime.now(timezone.utc))
     asked: list[int] = []
 
-    def alive(pid: int) -> bool:
+    def alive(pid: int, host: str | None) -> bool:
         asked.append(pid)
         return pid == 222
 
