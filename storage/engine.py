@@ -147,7 +147,10 @@ def create_engine_for(url: str, *, pooled: bool = True) -> Engine:
         return create_engine(sa_url, pool_pre_ping=True, **pool)
     database = sa_url.database
     if database and database != ":memory:" and not database.startswith("file:"):
-        folder = Path(database).expanduser().parent
+        # SQLite reads `~` as a folder's name: the file goes where the folder is made, in the home folder.
+        database = str(Path(database).expanduser())
+        sa_url = sa_url.set(database=database)
+        folder = Path(database).parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as error:  # under /proc, a file where a folder should be, no permission

@@ -148,6 +148,17 @@ def test_a_sqlite_folder_that_cannot_be_made_is_one_line_and_exit_74(tmp_path: P
                     "check storage.url (or $KUROSHIO_DATABASE_URL)")
 
 
+def test_a_sqlite_path_in_the_home_folder_is_made_there(tmp_path: Path) -> None:
+    """`~` is the home folder, as in the folder made for the file, not a folder named "~" that SQLite
+    could not open (exit 74, naming the file it did not open)."""
+    config = write_config(tmp_path, "", storage_url="sqlite:///~/archive/kuroshio.db")
+    environment = {name: value for name, value in os.environ.items() if name not in STEERING}
+    result = subprocess.run([str(KUROSHIO), "--config", str(config), "db", "upgrade"], capture_output=True, text=True,
+                            timeout=120, check=False, cwd=tmp_path, env={**environment, "HOME": str(tmp_path / "home")})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "home" / "archive" / "kuroshio.db").is_file() and not (tmp_path / "~").exists()
+
+
 # --- values out of range ---------------------------------------------------------------------------
 
 SOURCE = '[[sources]]\nname = "a"\nfeeds = ["https://a.example/rss"]\n'
