@@ -494,11 +494,14 @@ class Daemon:
 def crawl_environment(config: Config, environment: Mapping[str, str]) -> dict[str, str]:
     """The environment of a crawl process: what it needs of the daemon's `environment` (an allow-list,
     `CRAWL_ENVIRONMENT`), and the database URL with its password (it writes the store). Never the SMTP
-    password, nor the database password's own variable, even under an allowed name."""
+    password, the database password's own variable nor a digest's Apprise URLs (`notify_env`), even under
+    an allowed name."""
     kept = {name: value for name, value in environment.items()
             if name in CRAWL_ENVIRONMENT or name.startswith(CRAWL_ENVIRONMENT_PREFIXES)
             or name.lower().endswith("_proxy")}
-    for secret in (config.smtp.password_env, config.storage.password_env):
+    secrets = {config.smtp.password_env, config.storage.password_env}
+    secrets.update(digest.notify_env for digest in config.digests if digest.notify_env)
+    for secret in secrets:
         kept.pop(secret, None)
     return {**kept, "KUROSHIO_DATABASE_URL": config.storage_url}
 

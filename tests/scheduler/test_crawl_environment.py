@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from kuroshio.digest.options import SmtpConfig
+from kuroshio.digest.options import DigestConfig, SmtpConfig
 from kuroshio.scheduler.config import builtin_config
 from kuroshio.scheduler.daemon import crawl_environment
 
@@ -31,5 +31,13 @@ def test_a_crawl_gets_what_it_needs_and_the_database_url_with_its_password() -> 
 
 def test_the_smtp_password_is_withheld_even_under_an_allowed_name() -> None:
     config = replace(builtin_config(), smtp=SmtpConfig(password_env="PYTHON_SMTP_SECRET"))
+    given = crawl_environment(config, DAEMON_ENVIRONMENT)
+    assert "PYTHON_SMTP_SECRET" not in given and "PYTHONPATH" in given
+
+
+def test_a_digests_apprise_urls_are_withheld_even_under_an_allowed_name() -> None:
+    base = builtin_config()
+    digest = DigestConfig(name="alerts", notify_env="PYTHON_SMTP_SECRET")
+    config = replace(base, digests=(*base.digests, digest))
     given = crawl_environment(config, DAEMON_ENVIRONMENT)
     assert "PYTHON_SMTP_SECRET" not in given and "PYTHONPATH" in given
