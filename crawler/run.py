@@ -4,20 +4,30 @@ Scrapy's reactor cannot be restarted, so a process runs one crawl: `kuroshio cra
 The crawl itself does not know when or why it runs: the run records that frame it (started before,
 finished after) are the scheduler's (`kuroshio.scheduler.crawls`), and it is handed the run ids to tag
 what it stores with, and the window it fetches (`crawler.window`: the scheduler knows when the crawl runs).
+
+SIGINT (Ctrl-C) and SIGTERM stop a crawl in two steps (`SignalStop`, in place of Scrapy's handlers, which
+say nothing at the default log level): the first closes every spider once the requests in flight are
+answered and their articles stored, the second stops at once. Either way each source's run is
+`interrupted`, with what it did so far. Progress is shown while it runs (`crawler.progress`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TextIO
+from types import FrameType
+from typing import TextIO, cast
 
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
-from twisted.internet import task
+from scrapy.utils.ossignal import install_shutdown_handlers
+from twisted.internet.base import ReactorBase
 
 from kuroshio.crawler.options import CrawlConfig, SourceConfig
+from kuroshio.crawler.progress import LiveLine
 from kuroshio.crawler.settings import scrapy_settings
 from kuroshio.crawler.spiders.source import SourceSpider
 from kuroshio.crawler.topics import Topic
@@ -25,7 +35,8 @@ from kuroshio.crawler.window import NO_WINDOW, CrawlWindow, no_link_in_window_no
 from kuroshio.storage.records import PageFailure
 from kuroshio.storage.validators import DocumentAnswer
 
-PROGRESS_INTERVAL = 0.5
+# Called when a signal stops the crawl: the signal, and whether this one stops it at once (the second).
+OnInterrupt = Callable[[int, bool], None]
 
 
 @dataclass(frozen=True)
@@ -56,11 +67,16 @@ def run_spiders(
     window: CrawlWindow = NO_WINDOW,
     log_level: str = "WARNING",
     progress: TextIO | None = None,
+    on_interrupt: OnInterrupt | None = None,
 ) -> list[SourceRun]:
     """Crawl `sources` concurrently into the store at `storage_url`, tagging what each stores with its
     run id, fetching no article the store knows nor any link dated before `window`, and at most
-    `crawl.max_pages` pages per source; one `SourceRun` per source, in order."""
+    `crawl.max_pages` pages per source; one `SourceRun` per source, in order. A live progress line goes
+    to `progress` (a terminal), else each source logs its progress now and then; `on_interrupt` hears
+    of SIGINT and SIGTERM as they stop the crawl."""
     base_settings = scrapy_settings(crawl, log_level=log_level)
+    if progress is not None:  # the live line says what the log lines would
+        base_settings["KUROSHIO_PROGRESS_INTERVAL"] = 0
     process = CrawlerProcess(settings=base_settings)
     crawlers = []
     for position, (source, run_id) in enumerate(zip(sources, run_ids)):
@@ -77,22 +93,102 @@ def run_spiders(
         crawler = Crawler(SourceSpider, settings, init_reactor=position == 0)
         crawlers.append(crawler)
         process.crawl(crawler, source=source, window=window, max_pages=crawl.max_pages)
-    if progress is not None:
-        ticker = task.LoopingCall(_show_progress, progress, crawlers)
-        ticker.start(PROGRESS_INTERVAL)
-    process.start()
-    if progress is not None:
-        progress.write("\r\033[K")
-        progress.flush()
-    return [_result(source, crawler) for source, crawler in zip(sources, crawlers)]
+    live = LiveLine(progress, crawlers) if progress is not None else None
+    stop = SignalStop(process, live=live, on_interrupt=on_interrupt)
+    stop.install()
+    if live is not None:
+        live.start()
+    try:
+        process.start(install_signal_handlers=False)
+    finally:
+        stop.uninstall()
+        if live is not None:
+            live.stop()
+    return [_result(source, crawler, stop) for source, crawler in zip(sources, crawlers)]
 
 
-def _result(source: SourceConfig, crawler: Crawler) -> SourceRun:
+class SignalStop:
+    """Stops the crawl on SIGINT or SIGTERM: gracefully on the first, at once when the same signal comes
+    again. Another signal meanwhile changes nothing: Ctrl-C on the daemon's terminal reaches its crawls
+    as SIGINT, then the daemon asks them to stop with SIGTERM, which is the same request.
+
+    Scrapy's own handlers do the same but say so only at INFO, and a crawl stopped gracefully is then
+    told from a finished one only by its finish reason; here the caller hears of each signal
+    (`on_interrupt`, called in the reactor: nothing is written from inside a signal handler) and the
+    runs are recorded `interrupted`.
+    """
+
+    def __init__(self, process: CrawlerProcess, *, live: LiveLine | None, on_interrupt: OnInterrupt | None) -> None:
+        self.process = process
+        self.live = live
+        self.on_interrupt = on_interrupt
+        self.signum: int | None = None
+        self.at_once = False
+
+    def install(self) -> None:
+        """Take SIGINT and SIGTERM once the reactor runs (when Scrapy would install its own)."""
+        _reactor().addSystemEventTrigger("after", "startup", install_shutdown_handlers, self.signalled)
+
+    def uninstall(self) -> None:
+        """Python's own handlers again: a Ctrl-C while the runs are recorded is a KeyboardInterrupt."""
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    def signalled(self, signum: int, frame: FrameType | None) -> None:
+        """The signal handler: hands the stop to the reactor."""
+        reactor = _reactor()
+        if self.signum is None:
+            self.signum = signum
+            reactor.callFromThread(self._stop_gracefully)
+        elif signum == self.signum:
+            self.at_once = True
+            install_shutdown_handlers(signal.SIG_IGN)  # until the reactor is down: uninstall takes over
+            reactor.callFromThread(self._stop_at_once)
+
+    def _stop_gracefully(self) -> None:
+        self._tell(at_once=False)
+        self.process.stop().addBoth(self._stop_reactor)
+
+    def _stop_at_once(self) -> None:
+        self._tell(at_once=True)
+        self._stop_reactor()
+
+    def _tell(self, *, at_once: bool) -> None:
+        assert self.signum is not None
+        if self.live is not None:
+            self.live.clear()
+        if self.on_interrupt is not None:
+            self.on_interrupt(self.signum, at_once)
+
+    @staticmethod
+    def _stop_reactor(_: object = None) -> None:
+        with contextlib.suppress(RuntimeError):  # stopped already, or stopping
+            _reactor().stop()
+
+    def note(self) -> str | None:
+        """What the run record says of the stop, or None when no signal came."""
+        if self.signum is None:
+            return None
+        name = signal.Signals(self.signum).name
+        if self.at_once:
+            return f"interrupted ({name} twice): stopped at once"
+        return f"interrupted ({name}): stopped after the pages in flight"
+
+
+def _reactor() -> ReactorBase:
+    """The reactor the first crawler installed (imported only then: importing it installs the default one)."""
+    from twisted.internet import reactor
+
+    return cast(ReactorBase, reactor)
+
+
+def _result(source: SourceConfig, crawler: Crawler, stop: SignalStop) -> SourceRun:
     stats = crawler.stats.get_stats() if crawler.stats else {}
     spider = crawler.spider
     errors = tuple(spider.errors) if isinstance(spider, SourceSpider) else ()
     failed_pages = tuple(spider.failed_pages) if isinstance(spider, SourceSpider) else ()
-    status, verdict = _verdict(stats, errors)
+    interrupted = stop.note() if stats.get("finish_reason") != "finished" else None  # not one done before
+    status, verdict = ("interrupted", interrupted) if interrupted else _verdict(stats, errors)
     # A crawl that did not finish left requests undone: no document's answer is remembered.
     documents = spider.documents if isinstance(spider, SourceSpider) else None
     answers = documents.finished_answers() if documents is not None and stats.get("finish_reason") == "finished" else ()
@@ -132,20 +228,6 @@ def _verdict(stats: dict, errors: tuple[dict[str, str], ...]) -> tuple[str, str 
     if stats.get("kuroshio/article_requests") and not stored:
         return "failed", f"none of {stats['kuroshio/article_requests']} new article pages could be stored{first}"
     return "ok", None
-
-
-def _show_progress(stream: TextIO, crawlers: list[Crawler]) -> None:
-    parts = []
-    for crawler in crawlers:
-        if crawler.stats is None or crawler.spider is None:
-            continue
-        stats = crawler.stats.get_stats()
-        parts.append(
-            f"{crawler.spider.name}: {stats.get('downloader/response_count', 0)} pages, "
-            f"{stats.get('kuroshio/articles_new', 0)} new"
-        )
-    stream.write("\r\033[K" + " | ".join(parts)[:200])
-    stream.flush()
 
 
 def progress_stream() -> TextIO | None:

@@ -18,7 +18,8 @@ goes off its source's hosts and ports or to an address inside the network (loopb
 link-local, metadata): `crawler.middlewares.addresses` resolves and judges every host first, and its
 resolver (`TWISTED_DNS_RESOLVER`) connects to the address judged. Feeds, sitemaps, listing pages and
 robots.txt are asked for with the validators of their last answer (`crawler.middlewares.conditional`;
-`KUROSHIO_CONDITIONAL_REQUESTS`, on unless a config's `scrapy_settings` switches it off).
+`KUROSHIO_CONDITIONAL_REQUESTS`, on unless a config's `scrapy_settings` switches it off). A long crawl
+logs each source's progress every `KUROSHIO_PROGRESS_INTERVAL` seconds (`crawler.progress`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from kuroshio.crawler.options import CrawlConfig
+from kuroshio.crawler.progress import DEFAULT_LOG_INTERVAL
 
 MIN_DOWNLOAD_DELAY = 0.001
 
@@ -77,6 +79,7 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[s
         # in generators; ours have none, and the check costs a few percent of a crawl.
         "WARN_ON_GENERATOR_RETURN_VALUE": False,
         "ITEM_PIPELINES": {"kuroshio.crawler.pipelines.StorePipeline": 300},
+        "KUROSHIO_PROGRESS_INTERVAL": DEFAULT_LOG_INTERVAL,
         "DOWNLOADER_MIDDLEWARES": {
             # Before Scrapy's OffsiteMiddleware (50).
             "kuroshio.crawler.middlewares.robotstxt.RobotsTxtOffsiteMiddleware": 45,
@@ -96,6 +99,8 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[s
         },
     }
     settings.update(crawl.scrapy_settings)
+    # Ours beside those a config's scrapy_settings adds, which replace the whole EXTENSIONS dict.
+    settings["EXTENSIONS"] = {"kuroshio.crawler.progress.ProgressLog": 500, **settings.get("EXTENSIONS", {})}
     if crawl.proxy:
         settings["KUROSHIO_PROXY"] = crawl.proxy
         # Before Scrapy's HttpProxyMiddleware (750), so it sees the proxy; robots.txt requests too.

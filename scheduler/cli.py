@@ -5,7 +5,8 @@ crawl could not do its job (every source failed), 2 for a bad config or bad argu
 daemon already runs on the database, 69 when the database cannot be connected to (the server down or
 unreachable, the login refused, no such database), 74 when the database refused writes (full,
 read-only, its disk failing: a later try may succeed), 75 when every source asked for is being crawled
-elsewhere. A database URL is only ever shown with its password masked.
+elsewhere, 130 when Ctrl-C stopped a crawl (143 for SIGTERM). A database URL is only ever shown with
+its password masked.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import io
 import json
 import logging
 import re
+import signal
 import sys
 from dataclasses import replace
 from datetime import datetime
@@ -28,7 +30,7 @@ from kuroshio.scheduler.cli_context import config_from, open_store, parse_since,
 from kuroshio.scheduler.config import Config, ConfigError, SourceConfig, load_config
 from kuroshio.scheduler.dead_runs import mark_dead_runs_reported
 from kuroshio.scheduler.digest_command import digest_command
-from kuroshio.scheduler.exits import EXIT_BAD_CONFIG, EXIT_BUSY
+from kuroshio.scheduler.exits import EXIT_BAD_CONFIG, EXIT_BUSY, EXIT_INTERRUPTED, exit_for_signal
 from kuroshio.scheduler.extract_command import extract_command
 from kuroshio.scheduler.feed_command import feed_command
 from kuroshio.scheduler.listing import LIMIT, known_sources, known_topics, limit_count, report_cut, require_known
@@ -40,7 +42,7 @@ from kuroshio.scheduler.topics_command import topics_command
 from kuroshio.storage.text import one_line
 
 if TYPE_CHECKING:
-    from kuroshio.crawler.run import SourceRun
+    from kuroshio.crawler.run import OnInterrupt, SourceRun
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 CRAWL_LEASE_TTL = 60.0
@@ -121,15 +123,36 @@ def crawl(ctx: click.Context, source_names: tuple[str, ...], since: str | None, 
         sources = config.select_sources(source_names)
     except ConfigError as error:
         raise click.BadParameter(str(error), param_hint="--source") from None
-    with store_errors_reported(config):  # every write is one transaction: a refused one changed nothing
-        results = _crawl_free_sources(ctx, config, sources, since=since_at)
+    interruption = _Interruption()
+    try:
+        with store_errors_reported(config):  # every write is one transaction: a refused one changed nothing
+            results = _crawl_free_sources(ctx, config, sources, since=since_at, on_interrupt=interruption.heard)
+    except KeyboardInterrupt:  # before the crawl took the signals over, or while it recorded its runs
+        click.echo("kuroshio: interrupted", err=True)
+        ctx.exit(EXIT_INTERRUPTED)
     click.echo(_crawl_summary(results))
+    if interruption.signum is not None:
+        ctx.exit(exit_for_signal(interruption.signum))
     if all(result.status == "failed" for result in results):
         ctx.exit(1)
 
 
+class _Interruption:
+    """The signal that stopped a crawl, said on stderr as it comes: the crawl goes on a while."""
+
+    signum: int | None = None
+
+    def heard(self, signum: int, at_once: bool) -> None:
+        self.signum = signum
+        if at_once:
+            click.echo("kuroshio: stopping at once", err=True)
+            return
+        what, again = ("interrupted", "Ctrl-C again") if signum == signal.SIGINT else ("terminated", "a second SIGTERM")
+        click.echo(f"kuroshio: {what}: stopping after the pages in flight ({again} to stop at once)", err=True)
+
+
 def _crawl_free_sources(ctx: click.Context, config: Config, sources: tuple[SourceConfig, ...], *,
-                        since: datetime | None = None) -> list[SourceRun]:
+                        since: datetime | None = None, on_interrupt: OnInterrupt | None = None) -> list[SourceRun]:
     """Crawl those of `sources` no other process is crawling, holding their leases meanwhile."""
     from kuroshio.crawler.run import progress_stream
     from kuroshio.scheduler.crawls import crawl as run_crawl
@@ -146,7 +169,8 @@ def _crawl_free_sources(ctx: click.Context, config: Config, sources: tuple[Sourc
     keeper = LeaseKeeper(sessions, [crawl_lease(source.name) for source in free], ttl=CRAWL_LEASE_TTL)
     try:
         with keeper:
-            return run_crawl(config, free, since=since, log_level=ctx.obj["log_level"], progress=progress_stream())
+            return run_crawl(config, free, since=since, log_level=ctx.obj["log_level"], progress=progress_stream(),
+                             on_interrupt=on_interrupt)
     except LeaseHeld as held:  # taken between our look and our claim
         click.echo(f"kuroshio: {held}: not crawled now", err=True)
         ctx.exit(EXIT_BUSY)

@@ -19,7 +19,7 @@ from typing import TextIO
 from sqlalchemy.orm import Session
 
 from kuroshio.crawler.options import SourceConfig
-from kuroshio.crawler.run import SourceRun, run_spiders
+from kuroshio.crawler.run import OnInterrupt, SourceRun, run_spiders
 from kuroshio.crawler.window import CrawlWindow
 from kuroshio.scheduler.config import Config
 from kuroshio.scheduler.locks import HOST
@@ -36,9 +36,11 @@ def crawl(
     since: datetime | None = None,
     log_level: str = "WARNING",
     progress: TextIO | None = None,
+    on_interrupt: OnInterrupt | None = None,
 ) -> list[SourceRun]:
     """Crawl `sources` concurrently into the configured store, fetching what was published since `since`
-    (default: within `crawl.max_age`); one `SourceRun` per source."""
+    (default: within `crawl.max_age`); one `SourceRun` per source. A crawl stopped by SIGINT or SIGTERM
+    (`on_interrupt` hears of it) records its runs `interrupted`, with their counts so far."""
     engine = create_engine_for(config.storage_url)
     upgrade_schema(engine)
     sessions = session_factory(engine)
@@ -47,7 +49,8 @@ def crawl(
         run_ids = [start_run(session, source.name, pid=os.getpid(), host=HOST, now=started_at) for source in sources]
     window = crawl_window(started_at, max_age=config.crawl.max_age, since=since)
     results = run_spiders(sources, crawl=config.crawl, topics=config.topics, storage_url=config.storage_url,
-                          run_ids=run_ids, window=window, log_level=log_level, progress=progress)
+                          run_ids=run_ids, window=window, log_level=log_level, progress=progress,
+                          on_interrupt=on_interrupt)
     finished_at = datetime.now(timezone.utc)
     with sessions() as session:
         for run_id, result in zip(run_ids, results):

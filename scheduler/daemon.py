@@ -24,7 +24,8 @@ Design, and why:
   (a one-off `kuroshio crawl` and a scheduled one never overlap). A killed holder's lease expires.
 - **Signals**: SIGTERM/SIGINT stop scheduling and ask running crawls to stop (Scrapy finishes
   in-flight pages and records its run); whatever still runs after `daemon.shutdown_grace` is
-  killed and its run marked interrupted. Exit status 0. A second signal exits at once.
+  killed, its run marked interrupted and the leases it held given back, as the daemon gives back its
+  own: the next start takes nothing over. Exit status 0. A second signal exits at once.
 - **A store that cannot take writes** (full, read-only) fails the crawls and the heartbeat, not the
   daemon: each failure is logged in one line, the next scheduled run tries again, and the end of a
   crawl that could not record it is recorded before the next crawl. The daemon opens the database per
@@ -76,7 +77,14 @@ from kuroshio.scheduler.dead_runs import mark_dead_runs
 from kuroshio.scheduler.digests import send_due_digest
 from kuroshio.scheduler.dispatch import Admission, CrawlQueue
 from kuroshio.scheduler.exits import EXIT_ANOTHER_DAEMON, EXIT_BUSY, EXIT_STORE_UNWRITABLE
-from kuroshio.scheduler.locks import DAEMON_LEASE, Holder, LeaseHeld, LeaseKeeper, holder
+from kuroshio.scheduler.locks import (
+    DAEMON_LEASE,
+    Holder,
+    LeaseHeld,
+    LeaseKeeper,
+    holder,
+    release_leases_of_process,
+)
 from kuroshio.scheduler.phases import PhasedIntervalTrigger
 from kuroshio.scheduler.rematch import topics_to_rematch
 from kuroshio.storage.digests import last_digest_attempts, newest_article_id
@@ -139,6 +147,8 @@ class Daemon:
 
     def run(self) -> int:
         """Schedule until a signal arrives; the process exit status."""
+        # From the start: a SIGTERM while it starts would otherwise kill it holding its lease.
+        self._install_signal_handlers()
         keeper = LeaseKeeper(self.sessions, [DAEMON_LEASE], ttl=3 * self.config.daemon.heartbeat,
                              info=self._published_state, on_lost=self._lease_lost)
         try:
@@ -157,7 +167,6 @@ class Daemon:
             self._recover_interrupted_runs()
             self._declare_jobs()
             self._schedule_rematch(datetime.now(timezone.utc))
-            self._install_signal_handlers()
             self.scheduler.start()
             self.dispatcher.start()
             keeper.renew_now()
@@ -357,8 +366,8 @@ class Daemon:
             self._end_runs(process.pid, "failed", f"crawl process exited with status {code}")
 
     def _end_runs(self, pid: int, status: str, message: str, *, now: bool = True) -> None:
-        """Finish the runs a crawl process left open (it was killed, died, or could not write them):
-        `now`, and until the store takes the write, before each later crawl."""
+        """Finish the runs a crawl process left open (it was killed, died, or could not write them), and
+        give back the leases it left: `now`, and until the store takes the write, before each later crawl."""
         with self.unended_lock:
             self.unended_runs[pid] = (status, message)
         if now:
@@ -373,6 +382,7 @@ class Daemon:
                     with self.sessions() as session:
                         end_runs_of_process(session, pid, status=status, message=message,
                                             now=datetime.now(timezone.utc))
+                        _release_leases_left_by(session, pid)
                 except SQLAlchemyError as error:
                     reason = unwritable_reason(error, self.config.storage_url)
                     if reason is None:
@@ -452,6 +462,9 @@ class Daemon:
                     ", ".join(names), process.pid)
         summary, _ = process.communicate()
         code = process.returncode
+        if code != 0:  # killed at shut-down (SIGTERM ends it where it stands), or crashed
+            with suppress(SQLAlchemyError), self.sessions() as session:  # else they expire by themselves
+                _release_leases_left_by(session, process.pid)
         if code == 0:
             logger.info("rematch of topics %s ended: %s", ", ".join(names), summary.decode(errors="replace").strip())
         elif not self.stopping.is_set():
@@ -511,6 +524,13 @@ def _log_failure(batch: futures.Future[None]) -> None:
     of a job: an executor keeps the exception to itself."""
     if (error := batch.exception()) is not None:
         logger.error("crawl thread failed", exc_info=error)
+
+
+def _release_leases_left_by(session: Session, pid: int) -> None:
+    """Give back the leases of a crawl or rematch process that ended without (killed, crashed), so the next
+    one does not have to take them over."""
+    for name in release_leases_of_process(session, pid):
+        logger.info("released lease %s, left by pid %d", name, pid)
 
 
 def _terminate(process: subprocess.Popen[bytes]) -> int:

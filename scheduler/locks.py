@@ -144,6 +144,18 @@ def release(session: Session, name: str, *, owner: str) -> None:
             session.delete(row)
 
 
+def release_leases_of_process(session: Session, pid: int) -> list[str]:
+    """Give up every lease that process `pid` of this host left when it ended (killed, or crashed) and
+    return their names. Only for a process known to be gone — the daemon's own crawl and rematch
+    processes, once it has waited for them — so that the next holder neither waits for the lease to
+    expire nor has to take it over."""
+    with write_transaction(session):
+        rows = session.scalars(select(Lease).where(Lease.host == HOST, Lease.pid == pid).with_for_update()).all()
+        for row in rows:
+            session.delete(row)
+        return sorted(row.name for row in rows)
+
+
 def holder(session: Session, name: str) -> Holder | None:
     """The recorded holder of lease `name`, alive or not."""
     row = session.scalar(select(Lease).where(Lease.name == name))

@@ -21,11 +21,9 @@ import click
 
 from kuroshio.crawler.topics import Topic
 from kuroshio.scheduler.cli_context import config_from, open_store, store_errors_reported
-from kuroshio.scheduler.exits import EXIT_BAD_CONFIG, EXIT_BUSY
+from kuroshio.scheduler.exits import EXIT_BAD_CONFIG, EXIT_BUSY, EXIT_INTERRUPTED
 from kuroshio.scheduler.render import render_table
 from kuroshio.storage.models import TopicDefinition
-
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
 
 
 class UnknownTopic(click.ClickException):
