@@ -104,7 +104,7 @@ def run_spiders(
         stop.uninstall()
         if live is not None:
             live.stop()
-    return [_result(source, crawler, stop) for source, crawler in zip(sources, crawlers)]
+    return [source_run(source, crawler, stopped=stop.note()) for source, crawler in zip(sources, crawlers)]
 
 
 class SignalStop:
@@ -182,12 +182,14 @@ def _reactor() -> ReactorBase:
     return cast(ReactorBase, reactor)
 
 
-def _result(source: SourceConfig, crawler: Crawler, stop: SignalStop) -> SourceRun:
+def source_run(source: SourceConfig, crawler: Crawler, *, stopped: str | None) -> SourceRun:
+    """What `crawler`'s crawl of `source` did, from its spider and stats. `stopped` says why the crawl was
+    stopped early (a signal, a Scrapyd cancel), if it was: a crawl that did not finish is then interrupted."""
     stats = crawler.stats.get_stats() if crawler.stats else {}
     spider = crawler.spider
     errors = tuple(spider.errors) if isinstance(spider, SourceSpider) else ()
     failed_pages = tuple(spider.failed_pages) if isinstance(spider, SourceSpider) else ()
-    interrupted = stop.note() if stats.get("finish_reason") != "finished" else None  # not one done before
+    interrupted = stopped if stats.get("finish_reason") != "finished" else None  # not one done before
     status, verdict = ("interrupted", interrupted) if interrupted else _verdict(stats, errors)
     # A crawl that did not finish left requests undone: no document's answer is remembered.
     documents = spider.documents if isinstance(spider, SourceSpider) else None

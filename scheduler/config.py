@@ -47,7 +47,7 @@ from sqlalchemy.exc import ArgumentError
 from kuroshio.crawler.options import CrawlConfig, SourceConfig, TopicConfig
 from kuroshio.crawler.topics import DEFAULT_TOPIC_QUERY, Topic
 from kuroshio.digest.options import DigestConfig, SmtpConfig
-from kuroshio.scheduler.options import DaemonConfig, DigestSchedule, SourceSchedule
+from kuroshio.scheduler.options import DaemonConfig, DigestSchedule, ScaleConfig, SourceSchedule
 from kuroshio.storage.engine import default_database_url, url_password, url_problem, url_with_password
 from kuroshio.storage.options import StorageConfig
 
@@ -61,7 +61,7 @@ class ConfigError(Exception):
 # Each TOML table and the option classes that declare its keys (a list section's entries may be
 # declared by several parts: a source's crawl options by the crawler, its schedule by the scheduler).
 SECTIONS: dict[str, type] = {"storage": StorageConfig, "crawl": CrawlConfig, "daemon": DaemonConfig,
-                             "smtp": SmtpConfig}
+                             "smtp": SmtpConfig, "scale": ScaleConfig}
 LIST_SECTIONS: dict[str, tuple[type, ...]] = {
     "sources": (SourceConfig, SourceSchedule),
     "topics": (TopicConfig,),
@@ -80,6 +80,7 @@ class Config:
     crawl: CrawlConfig = field(default_factory=CrawlConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    scale: ScaleConfig = field(default_factory=ScaleConfig)
     digests: tuple[DigestConfig, ...] = ()
     source_schedules: Mapping[str, SourceSchedule] = field(default_factory=dict)
     digest_schedules: Mapping[str, DigestSchedule] = field(default_factory=dict)
@@ -249,9 +250,9 @@ class _Reader:
         for key in document:
             if key not in known:
                 self.fail(key, f"unknown section (expected one of: {', '.join(sorted(known))})")
-        storage, crawl, daemon, smtp = (self.section(document, name) for name in SECTIONS)
+        storage, crawl, daemon, smtp, scale = (self.section(document, name) for name in SECTIONS)
         config = replace(config, path=self.path, storage_url=storage.url or config.storage_url,
-                         storage=storage, crawl=crawl, daemon=daemon, smtp=smtp)
+                         storage=storage, crawl=crawl, daemon=daemon, smtp=smtp, scale=scale)
         if "sources" in document:
             entries = self.entries(document, "sources")
             sources = tuple(entry[SourceConfig] for entry in entries)

@@ -87,6 +87,7 @@ from kuroshio.scheduler.locks import (
 )
 from kuroshio.scheduler.phases import PhasedIntervalTrigger
 from kuroshio.scheduler.rematch import topics_to_rematch
+from kuroshio.scheduler.scale import ScrapydDispatcher
 from kuroshio.storage.digests import last_digest_attempts, newest_article_id
 from kuroshio.storage.engine import create_engine_for, session_factory, unwritable_reason, upgrade_schema
 from kuroshio.storage.runs import end_runs_of_process, last_runs
@@ -130,6 +131,10 @@ class Daemon:
         self.overrun_said: set[str] = set()  # sources whose skipped tick was logged, until their crawl ends
         self.dispatcher = threading.Thread(target=self._dispatch, name="dispatcher", daemon=True)
         self.batches = futures.ThreadPoolExecutor(config.daemon.max_crawl_processes, thread_name_prefix="crawl")
+        # `[scale] scrapyd`: each source of a batch a job on a Scrapyd node instead (`kuroshio.scheduler.scale`).
+        self.scrapyd = ScrapydDispatcher(
+            config.scale.scrapyd, self.sessions, stopping=self.stopping, crawl_timeout=config.daemon.crawl_timeout,
+            shutdown_grace=config.daemon.shutdown_grace) if config.scale.scrapyd else None
         self.rematch_process: subprocess.Popen[bytes] | None = None
         self.unended_runs: dict[int, tuple[str, str]] = {}  # crawl pid → the status and message to end its runs
         self.unended_lock = threading.Lock()
@@ -310,7 +315,10 @@ class Daemon:
     def _crawl_batch(self, sources: list[str]) -> None:
         """One crawl process for `sources`; their slot is freed when it ends."""
         try:
-            self._crawl_in_process(sources)
+            if self.scrapyd is not None:
+                self.scrapyd.crawl(sources)
+            else:
+                self._crawl_in_process(sources)
         finally:
             with self.queue_changed:
                 self.queue.finished(sources)

@@ -42,7 +42,7 @@ def mark_dead_runs(sessions: sessionmaker[Session], *, now: datetime | None = No
         processes = session.execute(select(CrawlRun.pid, CrawlRun.host)
                                     .where(CrawlRun.status == "running", CrawlRun.pid.is_not(None))).all()
         alive = _process_alive(session, now)
-        if all(alive(pid, host) for pid, host in processes):
+        if all(alive(pid, host) for pid, host in processes if pid is not None):
             return 0
     with sessions() as session:
         return mark_interrupted_runs(session, alive=_process_alive(session, now), now=now)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from apscheduler.triggers.cron import CronTrigger
 
@@ -80,3 +81,22 @@ class DigestSchedule:
 
     cron: str = field(default="0 8 * * *", metadata={
         "help": "When the daemon sends it (crontab expression).", "parse": parse_cron})
+
+
+@dataclass(frozen=True)
+class ScaleConfig:
+    """`[scale]`: crawls beyond this machine (`kuroshio.scheduler.scale`)."""
+
+    scrapyd: tuple[str, ...] = field(default=(), metadata={
+        "help": "Scrapyd nodes (e.g. http://node1:6800) the daemon runs its crawls on, as jobs, instead of "
+                "in processes of its own; every node shares the PostgreSQL store. See Running on several machines."})
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        """A node that is not an http(s) URL of a host, or is named twice."""
+        for position, url in enumerate(self.scrapyd):
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \
+                    or parts.query or parts.fragment:
+                yield f"scrapyd[{position}]", f"expected a Scrapyd node's URL like http://node1:6800, got {url!r}"
+            elif url in self.scrapyd[:position]:
+                yield f"scrapyd[{position}]", f"{url!r} is named twice"

@@ -52,9 +52,9 @@ def runs_command(ctx: click.Context, source: str | None, limit: int | str, outpu
         rows = [(r["id"], r["source"], r["status"], to_the_second(r["started_at"]),
                  f"{r['duration_seconds']:.1f}s" if r["duration_seconds"] is not None else "", r["pages_fetched"],
                  r["not_modified"], r["articles_new"], r["articles_relevant"], r["duplicates_skipped"],
-                 r["errors_count"], r["message"] or "") for r in records]
+                 r["errors_count"], r["node"] or r["host"] or "", r["message"] or "") for r in records]
         click.echo(render_table(["run", "source", "status", "started", "took", "pages", "unchanged", "new",
-                                 "relevant", "duplicates", "errors", "message"], rows))
+                                 "relevant", "duplicates", "errors", "ran on", "message"], rows))
     if len(found) > len(records):
         report_cut(len(records), total=None, what="runs")
 

@@ -115,7 +115,7 @@ def mark_interrupted_runs(
         ).all()
         orphaned = [run for run in running if run.pid is not None and not alive(run.pid, run.host)]
         for run in orphaned:
-            where = f" on {run.node or run.host}" if run.node or run.host else ""
+            where = f" on {run.node}" if run.node else ""  # a Scrapyd job's
             run.status = "interrupted"
             run.finished_at = finished_at
             run.message = f"process {run.pid}{where} ended before finishing the run"
