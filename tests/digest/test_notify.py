@@ -102,22 +102,54 @@ def test_a_target_removed_while_it_lacked_articles_no_longer_holds_them_back(
     assert delivered(sessions) == set(seeded.values()) and partial(sessions) == {}
 
 
+class RootLines(logging.Handler):
+    """Every record that reaches the root logger, as a program's own handlers would see it. Not caplog:
+    pytest also hangs its capture handlers on loggers that do not propagate (Apprise's, once Kuroshio
+    has stopped it propagating), which no program's handler sees."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+@pytest.fixture
+def root_lines() -> Iterator[RootLines]:
+    root, handler = logging.getLogger(), RootLines()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
 def test_secrets_of_a_notify_url_never_appear_in_logs_errors_or_output(
-    make_config, sessions, seeded, webhook: Webhook, caplog: pytest.LogCaptureFixture
+    make_config, sessions, seeded, webhook: Webhook, root_lines: RootLines
 ) -> None:
     url = webhook.url(credentials=f"analyst:{SECRET}")
     config = make_config(to=[], notify_env="KUROSHIO_TEST_NOTIFY")
     webhook.fail_with = 500  # it answers with the Authorization header it got, as a careless server might
 
-    with caplog.at_level(logging.DEBUG), pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch:
         patch.setenv("KUROSHIO_TEST_NOTIFY", url)
         refused = send(config)
+        logged = root_lines.text  # the CLI below replaces the root handlers (logging.basicConfig(force=True))
         output = kuroshio_here(config, "--log-level", "debug", "digest", "--send")
     assert refused.status == "failed" and output.returncode == 1
     assert webhook.posts[0].headers["Authorization"].startswith("Basic ")  # the secret did go to the server
     assert "json://analyst:***@127.0.0.1:" in refused.error
-    shown = caplog.text + refused.error + output.stdout.decode() + output.stderr.decode()
-    assert "Response Details" in caplog.text and "refused /hook Basic ***" in caplog.text  # the echo, masked
+    shown = logged + refused.error + output.stdout.decode() + output.stderr.decode()
+    assert "Response Details" in logged and "refused /hook Basic ***" in logged  # the echo, masked
     for form in (SECRET, webhook.posts[0].headers["Authorization"].split()[1].rstrip("=")):
         assert form not in shown
 
