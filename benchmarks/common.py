@@ -70,6 +70,16 @@ class Measured:
     max_rss_mib: float
     stdout: str
     stderr: str
+    # This process's CPU meanwhile: the fixture server's thread, when it serves.
+    server_cpu_seconds: float = 0.0
+    # Every CPU's busy time meanwhile (/proc/stat): the process, its workers, the server and anything else.
+    machine_cpu_seconds: float = 0.0
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every CPU of the machine has been busy since boot (/proc/stat: all but idle and iowait)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def run_measured(command: Sequence[str], *, cpus: set[int] | None = None, timeout: float = 1200,
@@ -77,6 +87,7 @@ def run_measured(command: Sequence[str], *, cpus: set[int] | None = None, timeou
     """Run `command`, pinned to `cpus` if given; its own peak RSS comes from wait4's rusage."""
     with open(os.devnull, "rb") as stdin, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
+        own_cpu, busy = time.process_time(), machine_busy_seconds()
         process = subprocess.Popen(command, stdin=stdin, stdout=out, stderr=err, env=env, cwd=cwd,
                                    preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
         deadline = started + timeout
@@ -90,11 +101,12 @@ def run_measured(command: Sequence[str], *, cpus: set[int] | None = None, timeou
                 break
             time.sleep(0.01)
         seconds = time.perf_counter() - started
+        server_cpu, machine_cpu = time.process_time() - own_cpu, machine_busy_seconds() - busy
         process.returncode = os.waitstatus_to_exitcode(status)  # wait4 reaped it; Popen must not wait again
         out.seek(0)
         err.seek(0)
         return Measured(process.returncode, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read().decode(errors="replace"),
-                        err.read().decode(errors="replace"))
+                        err.read().decode(errors="replace"), server_cpu, machine_cpu)
 
 
 def proc_status_kib(pid: int, field: str) -> int | None:

@@ -27,6 +27,8 @@ STAGE_FUNCTIONS = {
     ("crawler/spiders/source.py", "_follow_all"): "discovery: feeds, sitemaps, listings -> requests",
     ("crawler/spiders/source.py", "parse_robots"): "discovery: feeds, sitemaps, listings -> requests",
     ("scrapy/crawler.py", "start"): "engine: Scrapy + Twisted (download, middlewares, scheduling)",
+    # The event loop blocked in select: waiting for the network or, with extraction workers, for them.
+    ("selectors.py", "select"): "idle: the event loop waiting (network, extraction workers)",
 }
 OUTSIDE_ENGINE = "start-up: imports, schema check, known URLs, run records"
 ENGINE = STAGE_FUNCTIONS[("scrapy/crawler.py", "start")]

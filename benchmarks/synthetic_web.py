@@ -12,7 +12,8 @@ news pages carry far more markup than text).
 Each publisher is discovered the way its real site is: Focus Taiwan through a FeedBurner RSS feed
 (latest `feed_items`) and the news sitemap its robots.txt names; Kyodo through its home page (latest
 50) and the sitemap in its robots.txt; Taiwan News through a sitemap index of 500-URL sitemaps and an
-Atom feed. The layout is `<root>/<host>/...` for `fixtures.server.FixtureWeb(roots=[root])`.
+Atom feed. `build_many_host_web` spreads the pages over many hosts instead, one source each. The layout
+is `<root>/<host>/...` for `fixtures.server.FixtureWeb(roots=[root])`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import json
 import random
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
@@ -44,6 +45,7 @@ class SyntheticPublisher:
     templates: tuple[str, ...]  # fixture pages, relative to FIXTURE_WEB/host
     body_class: str  # the div holding the body paragraphs
     offset_hours: int
+    templates_from: str = ""  # the fixture host whose pages are the templates; default: `host`
 
 
 PUBLISHERS = (
@@ -144,6 +146,41 @@ def build_synthetic_web(root: Path, *, articles: int, on_topic_share: float = 0.
     return SyntheticWeb(root=root, pages=tuple(pages), sources_toml=SOURCES_TOML)
 
 
+# Article URL patterns that hold on any host, for the many-host web.
+HOSTLESS_PATTERNS = {"focus-taiwan": "/[a-z-]+/\\d{12}$", "kyodo": "/articles/-/\\d+", "taiwan-news": "/en/news/\\d+$"}
+
+
+def build_many_host_web(root: Path, *, articles: int, hosts: int, on_topic_share: float = 0.2,
+                        seed: int = 20251202) -> SyntheticWeb:
+    """`articles` article pages over `hosts` hosts, one source each, as a monitor of many sites sees them.
+
+    Host number i copies publisher i mod 3 (its markup, its URLs, its robots.txt and sitemaps) under the
+    name `nNN.<publisher host>`; each source is discovered through its host's sitemap (a news site's
+    usual way), so every host costs the same robots.txt and sitemap requests a real one would.
+    """
+    rng = random.Random(seed)
+    sentences = sentence_pool()
+    topics = default_topics()
+    pages: list[SyntheticPage] = []
+    sources = []
+    for number in range(hosts):
+        original = PUBLISHERS[number % len(PUBLISHERS)]
+        publisher = replace(original, host=f"n{number:02d}.{original.host}", templates_from=original.host)
+        templates = [_Template.load(publisher, name) for name in publisher.templates]
+        count = articles // hosts + (1 if number < articles % hosts else 0)
+        host_pages = sorted((_write_page(root, publisher, rng.choice(templates), index, sentences=sentences, rng=rng,
+                                         on_topic=rng.random() < on_topic_share, topics=topics)
+                             for index in range(count)), key=lambda page: page.published_at, reverse=True)
+        _write_discovery(root, publisher, host_pages, feed_items=0)
+        pages.extend(host_pages)
+        sitemap = "sitemap-news.xml" if publisher.source == "focus-taiwan" else "sitemap.xml"
+        sources.append(f'\n[[sources]]\nname = "{publisher.source}-{number:02d}"\n'
+                       f'sitemaps = ["http://{publisher.host}/{sitemap}"]\nrobots_sitemaps = false\n'
+                       f"article_url_pattern = '{HOSTLESS_PATTERNS[publisher.source]}'\n"
+                       f'allowed_domains = ["{publisher.host}"]\npublisher = "{publisher.source}"\n')
+    return SyntheticWeb(root=root, pages=tuple(pages), sources_toml="".join(sources))
+
+
 # --- text ----------------------------------------------------------------------------------------
 
 
@@ -206,7 +243,7 @@ class _Template:
 
     @classmethod
     def load(cls, publisher: SyntheticPublisher, name: str) -> _Template:
-        text = TEMPLATE_MARKER.sub("", (FIXTURE_WEB / publisher.host / name).read_text(encoding="utf-8"), count=1)
+        text = TEMPLATE_MARKER.sub("", (FIXTURE_WEB / (publisher.templates_from or publisher.host) / name).read_text(encoding="utf-8"), count=1)
         meta = {key: html.unescape(value) for key, value in
                 re.findall(r'<meta (?:property|name)="([^"]+)" content="([^"]*)"', text)}
         opening = f'<div class="{publisher.body_class}">'
@@ -293,8 +330,9 @@ def _write_discovery(root: Path, publisher: SyntheticPublisher, pages: Sequence[
     if publisher.source == "focus-taiwan":
         _write(host_dir / "sitemap-news.xml", _urlset(pages))
         _write(host_dir / "robots.txt", _robots(publisher.host, ["sitemap-news.xml"]))
-        _write(root / FEED_HOST / "robots.txt", "User-agent: *\nDisallow:\n")
-        write_rss_feed(root, pages[:feed_items])
+        if feed_items:
+            _write(root / FEED_HOST / "robots.txt", "User-agent: *\nDisallow:\n")
+            write_rss_feed(root, pages[:feed_items])
     elif publisher.source == "kyodo":
         _write(host_dir / "sitemap.xml", _urlset(pages))
         _write(host_dir / "robots.txt", _robots(publisher.host, ["sitemap.xml"]))

@@ -12,7 +12,12 @@ bare loop), the rate of Kuroshio's `extract_article` alone (the wrapper's own co
 crawl process, and a pyinstrument profile of one more crawl by stage (`benchmarks.profile_crawl`;
 needs the `bench` extra).
 
-    .venv/bin/python -m benchmarks.throughput [--articles 2400] [--no-profile]
+With `--hosts N` the pages are spread over N hosts, one source each (`build_many_host_web`), as a
+monitor of many sites crawls them: every source then pays its own start-up, robots.txt and sitemap.
+Each crawl also prints the CPU the fixture server and the rest of the machine used meanwhile, so a
+worker's share and another job's load can be read beside the rates.
+
+    .venv/bin/python -m benchmarks.throughput [--articles 2400] [--hosts 48] [--profile-workers 1] [--no-profile]
 """
 
 from __future__ import annotations
@@ -44,9 +49,10 @@ from benchmarks.common import (
     write_config,
 )
 from benchmarks.profile_crawl import summarise
-from benchmarks.synthetic_web import SyntheticPage, build_synthetic_web
+from benchmarks.synthetic_web import SyntheticPage, build_many_host_web, build_synthetic_web
 from kuroshio.crawler.extract import NoArticleError, extract_article
 from kuroshio.crawler.publishers import PUBLISHERS
+from kuroshio.crawler.topics import default_topics, match_topics
 from kuroshio.fixtures.server import CONTENT_TYPES, FixtureWeb
 
 
@@ -54,7 +60,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Build the synthetic web, crawl it, run the bare loops, print the figures."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.throughput", description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=2400, help="article pages to generate (default 2400)")
+    parser.add_argument("--hosts", type=int, default=0,
+                        help="spread the pages over this many hosts, one source each (default: the three publishers)")
     parser.add_argument("--no-profile", action="store_true", help="skip the profiled crawl")
+    parser.add_argument("--profile-workers", type=int, default=0,
+                        help="extraction_workers of the profiled crawl (default 0; with 1 it runs on two CPUs and "
+                             "the profile shows the crawl process's share of a worker crawl)")
     parser.add_argument("--no-pin", action="store_true",
                         help="let the crawl use every CPU (default: one CPU for the crawl, the others for the server)")
     args = parser.parse_args(argv)
@@ -70,9 +81,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         os.sched_setaffinity(0, server_cpus)  # the fixture server's thread inherits this; the crawl gets crawl_cpu
     try:
         started = time.perf_counter()
-        web = build_synthetic_web(scratch / "web", articles=args.articles)
+        web = (build_many_host_web(scratch / "web", articles=args.articles, hosts=args.hosts) if args.hosts
+               else build_synthetic_web(scratch / "web", articles=args.articles))
         sizes = sorted(page.path.stat().st_size for page in web.pages)
-        print(f"synthetic web: {len(web.pages)} article pages ({sum(page.on_topic for page in web.pages)} on topic), "
+        print(f"synthetic web: {len(web.pages)} article pages on {args.hosts or 3} hosts ({sum(page.on_topic for page in web.pages)} on topic), "
               f"{web.total_bytes / 1e6:.1f} MB, page size min/median/max {sizes[0] / 1e3:.0f}/"
               f"{statistics.median(sizes) / 1e3:.0f}/{sizes[-1] / 1e3:.0f} kB; built in {time.perf_counter() - started:.1f} s")
         print(f"crawl pinned to CPU {sorted(crawl_cpu)}, fixture server to {sorted(server_cpus)}" if crawl_cpu
@@ -98,9 +110,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             profile_path = scratch / "crawl-profile.json"
             if profile:
                 profile_config = write_config(scratch / "profile.toml", database_url=sqlite_url(scratch / "profile.db"),
-                                              proxy=fixture_web.proxy_url, sources_toml=web.sources_toml)
+                                              proxy=fixture_web.proxy_url, sources_toml=web.sources_toml,
+                                              extra=f"extraction_workers = {args.profile_workers}")
                 profiled = run_measured([sys.executable, "-m", "benchmarks.profile_crawl", str(profile_config),
-                                         str(profile_path)], cpus=crawl_cpu, cwd=REPO)
+                                         str(profile_path)], cpus=worker_cpus if args.profile_workers else crawl_cpu,
+                                        cwd=REPO)
                 if profiled.returncode != 0:
                     print(f"profiled crawl failed ({profiled.returncode}): {profiled.stderr[-2000:]}")
 
@@ -108,10 +122,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             os.sched_setaffinity(0, crawl_cpu)
         bare_rate = bare_loop_rate(web.pages)
         wrapper_rate = extract_article_rate(web.pages)
+        matching_rate = topic_matching_rate(web.pages)
         end_to_end_rate = len(web.pages) / first.seconds
         steady_rate = len(web.pages) / max(first.seconds - again.seconds, 1e-9)
         print(f"bare loop, trafilatura.bare_extraction with Kuroshio's options: {bare_rate:.1f} pages/s")
         print(f"Kuroshio extract_article loop (decode, parse once, dates, canonical, cleanup): {wrapper_rate:.1f} pages/s")
+        print(f"topic matching loop (match_topics, default topics, on the extracted articles): {matching_rate:.1f} pages/s")
         print(f"end-to-end crawl: {end_to_end_rate:.1f} pages/s; without the fixed cost of the re-crawl: "
               f"{steady_rate:.1f} pages/s")
         print(f"HEADLINE ratio end-to-end / bare: {end_to_end_rate / bare_rate:.2f} "
@@ -120,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"with one extraction worker (crawl.extraction_workers = 1, two cores): {worker_rate:.1f} pages/s, "
               f"ratio to the one-core bare loop {worker_rate / bare_rate:.2f}")
         if profile and profile_path.exists():
+            print(f"profiled crawl: extraction_workers = {args.profile_workers}")
             print(summarise(profile_path))
     finally:
         remove_tree(scratch)
@@ -141,6 +158,10 @@ def report_crawl(label: str, measured: Measured, database: Path, pages: Sequence
     print(f"{label}: {measured.seconds:.2f} s wall ({measured.cpu_seconds:.2f} s CPU), exit {measured.returncode}, {fetched} responses, "
           f"{stored}/{len(pages)} articles stored, {relevant}/{expected_relevant} relevant, {errors} errors, "
           f"peak RSS {measured.max_rss_mib:.0f} MiB")
+    rest = measured.machine_cpu_seconds - measured.cpu_seconds - measured.server_cpu_seconds
+    print(f"  CPU meanwhile: fixture server {measured.server_cpu_seconds:.2f} s, everything else on the machine "
+          f"(extraction workers, other jobs) {rest:.2f} s; {measured.machine_cpu_seconds / measured.seconds:.2f} "
+          f"of {os.cpu_count()} CPUs busy")
     if measured.returncode != 0 or stored != len(pages):
         print(f"  warning: the crawl did not store every page; its output:\n{measured.stdout[-1500:]}{measured.stderr[-1500:]}")
 
@@ -179,6 +200,24 @@ def extract_article_rate(pages: Sequence[SyntheticPage]) -> float:
             pass
 
     return _rate(_loaded(pages), extract)
+
+
+def topic_matching_rate(pages: Sequence[SyntheticPage]) -> float:
+    """Pages/s of `crawler.topics.match_topics` alone (default topics) on each page's extracted title and text."""
+    topics = default_topics()
+    articles = []
+    for page, body in _loaded(pages):
+        try:
+            articles.append(extract_article(body, content_type=CONTENT_TYPES[".html"], url=page.url,
+                                            source=page.source, publisher=PUBLISHERS[page.publisher]))
+        except NoArticleError:
+            pass
+    for article in articles[:20]:  # warm-up: the segmenters load their dictionaries on first use
+        match_topics(topics, title=article.title, text=article.text)
+    started = time.perf_counter()
+    for article in articles:
+        match_topics(topics, title=article.title, text=article.text)
+    return len(articles) / (time.perf_counter() - started)
 
 
 def _rate(loaded: list[tuple[SyntheticPage, bytes]], extract: Callable[[SyntheticPage, bytes], None]) -> float:
