@@ -85,6 +85,12 @@ class Topic:
     query: Query
     min_score: float
 
+    def __deepcopy__(self, memo: dict[int, object]) -> Topic:
+        """The topic itself: it is immutable all the way down (frozen dataclasses, compiled patterns), and
+        Scrapy deep-copies each source's settings (`Settings.copy`), topics included, when it builds the
+        source's Crawler: a copy of the default topic's 667 terms cost 14 ms of CPU per source."""
+        return self
+
     @classmethod
     def from_config(cls, name: str, query: str, min_score: float = DEFAULT_MIN_SCORE) -> Topic:
         """Build a topic from its configured query text; raises QuerySyntaxError on a bad query."""

@@ -302,3 +302,15 @@ def test_default_query_parses_to_two_required_sides_and_a_gate():
 def test_query_syntax_error_is_a_value_error():
     with pytest.raises(ValueError):
         Topic.from_config("broken", "Taiwan AND")
+
+
+def test_each_sources_crawler_shares_the_topics_instead_of_copying_them():
+    # Scrapy deep-copies the settings a Crawler is given; a crawl of many sources builds one Crawler each.
+    from scrapy.crawler import Crawler
+    from scrapy.settings import Settings
+
+    from kuroshio.crawler.spiders.source import SourceSpider
+
+    topics = default_topics()
+    crawler = Crawler(SourceSpider, Settings({"KUROSHIO_TOPICS": list(topics)}))
+    assert crawler.settings["KUROSHIO_TOPICS"][0] is topics[0]
