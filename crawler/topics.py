@@ -115,8 +115,14 @@ def match_topics(topics: Sequence[Topic], *, title: str, text: str) -> list[Topi
 
 def _match(topic: Topic, title: FoldedText, text: FoldedText) -> TopicMatch | None:
     leaf_scores: dict[Leaf, float] = {}
+    title_text, body_text = title.text, text.text
 
     def leaf_score(leaf: Leaf) -> float:
+        # Most of a thousand place names are in neither: a substring test answers them before any
+        # hashing or matching (a term's first word must be there for the term to be).
+        needle = leaf.pattern.needle
+        if needle not in body_text and needle not in title_text:
+            return 0.0
         if leaf not in leaf_scores:
             occurrences = text.count(leaf.pattern) + TITLE_WEIGHT * title.count(leaf.pattern)
             leaf_scores[leaf] = float(occurrences)

@@ -147,6 +147,8 @@ class FoldedText:
 
     def count(self, pattern: TermPattern) -> int:
         """How many times `pattern` occurs as a word (or words)."""
+        if pattern.needle not in self.text:
+            return 0
         return sum(1 for _ in self.finditer(pattern))
 
     def boundaries(self) -> frozenset[int]:
