@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from kuroshio.crawler.run import OnInterrupt, SourceRun
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
-CRAWL_LEASE_TTL = 60.0
 FORMATS = ("table", "json", "jsonl", "csv")
 TABLE_LIMIT = 50  # rows of `articles list` in the table when --limit is not given; the exports have no cap
 TITLE_WIDTH = 70  # terminal cells of a title in a table
@@ -157,7 +156,7 @@ def _crawl_free_sources(ctx: click.Context, config: Config, sources: tuple[Sourc
     from kuroshio.crawler.run import progress_stream
     from kuroshio.scheduler.crawls import crawl as run_crawl
     from kuroshio.scheduler.dead_runs import mark_dead_runs
-    from kuroshio.scheduler.locks import LeaseHeld, LeaseKeeper, crawl_lease
+    from kuroshio.scheduler.locks import CRAWL_LEASE_TTL, LeaseHeld, LeaseKeeper, crawl_lease
 
     sessions = open_store(config)
     mark_dead_runs(sessions)

@@ -35,6 +35,11 @@ DAEMON_LEASE = "daemon"
 HOST = socket.gethostname()
 
 
+CRAWL_LEASE_TTL = 60.0
+"""Seconds a crawl's lease on its source lasts unless renewed: a crawl renews it while it runs, so a
+crawl that died frees its source within a minute, on any host sharing the store."""
+
+
 def crawl_lease(source: str) -> str:
     """The lease name that guards crawls of `source`."""
     return f"crawl:{source}"

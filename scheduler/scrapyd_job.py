@@ -34,10 +34,9 @@ from kuroshio.crawler.options import SourceConfig
 from kuroshio.crawler.run import source_run
 from kuroshio.crawler.settings import scrapy_settings
 from kuroshio.crawler.spiders.source import SourceSpider
-from kuroshio.scheduler.cli import CRAWL_LEASE_TTL
 from kuroshio.scheduler.config import Config, load_config
 from kuroshio.scheduler.crawls import crawl_window, record_result
-from kuroshio.scheduler.locks import HOST, LeaseHeld, LeaseKeeper, crawl_lease
+from kuroshio.scheduler.locks import CRAWL_LEASE_TTL, HOST, LeaseHeld, LeaseKeeper, crawl_lease
 from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
 from kuroshio.storage.runs import start_run
 
