@@ -92,11 +92,14 @@ class ScaleConfig:
                 "in processes of its own; every node shares the PostgreSQL store. See Running on several machines."})
 
     def problems(self) -> Iterator[tuple[str, str]]:
-        """A node that is not an http(s) URL of a host, or is named twice."""
+        """A node that is not an http(s) URL of a host, carries credentials, or is named twice."""
         for position, url in enumerate(self.scrapyd):
             parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \
+            if "@" in parts.netloc:  # checked first: the line must not echo a password
+                yield f"scrapyd[{position}]", ("credentials in a Scrapyd node's URL are not supported (see README, "
+                                               "Running on several machines: Security)")
+            elif parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \
                     or parts.query or parts.fragment:
                 yield f"scrapyd[{position}]", f"expected a Scrapyd node's URL like http://node1:6800, got {url!r}"
-            elif url in self.scrapyd[:position]:
+            elif url.rstrip("/") in (earlier.rstrip("/") for earlier in self.scrapyd[:position]):
                 yield f"scrapyd[{position}]", f"{url!r} is named twice"

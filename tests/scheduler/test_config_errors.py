@@ -223,3 +223,34 @@ def test_a_subject_of_every_field_and_doubled_braces_is_accepted_and_rendered(tm
                             source_count=1, oldest=None, newest=None, last_sent_at=None, not_shown=0, problems=(),
                             problems_since="")
     assert render_subject(digest.subject, content) == "{Kuroshio} morning 2 2 new articles chips 2025-12-01"
+
+
+# --- Scrapyd nodes ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("nodes", "problem"), [
+    ('["ftp://node1:6800"]', "expected a Scrapyd node's URL like http://node1:6800, got 'ftp://node1:6800'"),
+    ('["node1:6800"]', "expected a Scrapyd node's URL like http://node1:6800, got 'node1:6800'"),
+    ('[""]', "expected a non-empty string, got ''"),
+    ('["http://node1:6800/jobs"]', "expected a Scrapyd node's URL like http://node1:6800, got 'http://node1:6800/jobs'"),
+    ('["http://node1:6800", "http://node1:6800/"]', "'http://node1:6800/' is named twice"),
+])
+def test_a_scrapyd_node_that_is_no_node_url_is_one_line_naming_its_position(tmp_path: Path, nodes: str,
+                                                                            problem: str) -> None:
+    line = one_line(kuroshio(write_config(tmp_path, f"[scale]\nscrapyd = {nodes}\n")), EXIT_BAD_CONFIG)
+    position = 1 if "twice" in problem else 0
+    assert line == config_error(tmp_path, f"scale.scrapyd[{position}]") + problem
+
+
+def test_a_scrapyd_node_url_with_credentials_is_refused_without_echoing_them(tmp_path: Path) -> None:
+    config = write_config(tmp_path, f'[scale]\nscrapyd = ["https://kuroshio:{SECRET}@node1:6800"]\n')
+    line = one_line(kuroshio(config), EXIT_BAD_CONFIG)
+    assert line == config_error(tmp_path, "scale.scrapyd[0]") + (
+        "credentials in a Scrapyd node's URL are not supported (see README, Running on several machines: Security)")
+    assert SECRET not in line
+
+
+def test_an_empty_scrapyd_list_means_crawling_on_this_machine(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "[scale]\nscrapyd = []\n")
+    assert load_config(config).scale.scrapyd == ()
+    assert kuroshio(config).returncode == 0
