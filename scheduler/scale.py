@@ -16,9 +16,13 @@ What can go wrong, and what is done:
   marked `interrupted` by the dead-run rule (`kuroshio.scheduler.dead_runs`: its pid seen dead on this
   host, or its lease expired) and the source is dispatched again, to another node; a job that never
   recorded a run is dispatched again at once.
-- A job still running after `daemon.crawl_timeout` is cancelled (Scrapy stops gracefully, the run is
-  recorded `interrupted`), killed `KILL_WAIT` seconds later if it lingers.
-- When the daemon stops, its jobs are cancelled the same way and waited for up to `daemon.shutdown_grace`.
+- A job still running after `daemon.crawl_timeout` is cancelled (Scrapy stops gracefully), killed
+  `KILL_WAIT` seconds later if it lingers; its run is recorded `failed` ("timed out after …") and its lease
+  given back at the cancel, so `kuroshio runs` says so at once (the job's own end, if it still comes, adds
+  its counts to that record).
+- When the daemon stops, its jobs are cancelled the same way and waited for up to `daemon.shutdown_grace`
+  (a job records its own run `interrupted`); a job still going then is killed, and its run recorded
+  `interrupted` and its lease given back by the daemon.
 
 Nothing is stored twice whatever happens: the lease keeps two crawls of a source apart, and a crawl
 dispatched again stores only what the store does not know.
@@ -39,13 +43,15 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from kuroshio.scheduler.dead_runs import mark_dead_runs
+from kuroshio.scheduler.locks import crawl_lease, holder, release
 from kuroshio.scheduler.scrapyd_job import SPIDER_NAME
-from kuroshio.storage.runs import run_of_job
+from kuroshio.storage.runs import end_run, run_of_job
 
 logger = logging.getLogger(__name__)
 
@@ -151,6 +157,7 @@ class ScrapydDispatcher:
                     logger.warning("job %s (%s) on %s did not stop within the grace period: killed",
                                    job.id, job.source, job.node)
                     self._cancel(job, signal="KILL")
+                    self._end_run(job, "interrupted", "daemon shut down during the crawl")
                 return
 
     def _follow(self, jobs: list[Job], *, stopping: bool) -> list[Job]:
@@ -169,7 +176,8 @@ class ScrapydDispatcher:
             node_jobs = states[job.node]
             state = node_jobs.get(job.id) if node_jobs is not None else None
             if state in ("pending", "running"):
-                self._mind_time_limit(job)
+                if not stopping:  # stopping, the grace period rules: not the time limit's KILL_WAIT
+                    self._mind_time_limit(job)
                 going.append(job)
             elif state == "finished":
                 self._ended(job)
@@ -233,9 +241,11 @@ class ScrapydDispatcher:
             logger.error("crawl of %s on %s (job %s) outlived its %.0f s time limit: cancelled", job.source,
                          job.node, job.id, self.crawl_timeout)
             self._cancel(job, signal="TERM")
+            self._end_run(job, "failed", f"timed out after {self.crawl_timeout:.0f} s")
         elif job.cancelled_at is not None and not job.killed and now - job.cancelled_at > KILL_WAIT:
             self._cancel(job, signal="KILL")
             job.killed = True
+            self._end_run(job, "failed", f"timed out after {self.crawl_timeout:.0f} s")  # if it started since
 
     def _cancel(self, job: Job, *, signal: str) -> None:
         job.cancelled_at = job.cancelled_at or self.clock()
@@ -243,6 +253,22 @@ class ScrapydDispatcher:
             self.client.cancel(job.node, job.id, signal=signal)
         except NodeError as error:
             logger.warning("could not cancel job %s (%s) on %s: %s", job.id, job.source, job.node, error)
+
+    def _end_run(self, job: Job, status: str, message: str) -> None:
+        """Record the end of a job the daemon cancelled, and give back the lease its crawl holds, rather than
+        leave both to the job (it may be killed) or to the lease's expiry. A job that recorded no run yet
+        has nothing to end: cancelled pending, it never starts."""
+        with self.sessions() as session:
+            run = run_of_job(session, job.id)
+            if run is None:
+                return
+            crawler = (run.host, run.pid)
+            if not end_run(session, run.id, status=status, message=message, now=datetime.now(timezone.utc)):
+                return
+            lease = holder(session, crawl_lease(job.source))
+            if lease is not None and (lease.host, lease.pid) == crawler:  # the job's, not a later crawl's
+                release(session, lease.name, owner=lease.owner)
+                logger.info("released lease %s of job %s on %s", lease.name, job.id, job.node)
 
     def _ended(self, job: Job) -> None:
         """Say how a finished job's run ended; a job that recorded none found its source crawled elsewhere

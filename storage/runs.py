@@ -79,11 +79,16 @@ def finish_run(
     if status not in FINISHED_STATUSES:
         raise ValueError(f"run status {status!r} is not one of {', '.join(FINISHED_STATUSES)}")
     with write_transaction(session):
-        run = session.get(CrawlRun, run_id)
+        run = session.scalar(select(CrawlRun).where(CrawlRun.id == run_id).with_for_update())
         if run is None:
             raise LookupError(f"no crawl run with id {run_id}")
-        run.status = status
-        run.finished_at = as_stored(now)
+        if run.status == "running":
+            run.status = status
+            run.finished_at = as_stored(now)
+            run.message = message
+        else:  # ended by another process (`end_run`: the daemon timed the crawl out): that end stands
+            logger.info("crawl run %d of %s was already ended as %s (%s); its counts are added", run.id,
+                        run.source.name, run.status, run.message)
         run.pages_fetched = pages_fetched
         run.articles_new = articles_new
         run.articles_relevant = articles_relevant
@@ -91,12 +96,28 @@ def finish_run(
         run.not_modified = not_modified
         run.errors_count = max(len(errors), errors_count or 0)
         run.errors = [_error_record(error) for error in errors[:MAX_RECORDED_ERRORS]]
-        run.message = message
 
 
 def _error_record(error: dict[str, Any]) -> dict[str, str | None]:
     url = error.get("url")
     return {"url": str(url) if url else None, "reason": str(error.get("reason", ""))[:MAX_ERROR_REASON_CHARS]}
+
+
+def end_run(session: Session, run_id: int, *, status: str, message: str, now: datetime) -> bool:
+    """End run `run_id` as `status` with `message` for the process that crawls it — the daemon, once it
+    has cancelled the Scrapyd job of a crawl that outlived its time limit — unless it has ended already;
+    whether it did. The crawl's own `finish_run`, if it still comes, adds its counts and keeps this end."""
+    if status not in FINISHED_STATUSES:
+        raise ValueError(f"run status {status!r} is not one of {', '.join(FINISHED_STATUSES)}")
+    with write_transaction(session):
+        run = session.scalar(select(CrawlRun).where(CrawlRun.id == run_id).with_for_update())
+        if run is None or run.status != "running":
+            return False
+        run.status = status
+        run.finished_at = as_stored(now)
+        run.message = message
+        logger.warning("crawl run %d of %s ended as %s: %s", run.id, run.source.name, status, message)
+        return True
 
 
 def mark_interrupted_runs(

@@ -28,9 +28,10 @@ from databases import POSTGRES_MARKS, POSTGRES_URL, reset_postgres_schema
 from fixture_web import free_port, kuroshio_in_process
 
 from kuroshio.fixtures.server import FixtureWeb
-from kuroshio.scheduler.scale import ScrapydDispatcher
+from kuroshio.scheduler.locks import crawl_lease, holder
+from kuroshio.scheduler.scale import KILL_WAIT, ScrapydClient, ScrapydDispatcher
 from kuroshio.storage.engine import create_engine_for, session_factory, upgrade_schema
-from kuroshio.storage.models import Article, ArticleURL, CrawlRun
+from kuroshio.storage.models import Article, ArticleURL, CrawlRun, Source
 
 pytestmark = POSTGRES_MARKS
 
@@ -108,8 +109,9 @@ def cluster(tmp_path: Path) -> Iterator[tuple[FixtureWeb, Path, list[Node]]]:
                 node.kill()
 
 
-def add_site(overlay: Path, number: int) -> str:
-    """A site with a feed and ARTICLES_PER_SITE slow article pages; its `[[sources]]` entry."""
+def add_site(overlay: Path, number: int | str, *, delay: float = 1.5) -> str:
+    """A site with a feed and ARTICLES_PER_SITE article pages answering after `delay` seconds; its
+    `[[sources]]` entry."""
     host = f"site-{number}.test"
     now = datetime.now(timezone.utc)
     items = []
@@ -123,7 +125,7 @@ def add_site(overlay: Path, number: int) -> str:
                         f"<meta property=\"article:published_time\" content=\"{now.isoformat()}\"></head><body>"
                         f"<article><h1>Story {article} of {host}</h1>{paragraphs}</article></body></html>",
                         encoding="utf-8")
-        page.with_name(page.name + ".headers.json").write_text('{"delay": 1.5}', encoding="utf-8")
+        page.with_name(page.name + ".headers.json").write_text(json.dumps({"delay": delay}), encoding="utf-8")
         items.append(f"<item><title>Story {article}</title><link>http://{host}/news/{article}.html</link>"
                      f"<pubDate>{now:%a, %d %b %Y %H:%M:%S} +0000</pubDate></item>")
     (overlay / host / "feed.xml").write_text(
@@ -227,3 +229,117 @@ def _stored_some(sessions, node: str) -> bool:
         running = [run.id for run in session.query(CrawlRun).filter(CrawlRun.node == node,
                                                                     CrawlRun.status == "running")]
         return bool(running) and session.query(Article).filter(Article.crawl_run_id.in_(running)).count() > 0
+
+
+class SteppedClock:
+    """The dispatcher's monotonic clock, moved on by the test: a time limit or a grace period passes when
+    the test has seen the crawl in the state it means to cut short, not after a sleep."""
+
+    def __init__(self) -> None:
+        self.ahead = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.ahead
+
+
+def test_a_job_past_its_time_limit_is_cancelled_and_its_run_recorded_failed_at_once(cluster, tmp_path):
+    web, config, nodes = cluster
+    slow_downloads(config)
+    with config.open("a", encoding="utf-8") as entries:  # a node reads the config when a job starts
+        entries.write(add_site(tmp_path / "overlay", "slow", delay=600))
+    sessions = store(config)
+    clock = SteppedClock()
+    crawler = ScrapydDispatcher([node.url for node in nodes], sessions, stopping=threading.Event(),
+                                crawl_timeout=600, shutdown_grace=30, poll_interval=0.2, node_retry=600, clock=clock)
+    crawl = threading.Thread(target=crawler.crawl, args=(["site-slow"],))
+    crawl.start()
+    try:
+        wait_for(lambda: _fetching_articles(web, sessions, "site-slow"), timeout=120,
+                 what="the crawl of site-slow waiting on its article pages", nodes=nodes)
+        clock.ahead = 601  # past crawl_timeout: the dispatcher cancels the job (TERM) and records its run
+        # Well within the lease's life: today's run, not the dead-run rule's verdict once the lease expired.
+        wait_for(lambda: _ended(sessions, "site-slow"), timeout=30, what="the timed-out run recorded", nodes=nodes)
+        (run,) = runs(sessions)
+        assert (run.status, run.message) == ("failed", "timed out after 600 s")
+        assert _lease(sessions, "site-slow") is None
+        listing = kuroshio_in_process(config, "runs", "--format", "json")
+        assert listing.returncode == 0, listing.stderr
+        assert [(record["status"], record["message"]) for record in json.loads(listing.stdout)] == \
+            [("failed", "timed out after 600 s")]
+        clock.ahead += KILL_WAIT + 1  # the job lingers on its pages in flight: killed
+        crawl.join(timeout=60)
+        assert not crawl.is_alive(), "the dispatcher did not return after killing the job"
+    finally:
+        crawler.stopping.set()
+        crawl.join(timeout=60)
+    wait_for(lambda: _node_jobs(run.node)[run.job] == "finished", timeout=30, what="the job gone from its node",
+             nodes=nodes)
+    (run,) = runs(sessions)
+    assert (run.status, run.message) == ("failed", "timed out after 600 s")
+
+
+def test_a_daemon_stopping_cancels_its_jobs_and_records_their_runs_interrupted(cluster, tmp_path):
+    web, config, nodes = cluster
+    slow_downloads(config)
+    with config.open("a", encoding="utf-8") as entries:
+        # calm stops within the grace period, slow does not (its pages answer after ten minutes).
+        entries.write(add_site(tmp_path / "overlay", "calm", delay=5) + add_site(tmp_path / "overlay", "slow",
+                                                                                 delay=600))
+    sessions = store(config)
+    clock = SteppedClock()
+    stopping = threading.Event()
+    crawler = ScrapydDispatcher([node.url for node in nodes], sessions, stopping=stopping, crawl_timeout=600,
+                                shutdown_grace=30, poll_interval=0.2, node_retry=600, clock=clock)
+    crawl = threading.Thread(target=crawler.crawl, args=(["site-calm", "site-slow"],))
+    crawl.start()
+    try:
+        wait_for(lambda: all(_fetching_articles(web, sessions, name) for name in ("site-calm", "site-slow")),
+                 timeout=120, what="both crawls waiting on their article pages", nodes=nodes)
+        stopping.set()  # the daemon's clean shutdown: every job cancelled (INT), a grace period to stop
+        wait_for(lambda: _ended(sessions, "site-calm"), timeout=60, what="site-calm's job stopping", nodes=nodes)
+        assert crawl.is_alive()  # site-slow still has its grace period
+        clock.ahead = 31  # past shutdown_grace: site-slow's job is killed
+        crawl.join(timeout=60)
+        assert not crawl.is_alive(), "the dispatcher did not return after the grace period"
+    finally:
+        stopping.set()
+        crawl.join(timeout=60)
+
+    recorded = {run.source.name: run for run in runs(sessions)}
+    assert recorded["site-calm"].status == "interrupted"
+    assert recorded["site-calm"].message.startswith("interrupted (cancelled)")  # recorded by the job itself
+    assert (recorded["site-slow"].status, recorded["site-slow"].message) == \
+        ("interrupted", "daemon shut down during the crawl")
+    assert _lease(sessions, "site-calm") is None and _lease(sessions, "site-slow") is None
+    wait_for(lambda: not any(state in ("pending", "running") for node in nodes for state in _node_jobs(node.url).values()),
+             timeout=30, what="no job left on the nodes", nodes=nodes)
+
+
+def slow_downloads(config: Path) -> None:
+    """A download timeout beyond every page's delay: a page in flight holds its job until it is killed."""
+    config.write_text(config.read_text(encoding="utf-8").replace("timeout = 30\n", "timeout = 900\n"),
+                      encoding="utf-8")
+
+
+def _fetching_articles(web: FixtureWeb, sessions, source: str) -> bool:
+    """Whether `source`'s run is recorded and its feed answered: its article pages asked for, or about to be."""
+    host = f"{source}.test"
+    with sessions() as session:
+        running = session.query(CrawlRun).join(CrawlRun.source).filter(
+            Source.name == source, CrawlRun.status == "running").count()
+    return bool(running) and any(request.host == host and request.path == "/feed.xml" for request in web.requests)
+
+
+def _ended(sessions, source: str) -> bool:
+    with sessions() as session:
+        return session.query(CrawlRun).join(CrawlRun.source).filter(
+            Source.name == source, CrawlRun.status != "running").count() > 0
+
+
+def _lease(sessions, source: str):
+    with sessions() as session:
+        return holder(session, crawl_lease(source))
+
+
+def _node_jobs(node: str) -> dict[str, str]:
+    return ScrapydClient().jobs(node)
