@@ -28,15 +28,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from benchmarks.common import REPO, replace_section, short_commit
 from kuroshio.crawler.topics import Topic, default_topics, match_topics
 
-REPO = Path(__file__).resolve().parents[1]
 ARTICLES = REPO / "benchmarks" / "relevance" / "articles.jsonl"
 HELDOUT = REPO / "benchmarks" / "relevance" / "heldout.jsonl"
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
@@ -284,16 +283,6 @@ def section(results: Sequence[tuple[ArticleSet, Sequence[Verdict]]], *, commit: 
     return "\n".join(lines) + "\n"
 
 
-def replace_section(document: str, new_section: str) -> str:
-    """`document` with its relevance section (up to the next `## ` heading) replaced, or appended."""
-    start = document.find(SECTION + "\n")
-    if start < 0:
-        return document.rstrip("\n") + "\n\n" + new_section
-    end = document.find("\n## ", start + len(SECTION))
-    rest = document[end + 1:] if end >= 0 else ""
-    return document[:start] + new_section + ("\n" + rest if rest else "")
-
-
 def run(articles: Sequence[Article], topics: Sequence[Topic]) -> list[Verdict]:
     """Judge every article in order."""
     return [judge(article, topics) for article in articles]
@@ -325,10 +314,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         print()
         print("\n".join(report(verdicts)))
     if args.write_results:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                                text=True, check=True).stdout.strip()
         RESULTS.write_text(replace_section(RESULTS.read_text(encoding="utf-8"),
-                                           section(results, commit=commit, topics=topics)), encoding="utf-8")
+                                           section(results, commit=short_commit(), topics=topics)), encoding="utf-8")
         print(f"wrote {SECTION!r} to {shown(RESULTS)}")
 
 

@@ -8,12 +8,11 @@ hold them.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import re
 import sys
 from collections import Counter
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -22,17 +21,10 @@ from kuroshio.crawler.topics import Topic, default_topics
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load_benchmark() -> ModuleType:
-    # benchmarks/ is not installed and not on the test path: load the script by its file.
-    spec = importlib.util.spec_from_file_location("relevance_benchmark", REPO_ROOT / "benchmarks" / "relevance.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-relevance = _load_benchmark()
+# benchmarks/ is not installed: it is imported from the repository, as `python -m benchmarks.relevance` does.
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+relevance = importlib.import_module("benchmarks.relevance")
 ARTICLES = relevance.load_articles()
 HELDOUT = relevance.load_articles(relevance.HELDOUT)
 BOTH_SETS = pytest.mark.parametrize("articles", [ARTICLES, HELDOUT], ids=["dev", "heldout"])
