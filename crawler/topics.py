@@ -128,11 +128,14 @@ def _match(topic: Topic, title: FoldedText, text: FoldedText) -> TopicMatch | No
             leaf_scores[leaf] = float(occurrences)
         return leaf_scores[leaf]
 
-    holds, score = evaluate(topic.query, leaf_score)
-    required = min(topic.min_score, 1.0) if _is_brief(text) else topic.min_score
-    if not holds or (score or 0.0) < required:
+    holds, evaluated = evaluate(topic.query, leaf_score)
+    score = evaluated or 0.0
+    if not holds or score < min(topic.min_score, 1.0):
         return None
-    return TopicMatch(topic=topic.name, score=score or 0.0, terms=_matched_terms(topic.query, leaf_score))
+    # Only a score between 1 and min_score asks whether the text is a brief: most articles never count words.
+    if score < topic.min_score and not _is_brief(text):
+        return None
+    return TopicMatch(topic=topic.name, score=score, terms=_matched_terms(topic.query, leaf_score))
 
 
 def _is_brief(text: FoldedText) -> bool:
