@@ -45,7 +45,8 @@ def _read_variant_fold() -> dict[int, str]:
 
 def _read_tsv(name: str) -> list[tuple[str, str]]:
     rows = resources.files(__package__).joinpath(name).read_text(encoding="utf-8").splitlines()
-    return [(row.split("\t")[0], row.split("\t")[1]) for row in rows if row and not row.startswith("#")]
+    fields = (row.split("\t") for row in rows if row and not row.startswith("#"))
+    return [(variant, folded) for variant, folded in fields]
 
 
 # Each fold maps one character to one character, so folded text keeps the offsets of the text it came
