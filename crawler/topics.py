@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kuroshio.storage.query import Leaf, LeafScore, Query, evaluate, parse_query, positive_leaves
+from kuroshio.storage.query import LeafScore, Query, evaluate, occurrences, parse_query, positive_leaves
 from kuroshio.storage.records import TopicMatch
 from kuroshio.storage.segment import CJK_CHARS
 from kuroshio.storage.text import FoldedText, TermPattern
@@ -114,20 +114,7 @@ def match_topics(topics: Sequence[Topic], *, title: str, text: str) -> list[Topi
 
 
 def _match(topic: Topic, title: FoldedText, text: FoldedText) -> TopicMatch | None:
-    leaf_scores: dict[Leaf, float] = {}
-    title_text, body_text = title.text, text.text
-
-    def leaf_score(leaf: Leaf) -> float:
-        # Most of a thousand place names are in neither: a substring test answers them before any
-        # hashing or matching (a term's first word must be there for the term to be).
-        needle = leaf.pattern.needle
-        if needle not in body_text and needle not in title_text:
-            return 0.0
-        if leaf not in leaf_scores:
-            occurrences = text.count(leaf.pattern) + TITLE_WEIGHT * title.count(leaf.pattern)
-            leaf_scores[leaf] = float(occurrences)
-        return leaf_scores[leaf]
-
+    leaf_score = occurrences(title, text, title_weight=TITLE_WEIGHT)
     holds, evaluated = evaluate(topic.query, leaf_score)
     score = evaluated or 0.0
     if not holds or score < min(topic.min_score, 1.0):

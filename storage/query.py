@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from kuroshio.storage.gazetteer import UnknownCountry, place_names
-from kuroshio.storage.text import TermPattern, normalize, words_pattern
+from kuroshio.storage.text import FoldedText, TermPattern, normalize, words_pattern
 
 _KEYWORDS = frozenset({"AND", "OR", "NOT"})
 
@@ -324,6 +324,24 @@ def _flatten(node_type: type[And] | type[Or], children: list[Query]) -> Query:
 def parse_query(text: str) -> Query:
     """Parse a topic query into its syntax tree; raises QuerySyntaxError naming the position."""
     return _Parser(_tokenize(text)).parse()
+
+
+def occurrences(title: FoldedText, text: FoldedText, *, title_weight: float = 1.0) -> LeafScore:
+    """The leaf score the topic filter and search share: a term's occurrences in `text` plus
+    `title_weight` × those in `title`, each leaf counted once."""
+    counted: dict[TermPattern, float] = {}
+
+    def leaf_score(leaf: Leaf) -> float:
+        pattern = leaf.pattern
+        # Most of a thousand place names are in neither: a substring test answers them before any
+        # hashing or matching (a term's first word must be there for the term to be).
+        if pattern.needle not in text.text and pattern.needle not in title.text:
+            return 0.0
+        if pattern not in counted:
+            counted[pattern] = float(text.count(pattern) + title_weight * title.count(pattern))
+        return counted[pattern]
+
+    return leaf_score
 
 
 def evaluate(query: Query, leaf_score: LeafScore) -> tuple[bool, float | None]:

@@ -40,6 +40,7 @@ from kuroshio.storage.query import (
     QuerySyntaxError,
     Term,
     evaluate,
+    occurrences,
     parse_query,
 )
 from kuroshio.storage.search_index import (
@@ -169,15 +170,7 @@ def _identity(query: Query) -> object:
 
 def _holds(query: Query, article: Article) -> bool:
     """Whether `query` holds in `article`, read exactly as the topic filter reads it."""
-    title, text = FoldedText.of(article.title), FoldedText.of(article.text)
-    counts: dict[TermPattern, float] = {}
-
-    def leaf_score(leaf: Leaf) -> float:
-        if leaf.pattern not in counts:
-            counts[leaf.pattern] = float(title.count(leaf.pattern) + text.count(leaf.pattern))
-        return counts[leaf.pattern]
-
-    return evaluate(query, leaf_score)[0]
+    return evaluate(query, occurrences(FoldedText.of(article.title), FoldedText.of(article.text)))[0]
 
 
 def _candidates(session: Session, query: Query) -> Iterator[Article]:
