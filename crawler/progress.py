@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 import unicodedata
 from collections.abc import Sequence
@@ -32,13 +31,13 @@ from scrapy.exceptions import NotConfigured
 from scrapy.statscollectors import StatsCollector
 from twisted.internet import task
 
+from kuroshio.storage.text import one_line
+
 logger = logging.getLogger(__name__)
 
 LIVE_LINE_INTERVAL = 1.0
 DEFAULT_LOG_INTERVAL = 60.0
 SEPARATOR = " · "
-# A source name is config text: no control character of it reaches the terminal.
-CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ class SourceProgress:
 
     def describe(self) -> str:
         """`kyodo 120 fetched · 34 stored · 2 errors`."""
-        return f"{CONTROLS.sub(' ', self.source)} {self.counts()}"
+        return f"{one_line(self.source)} {self.counts()}"  # config text: one line, no escape reaches the terminal
 
 
 class ProgressLog:
