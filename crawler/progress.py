@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TextIO
@@ -31,7 +30,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.statscollectors import StatsCollector
 from twisted.internet import task
 
-from kuroshio.storage.text import one_line
+from kuroshio.storage.text import char_width, one_line
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +156,7 @@ def _cut(line: str, width: int) -> str:
     line is no longer rewritten in place."""
     used = 0
     for index, char in enumerate(line):
-        used += 2 if unicodedata.east_asian_width(char) in "WF" else 1
+        used += char_width(char)
         if used > width:
             return line[:index]
     return line

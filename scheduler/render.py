@@ -4,35 +4,20 @@ Every cell is put on one line (`kuroshio.storage.text.one_line`): cells show wha
 titles, URLs, servers' error messages, source names — and a line break would break the columns, an
 escape sequence (`ESC]0;...BEL`, `ESC[2J`) rewrite the reader's terminal.
 
-Columns are measured in terminal cells, not characters (`display_width`): a Chinese or Japanese
-character takes two cells, a combining mark none, so a table of 台湾 and Taiwan titles lines up.
-`clip` cuts a cell to a width in those cells and says so with "…". The widths come from Unicode's
-East Asian Width property (`unicodedata`), which is what terminals follow; no dependency is needed.
+Columns are measured in terminal cells, not characters (`kuroshio.storage.text.display_width`): a
+Chinese or Japanese character takes two cells, a combining mark none, so a table of 台湾 and Taiwan
+titles lines up. `clip` cuts a cell to a width in those cells and says so with "…".
 """
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from kuroshio.storage.text import one_line
+from kuroshio.storage.text import char_width, display_width, one_line
 
 ELLIPSIS = "…"
-
-
-def char_width(char: str) -> int:
-    """Terminal cells `char` takes: 2 for wide and full-width forms (CJK, kana, ＴＳＭＣ), 0 for combining
-    marks and format characters (a zero-width joiner), 1 for the rest."""
-    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
-        return 0
-    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-
-
-def display_width(text: str) -> int:
-    """Terminal cells `text` takes on one line."""
-    return sum(char_width(char) for char in text)
 
 
 def clip(text: str, width: int) -> str:

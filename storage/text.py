@@ -10,7 +10,8 @@ the text's segmentation must put a word boundary (`kuroshio.storage.segment`).
 One line (`one_line`, `INVISIBLE`): page text is hostile input: a title may hold CR/LF (header
 injection), a bidirectional override (a title that reads backwards) or a BOM. One definition of what
 may not stay serves extraction, which stores titles, and the digest, which shows them and puts them in
-headers.
+headers. How many terminal cells a text takes (`display_width`) serves every part that lines text up
+on a terminal.
 """
 
 from __future__ import annotations
@@ -32,6 +33,20 @@ INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u206
 def one_line(text: str) -> str:
     """`text` on one line: invisible characters become spaces, runs of white space fold to one."""
     return " ".join(INVISIBLE.sub(" ", text).split())
+
+
+def char_width(char: str) -> int:
+    """Terminal cells `char` takes: 2 for wide and full-width forms (CJK, kana, ＴＳＭＣ), 0 for combining
+    marks and format characters (a zero-width joiner), 1 for the rest. From Unicode's East Asian Width
+    property, which is what terminals follow: the CLI's tables and the crawl's live line measure by it."""
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def display_width(text: str) -> int:
+    """Terminal cells `text` takes on one line."""
+    return sum(char_width(char) for char in text)
 
 
 def _read_variant_fold() -> dict[int, str]:
