@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from kuroshio.storage.query import LeafScore, Query, evaluate, occurrences, parse_query, positive_leaves
 from kuroshio.storage.records import TopicMatch
-from kuroshio.storage.segment import CJK_CHARS
+from kuroshio.storage.segment import CJK_CHAR, CJK_CHARS
 from kuroshio.storage.text import FoldedText, TermPattern
 
 TITLE_WEIGHT = 3
@@ -74,7 +74,6 @@ is all the evidence a brief gives, so each required side needs only one mention.
 the way each script is read: a Latin word is one, two Han or kana characters are one."""
 
 _LATIN_WORD = re.compile(f"[^\\W{CJK_CHARS}]+")
-_CJK_CHAR = re.compile(f"[{CJK_CHARS}]")
 
 
 @dataclass(frozen=True)
@@ -126,7 +125,7 @@ def _match(topic: Topic, title: FoldedText, text: FoldedText) -> TopicMatch | No
 
 
 def _is_brief(text: FoldedText) -> bool:
-    words = len(_LATIN_WORD.findall(text.text)) + len(_CJK_CHAR.findall(text.text)) / 2
+    words = len(_LATIN_WORD.findall(text.text)) + len(CJK_CHAR.findall(text.text)) / 2
     return words < BRIEF_WORDS
 
 

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from sqlalchemy import Connection, text
 
-from kuroshio.storage.segment import CJK_CHARS
+from kuroshio.storage.segment import CJK_CHAR, CJK_CHARS
 from kuroshio.storage.text import normalize
 
 SEARCH_TABLE = "articles_search"
@@ -41,7 +41,6 @@ SEARCH_TABLE = "articles_search"
 # A token: one Han or kana character, or a run of letters and digits in any other script. The
 # underscore, which the filter counts as a word character, splits tokens: a finer cut only over-finds.
 _TOKEN = re.compile(f"[{CJK_CHARS}]|[^\\W_{CJK_CHARS}]+")
-_CJK = re.compile(f"[{CJK_CHARS}]")
 
 # PostgreSQL refuses lexemes over 2,047 bytes; a longer token (a pasted hash, a base64 blob) is cut
 # here, in documents and queries alike, so a cut query token still meets the cut document token.
@@ -62,7 +61,7 @@ def index_tokens(raw: str) -> list[str]:
 
 def is_cjk(token: str) -> bool:
     """Whether `token` is a single Han or kana character (a CJK token)."""
-    return bool(_CJK.match(token))
+    return bool(CJK_CHAR.match(token))
 
 
 def document_lexemes(tokens: Sequence[str]) -> Iterator[str]:

@@ -30,6 +30,7 @@ CJK_CHARS = (
     "\u3005\u3007\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
     "\U00020000-\U0003134f"
 )
+CJK_CHAR = re.compile(f"[{CJK_CHARS}]")
 _CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
 _KANA = re.compile("[\u3040-\u309f\u30a1-\u30fa\u31f0-\u31ff]")  # hiragana and katakana, not the ー mark
 

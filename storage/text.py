@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from kuroshio.storage.segment import CJK_CHARS, word_boundaries
+from kuroshio.storage.segment import CJK_CHAR, CJK_CHARS, word_boundaries
 
 # Control characters (C0, DEL, C1), line and paragraph separators, bidirectional overrides and
 # isolates, and BOMs: none belongs on one line a reader sees.
@@ -72,7 +72,6 @@ _VARIANT_FOLD = _read_variant_fold()
 # on neither side, so "Taiwan" is found in "在Taiwan的" as well as in "Taiwan's".
 _LATIN_WORD_CHAR = f"[^\\W{CJK_CHARS}]"
 _LATIN_WORD_CHAR_RE = re.compile(_LATIN_WORD_CHAR)
-_CJK_CHAR_RE = re.compile(f"[{CJK_CHARS}]")
 
 
 def fold_case(text: str) -> str:
@@ -112,8 +111,8 @@ def words_pattern(words: Sequence[str], *, prefix: bool) -> TermPattern:
         _compile(r"\s+".join(re.escape(word) for word in words)),
         latin_start=bool(_LATIN_WORD_CHAR_RE.match(first)),
         latin_end=not prefix and bool(_LATIN_WORD_CHAR_RE.match(last)),
-        cjk_start=bool(_CJK_CHAR_RE.match(first)),
-        cjk_end=not prefix and bool(_CJK_CHAR_RE.match(last)),
+        cjk_start=bool(CJK_CHAR.match(first)),
+        cjk_end=not prefix and bool(CJK_CHAR.match(last)),
         needle=words[0],
     )
 
