@@ -45,11 +45,23 @@ older matcher. 2: CJK terms as words, every Han variant folded, the brief rule."
 # (台日關係, 日台交流), sit on both sides; TSMC and Taiwan's president and branches of government on
 # Taiwan's; Japan's ministries and ruling party on Japan's. CJK terms match words only, so neighbouring
 # words that happen to spell a term (今日台北, 平台日前) do not count.
+# Taiwan's side also has the agencies whose names no other government uses, for the briefs that name
+# Taiwan only through one (食藥署 lifts curbs on Japanese food): not 外交部, 國防部 or 經濟部, which
+# Beijing's ministries or other governments' share in Chinese. An agency's head is written as one word
+# with it (衛福部長, 食藥署長), which the segmenter reads as 衛福 + 部長, so both forms are listed.
+# 駐台 and 駐日 ("stationed in") name the de facto embassies and their envoys: 台北駐日經濟文化代表處,
+# 日本駐台代表. Japan's side gets no more ministries: Japanese reports gloss a Taiwanese agency with its
+# Japanese counterpart (農業部（農水省に相当）), which would count a domestic Taiwan story's gloss as a
+# second mention of Japan.
 _TAIWAN_SIDE = (
     '@Taiwan OR 台日 OR 日台 OR TSMC OR 台積電 OR 賴清德 OR 頼清徳 OR "Lai Ching-te"'
-    ' OR "Executive Yuan" OR 行政院 OR "Legislative Yuan" OR 立法院'
+    ' OR "Executive Yuan" OR 行政院 OR "Legislative Yuan" OR 立法院 OR "Control Yuan" OR 監察院'
+    ' OR "Judicial Yuan" OR 司法院 OR "Examination Yuan" OR 考試院'
+    ' OR 衛福部 OR 衛福部長 OR 衛生福利部 OR 食藥署 OR 食藥署長 OR 食品藥物管理署 OR 疾管署 OR 疾管署長'
+    ' OR 陸委會 OR 大陸委員會 OR "Mainland Affairs Council" OR 海巡署 OR 海巡署長 OR "Coast Guard Administration"'
+    ' OR 國發會 OR 國科會 OR 金管會 OR 觀光署 OR 觀光署長 OR 駐台'
 )
-_JAPAN_SIDE = "@Japan OR 台日 OR 日台 OR 外務省 OR 経済産業省 OR 防衛省 OR 自民党"
+_JAPAN_SIDE = "@Japan OR 台日 OR 日台 OR 外務省 OR 経済産業省 OR 防衛省 OR 自民党 OR 駐日"
 # Stories that name both countries for another reason: a typhoon's or a tsunami's track, a tournament's
 # line-up, a disease named after Japan. They are excluded unless they also speak of aid or exchange
 # between the two (Japan's rescuers after a Hualien earthquake are on topic).
@@ -64,8 +76,18 @@ _EXCHANGE = (
     "aid OR donat* OR rescue* OR relief OR condolence* OR 援助 OR 支援 OR 救援 OR 捐款 OR 義援金 OR 慰問"
     " OR 交流 OR 合作 OR 協力 OR 友好 OR friendship OR exchange* OR cooperat*"
 )
+# Food and shop features: a Japanese-style ramen shop in Taipei, a Taiwanese sweets shop in Tokyo. They
+# name both countries for the cuisine's origin and the chef's training, with no exchange, trade or policy
+# in them; one that speaks of exchange or of trade (exports of fruit to the other's restaurants) counts.
+_FOOD_FEATURE = (
+    "restaurant* OR cuisine OR chef OR chefs OR Michelin OR \"Bib Gourmand\" OR bakery OR bakeries OR dessert*"
+    " OR 餐廳 OR 餐館 OR 美食 OR 米其林 OR 必比登 OR 主廚 OR 料理店 OR 小吃 OR 甜點"
+    " OR レストラン OR 飲食店 OR 専門店 OR 店主 OR グルメ OR ミシュラン OR シェフ OR スイーツ"
+)
+_TRADE = "export* OR import* OR invest* OR 輸出 OR 輸入 OR 出口 OR 進口 OR 投資"
 DEFAULT_TOPIC_QUERY = (
     f"({_TAIWAN_SIDE}) AND ({_JAPAN_SIDE}) AND NOT (({_HAZARD_OR_SPORT}) AND NOT ({_EXCHANGE}))"
+    f" AND NOT (({_FOOD_FEATURE}) AND NOT ({_EXCHANGE} OR {_TRADE}))"
 )
 
 BRIEF_WORDS = 40

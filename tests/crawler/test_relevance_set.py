@@ -289,10 +289,11 @@ def test_write_results_replaces_only_its_own_section() -> None:
 
 # --- the default topic on the sets -------------------------------------------------------------------------
 
-# Floors under the figures in benchmarks/RESULTS.md (development 0.976 / 0.932, held-out 0.957 / 0.918), so
-# that a change to the matcher, the gazetteer or the default topic that loses relevance fails here; the
-# issue's targets (TARGET_RECALL, TARGET_PRECISION) are what the benchmark reports against.
-RELEVANCE_FLOORS = {"dev": (0.97, 0.93), "heldout": (0.95, 0.91)}
+# Floors under the figures in benchmarks/RESULTS.md (development 0.988 / 0.965; held-out 0.957 / 0.918 as
+# measured before the agency terms and the food-feature gate), so that a change to the matcher, the
+# gazetteer or the default topic that loses relevance fails here; the targets (TARGET_RECALL,
+# TARGET_PRECISION) are what the benchmark reports against.
+RELEVANCE_FLOORS = {"dev": (0.98, 0.96), "heldout": (0.95, 0.91)}
 
 
 @pytest.mark.parametrize("name", sorted(RELEVANCE_FLOORS))

@@ -134,6 +134,77 @@ def test_a_story_needs_more_than_one_mention_of_each_side():
     assert match_topic(default_topic(), title="Council debates harbour budget", text=story) is None
 
 
+def test_a_brief_naming_taiwan_only_through_its_food_agency_matches():
+    brief = "食藥署今天宣布，即日起取消日本福島等5縣食品的輸入證明文件要求，日本官員表示歡迎。"
+
+    match = match_topic(default_topic(), title="福島等5縣食品解禁", text=brief)
+
+    assert match is not None
+    assert "食藥署" in match.terms
+
+
+def test_an_agency_and_its_head_written_as_one_word_both_name_taiwan():
+    # jieba reads 衛福部長 as 衛福 + 部長, so 衛福部 alone would not be found in it.
+    brief = "衛福部長今天接見日本厚生勞動省代表團，雙方就長照合作交換意見。"
+
+    match = match_topic(default_topic(), title="", text=brief)
+
+    assert match is not None
+    assert "衛福部長" in match.terms
+
+
+def test_taiwans_envoy_stationed_in_japan_names_japan_without_the_word():
+    brief = "台北駐日經濟文化代表處代表李逸洋昨天拜會北海道知事，盼增加直航班次。"
+
+    match = match_topic(default_topic(), title="", text=brief)
+
+    assert match is not None
+    assert "駐日" in match.terms
+
+
+def test_moving_into_taipei_is_not_stationed_in_taiwan():
+    # 進駐台北 ("move into Taipei") spells 駐台 across two words.
+    brief = "日本企業進駐台北內湖科技園區，日本員工約200人。"
+
+    match = match_topic(default_topic(), title="", text=brief)
+
+    assert match is not None
+    assert "駐台" not in match.terms
+
+
+def test_a_restaurant_feature_naming_both_countries_does_not_match():
+    story = (
+        "A ramen shop in Taipei opened by a Taiwanese chef who trained for eight years in Fukuoka was "
+        "awarded a Bib Gourmand in the Michelin Guide Taiwan. \"I learned the method in Japan, but the pork "
+        "and the flour are from Taiwan,\" the chef said. The guide listed new restaurants in Taipei and "
+        "Kaohsiung, four of them serving Japanese cuisine."
+    )
+
+    assert match_topic(default_topic(), title="Taipei ramen shop earns Bib Gourmand", text=story) is None
+
+
+def test_a_restaurant_story_about_trade_between_the_two_matches():
+    # Proves the feature above fails on the food gate, not on its sides: trade lifts the gate.
+    story = (
+        "Taiwanese pineapple exports to Japan hit a record this year, as restaurants and chefs in Tokyo "
+        "and Osaka put Taiwan's fruit on their menus. Growers in Pingtung and Tainan said Japanese buyers "
+        "had signed contracts for next season, and Taiwan's agriculture ministry plans a fair in Japan."
+    )
+
+    match = match_topic(default_topic(), title="Taiwan pineapples win Japanese menus", text=story)
+
+    assert match is not None
+
+
+def test_a_japanese_shop_feature_naming_taiwan_for_its_sweets_does_not_match():
+    story = (
+        "東京・下北沢に台湾カステラの専門店が開店し、週末には行列ができている。店主は台湾の淡水で食べた味が"
+        "忘れられず、現地の店で修業したという。「日本の卵は味が濃いので、甘さを控えた」と話す。"
+    )
+
+    assert match_topic(default_topic(), title="下北沢に台湾カステラ専門店", text=story) is None
+
+
 def test_japanese_phrase_nihon_to_taiwan_no_kankei_matches():
     text = "日本と台湾の関係は深い。日本の観光客は台湾を訪れ、台湾の企業は日本に進出している。"
 
@@ -290,13 +361,13 @@ def test_parentheses_override_precedence():
     assert match_topic(topic("(Taiwan OR Korea) AND Japan"), title="", text=text) is None
 
 
-def test_default_query_parses_to_two_required_sides_and_a_gate():
+def test_default_query_parses_to_two_required_sides_and_two_gates():
     query = default_topic().query
 
     assert isinstance(query, And)
-    taiwan, japan, gate = query.children
+    taiwan, japan, hazard_or_sport, food_feature = query.children
     assert isinstance(taiwan, Or) and isinstance(japan, Or)
-    assert isinstance(gate, Not)
+    assert isinstance(hazard_or_sport, Not) and isinstance(food_feature, Not)
 
 
 def test_query_syntax_error_is_a_value_error():
