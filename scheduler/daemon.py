@@ -85,7 +85,7 @@ from kuroshio.scheduler.locks import (
     holder,
     release_leases_of_process,
 )
-from kuroshio.scheduler.phases import PhasedIntervalTrigger
+from kuroshio.scheduler.phases import PhasedIntervalTrigger, staggered_starts
 from kuroshio.scheduler.rematch import topics_to_rematch
 from kuroshio.scheduler.scale import ScrapydDispatcher
 from kuroshio.storage.digests import last_digest_attempts, newest_article_id
@@ -170,7 +170,7 @@ class Daemon:
             return EXIT_STORE_UNWRITABLE
         try:
             self._recover_interrupted_runs()
-            self._declare_jobs()
+            self._declare_jobs(datetime.now(timezone.utc))
             self._schedule_rematch(datetime.now(timezone.utc))
             self.scheduler.start()
             self.dispatcher.start()
@@ -193,21 +193,22 @@ class Daemon:
         if count:
             logger.warning("marked %d crawl runs left by dead processes as interrupted", count)
 
-    def _declare_jobs(self) -> None:
-        now = datetime.now(timezone.utc)
+    def _declare_jobs(self, now: datetime) -> None:
+        """Every crawl and digest job, as the daemon starts at `now`."""
         with self.sessions() as session:
             # An interrupted run did not do its work: it counts as missed, so it is made up now.
             last_crawled = {name: run.started_at for name, run in last_runs(session).items()
                             if run.status != "interrupted"}
             last_digested = {name: attempt.started_at for name, attempt in last_digest_attempts(session).items()}
-        for source in self.config.sources:
-            trigger = self._source_trigger(source)
-            # A source never crawled is crawled at once: a new monitor should show results.
-            last = last_crawled.get(source.name)
-            first = self._first_run(trigger, last, now) if last is not None else now
-            self.scheduler.add_job(self._crawl, trigger, args=[source.name], id=f"crawl:{source.name}",
-                                   name=f"crawl {source.name}", next_run_time=first)
-            logger.info("crawl of %s scheduled (%s), first run %s", source.name, trigger, first.isoformat())
+        triggers = {source.name: self._source_trigger(source) for source in self.config.sources}
+        # A source never crawled is due at once: a new monitor should show results.
+        firsts = {name: self._first_run(trigger, last_crawled[name], now) if name in last_crawled else now
+                  for name, trigger in triggers.items()}
+        for name, first in self._staggered_first_runs(triggers, firsts, now).items():
+            trigger = triggers[name]
+            self.scheduler.add_job(self._crawl, trigger, args=[name], id=f"crawl:{name}", name=f"crawl {name}",
+                                   next_run_time=first)
+            logger.info("crawl of %s scheduled (%s), first run %s", name, trigger, first.isoformat())
         for digest in self.config.digests:
             if digest.mode == "instant":
                 self._declare_instant(digest.name, now)
@@ -228,6 +229,20 @@ class Daemon:
                                args=[name], id=f"digest:{name}", name=f"instant digest {name}", next_run_time=now)
         logger.info("instant digest %s: looks for new stories every %.0f s", name, INSTANT_POLL)
 
+    def _staggered_first_runs(self, triggers: Mapping[str, BaseTrigger], firsts: Mapping[str, datetime],
+                              now: datetime) -> dict[str, datetime]:
+        """`firsts` with the herd of sources due `now` spread over `daemon.start_spread` in waves of what
+        the daemon crawls at once (`kuroshio.scheduler.phases.staggered_starts`): a thousand sources
+        started at once queued behind the crawl processes, the last minutes late."""
+        bounds = {name: _interval(triggers[name], now) for name, first in firsts.items() if first == now}
+        daemon = self.config.daemon
+        wave = daemon.max_crawl_processes * daemon.max_sources_per_process
+        offsets = staggered_starts(bounds, wave=wave, spread=daemon.start_spread)
+        if len(bounds) > wave and daemon.start_spread > 0:
+            logger.info("%d sources due at start: %d at a time, spread over %.0f s (daemon.start_spread)",
+                        len(bounds), wave, max(offsets.values()))
+        return {name: first + timedelta(seconds=offsets.get(name, 0.0)) for name, first in firsts.items()}
+
     def _source_trigger(self, source: SourceConfig) -> BaseTrigger:
         schedule = self.config.source_schedule(source.name)
         if schedule.cron:
@@ -235,9 +250,12 @@ class Daemon:
         return PhasedIntervalTrigger(source.name, seconds=schedule.every or self.config.daemon.every)
 
     def _first_run(self, trigger: BaseTrigger, last_started: datetime, now: datetime) -> datetime:
-        """The next regular time; or now, when a run fell due since `last_started` within the grace time.
+        """The next regular time; or now, when a run fell due since `last_started` within the grace time
+        (spread with the other runs due now: `_staggered_first_runs`).
 
-        Several runs missed while the daemon was down coalesce into this one catch-up run.
+        Several runs missed while the daemon was down coalesce into this one catch-up run. One missed by
+        more than the grace time is left to the source's next regular time at least an interval away: its
+        own place on its grid, not now + the interval, where every source so skipped would fall due at once.
         """
         due = trigger.get_next_fire_time(None, last_started + timedelta(microseconds=1)) \
             if isinstance(trigger, CronTrigger) else last_started + trigger.interval
@@ -246,7 +264,8 @@ class Daemon:
         if now - due <= timedelta(seconds=self.config.daemon.misfire_grace):
             return now
         logger.warning("a run due at %s is older than the misfire grace time: skipped", due.isoformat())
-        return trigger.get_next_fire_time(None, now) if isinstance(trigger, CronTrigger) else now + trigger.interval
+        return trigger.get_next_fire_time(None, now) if isinstance(trigger, CronTrigger) \
+            else trigger.get_next_fire_time(None, now + trigger.interval)
 
     def _install_signal_handlers(self) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -525,6 +544,15 @@ def crawl_environment(config: Config, environment: Mapping[str, str]) -> dict[st
     for secret in secrets:
         kept.pop(secret, None)
     return {**kept, "KUROSHIO_DATABASE_URL": config.storage_url}
+
+
+def _interval(trigger: BaseTrigger, now: datetime) -> float:
+    """Seconds between a source's regular runs, for a cron source the time from `now` to its next one:
+    a staggered first run is never put later than that (it would stand in for a regular run)."""
+    if isinstance(trigger, IntervalTrigger):
+        return trigger.interval.total_seconds()
+    following = trigger.get_next_fire_time(None, now)
+    return (following - now).total_seconds() if following is not None else 0.0
 
 
 def _log_failure(batch: futures.Future[None]) -> None:

@@ -57,6 +57,9 @@ class DaemonConfig:
         "help": "Crawl processes the daemon runs at once; more due sources wait for one to end.", "minimum": 1})
     max_sources_per_process: int = field(default=20, metadata={
         "help": "Due sources that share one crawl process (one reactor; a run and a lease each).", "minimum": 1})
+    start_spread: float = duration_option(
+        "5m", "Sources due at start (never crawled, or caught up) beyond what the daemon crawls at once are "
+        "spread over this long, never over a source's interval; 0s: all at once.", minimum="0s")
 
 
 @dataclass(frozen=True)

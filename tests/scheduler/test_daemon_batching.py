@@ -79,9 +79,11 @@ def most_at_once(by_pid: dict[int, list[CrawlRun]]) -> int:
 def test_sources_due_together_share_processes_never_more_than_allowed_at_once(site, start_daemon):
     """Six sources due at the daemon's start, two to a process, two processes at once: three processes,
     the third started only once one of the first two ended. Articles take a second each, so the first
-    two processes are still crawling when the third is due to start."""
+    two processes are still crawling when the third is due to start. `start_spread = "0s"`: the six are a
+    herd larger than the four crawled at once, which would otherwise be spread (test_daemon_first_round)."""
     sources = add_sites(site, 6, article_delay=1.0)
-    daemon = start_daemon(site.config(sources, daemon="max_crawl_processes = 2\nmax_sources_per_process = 2"))
+    daemon = start_daemon(site.config(sources, daemon='max_crawl_processes = 2\nmax_sources_per_process = 2\n'
+                                                      'start_spread = "0s"'))
     wait_for(lambda: len([run for run in site.runs() if run.status != "running"]) == 6, timeout=120,
              what="six crawls", log=daemon)
     assert daemon.terminate()[0] == 0
