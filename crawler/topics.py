@@ -135,7 +135,7 @@ def match_topics(topics: Sequence[Topic], *, title: str, text: str) -> list[Topi
 
 
 def _match(topic: Topic, title: FoldedText, text: FoldedText) -> TopicMatch | None:
-    leaf_score = occurrences(title, text, title_weight=TITLE_WEIGHT)
+    leaf_score = occurrences(topic.query, title, text, title_weight=TITLE_WEIGHT)
     holds, evaluated = evaluate(topic.query, leaf_score)
     score = evaluated or 0.0
     if not holds or score < min(topic.min_score, 1.0):

@@ -34,13 +34,14 @@ form, from OpenCC's tables (`kuroshio.storage.text`, shared with search and the 
 
 from __future__ import annotations
 
+import threading
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
 from kuroshio.storage.gazetteer import UnknownCountry, place_names
-from kuroshio.storage.text import FoldedText, TermPattern, normalize, words_pattern
+from kuroshio.storage.text import FoldedText, Needles, TermPattern, normalize, words_pattern
 
 _KEYWORDS = frozenset({"AND", "OR", "NOT"})
 
@@ -326,22 +327,61 @@ def parse_query(text: str) -> Query:
     return _Parser(_tokenize(text)).parse()
 
 
-def occurrences(title: FoldedText, text: FoldedText, *, title_weight: float = 1.0) -> LeafScore:
-    """The leaf score the topic filter and search share: a term's occurrences in `text` plus
-    `title_weight` × those in `title`, each leaf counted once."""
+def occurrences(query: Query, title: FoldedText, text: FoldedText, *, title_weight: float = 1.0) -> LeafScore:
+    """The leaf score the topic filter and search share, for the leaves of `query`: a term's occurrences
+    in `text` plus `title_weight` × those in `title`, each leaf counted once."""
+    needles = needles_of(query)
+    present = needles.found_in(text.text) | needles.found_in(title.text)
     counted: dict[TermPattern, float] = {}
 
     def leaf_score(leaf: Leaf) -> float:
         pattern = leaf.pattern
-        # Most of a thousand place names are in neither: a substring test answers them before any
-        # hashing or matching (a term's first word must be there for the term to be).
-        if pattern.needle not in text.text and pattern.needle not in title.text:
+        # Most of a thousand place names are in neither: a term whose first word is absent scores 0
+        # with one set lookup, before any hashing or matching.
+        if pattern.needle not in present:
             return 0.0
         if pattern not in counted:
             counted[pattern] = float(text.count(pattern) + title_weight * title.count(pattern))
         return counted[pattern]
 
     return leaf_score
+
+
+_NEEDLES_KEPT = 64
+_needles: dict[int, tuple[Query, Needles]] = {}
+_needles_lock = threading.Lock()
+
+
+def needles_of(query: Query) -> Needles:
+    """The needles of every term and phrase in `query`, those under a NOT included, built once per query.
+
+    Kept by the query's identity, not its value: hashing the default topic's tree of 700 terms costs
+    more than matching an article with it. A topic's query is one object for the life of its process,
+    and search evaluates one query object against every candidate.
+    """
+    kept = _needles.get(id(query))
+    if kept is not None and kept[0] is query:
+        return kept[1]
+    needles = Needles(leaf.pattern for leaf in _leaves(query))
+    with _needles_lock:
+        if len(_needles) >= _NEEDLES_KEPT:
+            del _needles[next(iter(_needles))]
+        _needles[id(query)] = (query, needles)  # the query is kept too, so its id is not reused meanwhile
+    return needles
+
+
+def _leaves(query: Query) -> Iterator[Leaf]:
+    """Every term and phrase in `query`, those under a NOT included."""
+    match query:
+        case Term() | Phrase():
+            yield query
+        case Not(child):
+            yield from _leaves(child)
+        case Place(children=children):
+            yield from children
+        case And(children) | Or(children):
+            for child in children:
+                yield from _leaves(child)
 
 
 def evaluate(query: Query, leaf_score: LeafScore) -> tuple[bool, float | None]:
@@ -353,7 +393,9 @@ def evaluate(query: Query, leaf_score: LeafScore) -> tuple[bool, float | None]:
         case Not(child):
             return not evaluate(child, leaf_score)[0], None
         case Place(children=children):
-            return evaluate(Or(children), leaf_score)
+            # An OR of its terms, scored without building one: a country has hundreds of names.
+            scores = [leaf_score(child) for child in children]
+            return bool(scores) and max(scores) > 0, sum(scores) if scores else None
         case And(children) | Or(children):
             results = [evaluate(child, leaf_score) for child in children]
             scores = [score for _, score in results if score is not None]
@@ -368,6 +410,8 @@ def positive_leaves(query: Query) -> Iterator[Leaf]:
     match query:
         case Term() | Phrase():
             yield query
-        case And(children) | Or(children) | Place(children=children):
+        case Place(children=children):
+            yield from children  # its terms, without a generator for each of hundreds
+        case And(children) | Or(children):
             for child in children:
                 yield from positive_leaves(child)

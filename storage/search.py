@@ -170,7 +170,7 @@ def _identity(query: Query) -> object:
 
 def _holds(query: Query, article: Article) -> bool:
     """Whether `query` holds in `article`, read exactly as the topic filter reads it."""
-    return evaluate(query, occurrences(FoldedText.of(article.title), FoldedText.of(article.text)))[0]
+    return evaluate(query, occurrences(query, FoldedText.of(article.title), FoldedText.of(article.text)))[0]
 
 
 def _candidates(session: Session, query: Query) -> Iterator[Article]:

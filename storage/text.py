@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+
+import ahocorasick
 
 from kuroshio.storage.segment import CJK_CHAR, CJK_CHARS, word_boundaries
 
@@ -81,7 +83,17 @@ def fold_case(text: str) -> str:
 
 def normalize(text: str) -> str:
     """Fold text to the form queries are matched in: NFKC, casefold, apostrophes and CJK variants."""
-    return fold_case(text).translate(_VARIANT_FOLD)
+    return _fold_variants(fold_case(text))
+
+
+# Every character the variant fold changes is outside ASCII. str.translate looks each character up in
+# the fold's dict once the text holds a single one outside ASCII (a curly apostrophe), so an English
+# article costs 0.14 ms; translating only the runs outside ASCII costs 0.03.
+_NON_ASCII_RUN = re.compile("[^\x00-\x7f]+")
+
+
+def _fold_variants(cased: str) -> str:
+    return _NON_ASCII_RUN.sub(lambda run: run.group().translate(_VARIANT_FOLD), cased)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +135,32 @@ def _compile(body: str) -> re.Pattern[str]:
     return re.compile(body)
 
 
+class Needles:
+    """The needles of many term patterns, found in a text in one pass (an Aho–Corasick automaton).
+
+    A topic of a thousand place names would otherwise test each needle against the text in turn, a
+    scan of the whole text per needle (1.6 ms an article for the default topic); the automaton reads
+    the text once, whatever the number of needles, and reports each one present, overlaps included, so
+    `found_in` says exactly what `needle in text` would say of each.
+    """
+
+    __slots__ = ("_automaton",)
+
+    def __init__(self, patterns: Iterable[TermPattern]) -> None:
+        automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY, ahocorasick.KEY_STRING)
+        for needle in {pattern.needle for pattern in patterns}:
+            automaton.add_word(needle, needle)
+        self._automaton = automaton if len(automaton) else None
+        if self._automaton is not None:
+            self._automaton.make_automaton()
+
+    def found_in(self, text: str) -> set[str]:
+        """The needles that occur in `text`."""
+        if self._automaton is None:
+            return set()
+        return {needle for _, needle in self._automaton.iter(text)}
+
+
 class FoldedText:
     """A text in the form queries are matched in, and where its Chinese and Japanese words begin and end.
 
@@ -135,7 +173,7 @@ class FoldedText:
 
     def __init__(self, cased: str) -> None:
         self.cased = cased
-        self.text = cased.translate(_VARIANT_FOLD)
+        self.text = _fold_variants(cased)
         self._boundaries: frozenset[int] | None = None
 
     @classmethod

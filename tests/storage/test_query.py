@@ -4,7 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from kuroshio.storage.query import And, Not, Or, Phrase, Place, QuerySyntaxError, Term, parse_query
+from kuroshio.storage.query import (
+    And,
+    Leaf,
+    Not,
+    Or,
+    Phrase,
+    Place,
+    Query,
+    QuerySyntaxError,
+    Term,
+    evaluate,
+    needles_of,
+    occurrences,
+    parse_query,
+)
+from kuroshio.storage.text import FoldedText
 
 
 def test_and_binds_tighter_than_or_and_not_tighter_than_and():
@@ -98,3 +113,53 @@ def test_unknown_country_is_a_syntax_error_naming_close_matches() -> None:
 
     assert error.value.position == 11
     assert "unknown country 'Japn'" in str(error.value) and "Japan" in str(error.value)
+
+
+# Scoring
+
+
+def _every_leaf(query: Query) -> list[Leaf]:
+    match query:
+        case Term() | Phrase():
+            return [query]
+        case Not(child):
+            return _every_leaf(child)
+        case And(children) | Or(children) | Place(children=children):
+            return [leaf for child in children for leaf in _every_leaf(child)]
+    raise TypeError(query)
+
+
+@pytest.mark.parametrize(
+    ("title", "text"),
+    [
+        ("Kumamoto governor visits Kaohsiung", "Kumamoto and Kaohsiung signed a pact. Japan's TSMC plant; aid said."),
+        ("熊本県知事が高雄を訪問", "熊本県の木村知事は高雄市を訪れ、台湾との交流を深めた。日台関係。"),
+        ("賴清德接見日本訪問團", "總統賴清德今日接見日本眾議院訪問團，台日關係密切。今日台北天氣晴朗。"),
+        ("", ""),
+    ],
+)
+def test_each_leaf_scores_its_occurrences_as_counting_it_alone_would(title: str, text: str) -> None:
+    # The shared leaf score finds needles for the whole query in one pass; every term of the default
+    # topic, those under NOT included, must score what counting that term on its own scores.
+    query = parse_query("(@Taiwan OR 台日 OR TSMC) AND (@Japan OR 日台) AND NOT (typhoon* OR aid OR 交流)")
+    folded_title, folded_text = FoldedText.of(title), FoldedText.of(text)
+    leaf_score = occurrences(query, folded_title, folded_text, title_weight=3)
+
+    for leaf in _every_leaf(query):
+        expected = folded_text.count(leaf.pattern) + 3 * folded_title.count(leaf.pattern)
+        assert leaf_score(leaf) == expected, leaf.written
+
+
+def test_a_place_scores_as_the_or_of_its_terms() -> None:
+    place = parse_query("@Japan")
+    assert isinstance(place, Place)
+    title, text = FoldedText.of("Kumamoto and Tokyo"), FoldedText.of("Japan, Kumamoto, Osaka.")
+
+    as_place = evaluate(place, occurrences(place, title, text))
+    as_or = evaluate(Or(place.children), occurrences(place, title, text))
+    assert as_place == as_or == (True, 5.0)
+
+
+def test_a_query_finds_its_needles_once() -> None:
+    query = parse_query("@Taiwan AND @Japan")
+    assert needles_of(query) is needles_of(query)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kuroshio.storage.segment import word_boundaries
-from kuroshio.storage.text import FoldedText, fold_case, normalize, words_pattern
+from kuroshio.storage.text import _VARIANT_FOLD, FoldedText, Needles, fold_case, normalize, words_pattern
 
 
 def occurrences(term: str, text: str, *, prefix: bool = False) -> int:
@@ -25,6 +25,25 @@ def occurrences(term: str, text: str, *, prefix: bool = False) -> int:
 )
 def test_variants_of_one_word_fold_to_one_form(written: str, other: str) -> None:
     assert normalize(written) == normalize(other)
+
+
+def test_variant_fold_changes_no_ascii_character() -> None:
+    # normalize translates only the runs of a text outside ASCII: an ASCII key would go unfolded.
+    assert all(code > 0x7F for code in _VARIANT_FOLD)
+    assert normalize("Taiwan’s 臺灣 and Japan’s 熊本縣 (TSMC)") == "taiwan's 台湾 and japan's 熊本县 (tsmc)"
+
+
+def test_needles_are_found_as_a_substring_test_finds_them_overlaps_included() -> None:
+    terms = ["japan", "japanese", "pan", "an", "日本", "本", "日本人", "台湾", "𠮷野", "lai ching-te", "zzz"]
+    needles = Needles(words_pattern(normalize(term).split(), prefix=False) for term in terms)
+    for text in ("the japanese delegation", "日本人と台湾の𠮷野家", "", "lai ching-te met japan's envoys"):
+        folded = normalize(text)
+        expected = {pattern.split()[0] for pattern in terms if pattern.split()[0] in folded}
+        assert needles.found_in(folded) == expected
+
+
+def test_no_needles_find_nothing() -> None:
+    assert Needles([]).found_in("japan") == set()
 
 
 def test_variant_fold_keeps_offsets() -> None:
