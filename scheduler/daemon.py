@@ -52,7 +52,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent import futures
 from contextlib import suppress
 from datetime import datetime, timedelta, timezone
@@ -146,6 +146,8 @@ class Daemon:
                           "misfire_grace_time": int(config.daemon.misfire_grace)},
         )
         self.overrunning: set[str] = set()  # jobs whose skipped tick was logged, until their run ends
+        self.schedule_lock = threading.Lock()  # held while a job changes the schedule (`_change_schedule`)
+        self.schedule_closed = False  # set under it by shut-down: no job changes the schedule any more
         logging.getLogger("apscheduler.scheduler").addFilter(_skipped_tick_warning)  # added once: it skips one it holds
         self.scheduler.add_listener(self._tick_skipped, EVENT_JOB_MAX_INSTANCES)
         self.scheduler.add_listener(self._run_ended, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
@@ -437,14 +439,31 @@ class Daemon:
             attempt = None
         if attempt is not None and attempt.status != "failed":
             logger.info("digest %s: %s (%d articles)", name, attempt.status, attempt.articles_count)
-            with suppress(JobLookupError):
-                self.scheduler.remove_job(f"digest-retry:{name}")
+            self._change_schedule(lambda: self._forget_job(f"digest-retry:{name}"))
             return
         retry_at = datetime.now(timezone.utc) + timedelta(seconds=DIGEST_RETRY)
         logger.warning("digest %s failed (%s): trying again at %s", name,
                        attempt.error if attempt is not None else "see above", retry_at.isoformat())
-        self.scheduler.add_job(self._send_digest, DateTrigger(retry_at), args=[name], id=f"digest-retry:{name}",
-                               name=f"digest {name} (retry)", replace_existing=True)
+        self._change_schedule(lambda: self.scheduler.add_job(
+            self._send_digest, DateTrigger(retry_at), args=[name], id=f"digest-retry:{name}",
+            name=f"digest {name} (retry)", replace_existing=True))
+
+    def _change_schedule(self, change: Callable[[], object]) -> None:
+        """Add or remove a job from within a job, unless shut-down has closed the schedule.
+
+        APScheduler's `shutdown(wait=True)` holds its job-store lock while it waits for the running jobs
+        (3.11: `with self._executors_lock, self._jobstores_lock`), and adding or removing a job takes that
+        lock: a job doing so once shut-down has begun waits for the lock, and shut-down for the job,
+        forever. An instant digest's look every 5 s made it likely: the daemon hung on SIGTERM. So jobs
+        change the schedule under `schedule_lock`, and shut-down closes it under the same lock before it
+        calls `shutdown`; a retry it drops is the one the next start's look makes anyway."""
+        with self.schedule_lock:
+            if not self.schedule_closed:
+                change()
+
+    def _forget_job(self, job_id: str) -> None:
+        with suppress(JobLookupError):
+            self.scheduler.remove_job(job_id)
 
     def _alert_new_stories(self, name: str) -> None:
         """An instant digest's look: when an article was stored since the last one, send what it owes
@@ -463,8 +482,8 @@ class Daemon:
         self._send_digest(name)
 
     def _schedule_rematch(self, when: datetime) -> None:
-        self.scheduler.add_job(self._rematch, DateTrigger(when), id="rematch", name="topics rematch",
-                               replace_existing=True)
+        self._change_schedule(lambda: self.scheduler.add_job(
+            self._rematch, DateTrigger(when), id="rematch", name="topics rematch", replace_existing=True))
 
     def _rematch(self) -> None:
         """Re-score the archive against the topics whose definition changed since it was scored, in a
@@ -527,6 +546,8 @@ class Daemon:
                 logger.warning("crawl pid %d did not stop within the grace period: killed", process.pid)
                 process.kill()
                 process.wait()
+        with self.schedule_lock:  # no job adds or removes one from now on (`_change_schedule`)
+            self.schedule_closed = True
         self.scheduler.shutdown(wait=True)
         self.batches.shutdown(wait=True)  # each records the end of the runs its process left open
 

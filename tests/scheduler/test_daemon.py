@@ -126,7 +126,8 @@ class Daemon:
 
     def __init__(self, config: Path, log: Path) -> None:
         self.log = log
-        environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+        environment = {**os.environ, "PYTHONFAULTHANDLER": "1",  # SIGABRT dumps the stacks (`terminate`)
+                       "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
         with log.open("ab") as stream:
             self.process = subprocess.Popen(
                 [str(KUROSHIO), "--log-level", "INFO", "--config", str(config), "daemon"],
@@ -137,7 +138,12 @@ class Daemon:
         """SIGTERM; the exit status and how long the exit took."""
         started = time.monotonic()
         self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=grace)
+        try:
+            code = self.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:  # a hung daemon writes every thread's stack into its log, then dies
+            self.process.send_signal(signal.SIGABRT)
+            self.process.wait(timeout=10)
+            raise
         return code, time.monotonic() - started
 
     def kill_with_its_crawls(self) -> None:

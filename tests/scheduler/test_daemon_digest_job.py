@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from apscheduler.schedulers.base import STATE_STOPPED
 from sqlalchemy.exc import OperationalError
 
 import kuroshio.scheduler.daemon
@@ -58,3 +62,35 @@ def test_any_other_failure_keeps_its_traceback_and_is_tried_again(
     [failed] = [record for record in caplog.records if record.levelno == logging.ERROR]
     assert failed.getMessage() == "digest morning failed" and failed.exc_info is not None
     assert daemon.scheduler.get_job("digest-retry:morning") is not None
+
+
+def test_a_digest_that_ends_while_the_daemon_shuts_down_does_not_hang_it(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """APScheduler's shut-down waits for running jobs holding its job-store lock; a digest job that ends
+    then and removes its retry job used to wait for that lock for ever (an instant digest's look, every
+    5 s, made the daemon hang on SIGTERM)."""
+    entered = threading.Event()
+
+    def send_until_shut_down_holds_the_lock(*args: object, **kwargs: object) -> SimpleNamespace:
+        entered.set()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # until `shutdown` holds the lock it waits for this job under
+            if daemon.scheduler.state == STATE_STOPPED and not daemon.scheduler._jobstores_lock.acquire(blocking=False):
+                break
+            if daemon.scheduler.state == STATE_STOPPED:
+                daemon.scheduler._jobstores_lock.release()
+            time.sleep(0.01)
+        return SimpleNamespace(status="sent", articles_count=1, error=None)
+
+    monkeypatch.setattr(kuroshio.scheduler.daemon, "send_due_digest", send_until_shut_down_holds_the_lock)
+    daemon.scheduler.start()
+    daemon.dispatcher.start()
+    daemon.scheduler.add_job(daemon._send_digest, args=["morning"], id="digest:morning")
+    assert entered.wait(30), "the digest job never ran"
+
+    daemon.stopping.set()
+    shutting_down = threading.Thread(target=daemon._shut_down, daemon=True)
+    shutting_down.start()
+    shutting_down.join(timeout=30)
+    assert not shutting_down.is_alive(), "the daemon's shut-down waits for ever for the digest job"
