@@ -4,8 +4,8 @@ Why: the digest is only as good as the topic filter in front of it. A miss is a 
 sees. A false alarm is noise that teaches them to skim. There are two sets, both in
 `benchmarks/relevance/` (its README gives the labelling rule and the kinds of traps). The development
 set, `articles.jsonl`, is the one the default topic was tuned on. The held-out set, `heldout.jsonl`, was
-written afterwards on other events and is never used for tuning, so its figures say whether the tuning
-carries over. Each holds en, zh-Hant, zh-Hans and ja articles, half on topic. Each article was labelled
+written afterwards on other events by someone who had not seen the matcher, and is never used for
+tuning, so its figures say whether the tuning carries over. Each holds en, zh-Hant, zh-Hans and ja articles, half on topic. Each article was labelled
 by whether an analyst following Taiwan–Japan relations wants to read it, never by what a matcher finds.
 
 Each article's title and text go through the package's public API,
@@ -273,7 +273,8 @@ def section(results: Sequence[tuple[ArticleSet, Sequence[Verdict]]], *, commit: 
         "whether an analyst following Taiwan–Japan relations wants to read it (see "
         "`benchmarks/relevance/README.md`). The development set, `articles.jsonl`, is the one the default "
         "topic was tuned on. The held-out set, `heldout.jsonl`, was written afterwards on other events and is "
-        "never used for tuning: it says whether the tuning carries over. The topic is "
+        "never used for tuning: it says whether the tuning carries over (an earlier held-out set was read while "
+        "tuning, so it moved into the development set: see the set's README). The topic is "
         f"{names}, from `default_topics()` and `match_topics()`. Targets, on each set: recall ≥ "
         f"{TARGET_RECALL}, precision ≥ {TARGET_PRECISION}.",
     ]

@@ -1,5 +1,5 @@
 """The relevance sets are well formed: the development set (benchmarks/relevance/articles.jsonl) and the
-held-out set (heldout.jsonl), which is never used for tuning. The benchmark that scores the default topic
+held-out set (heldout.jsonl), which is never used for tuning (the first held-out set was read while tuning, so it moved into the development set). The benchmark that scores the default topic
 on them (benchmarks/relevance.py) counts precision and recall correctly and reports each set on its own.
 
 The targets themselves (recall >= 0.98, precision >= 0.95) are not asserted here; the matcher's own tests
@@ -289,11 +289,11 @@ def test_write_results_replaces_only_its_own_section() -> None:
 
 # --- the default topic on the sets -------------------------------------------------------------------------
 
-# Floors under the figures in benchmarks/RESULTS.md (development 0.988 / 0.965; held-out 0.957 / 0.918 as
-# measured before the agency terms and the food-feature gate), so that a change to the matcher, the
-# gazetteer or the default topic that loses relevance fails here; the issue's targets (TARGET_RECALL,
-# TARGET_PRECISION) are what the benchmark reports against.
-RELEVANCE_FLOORS = {"dev": (0.98, 0.96), "heldout": (0.95, 0.91)}
+# Floors under the figures in benchmarks/RESULTS.md (development 0.977 / 0.955 once the first held-out set
+# moved into it; held-out 0.950 / 0.905 on its first run), so that a change to the matcher, the gazetteer or
+# the default topic that loses relevance fails here; the issue's targets (TARGET_RECALL, TARGET_PRECISION)
+# are what the benchmark reports against.
+RELEVANCE_FLOORS = {"dev": (0.97, 0.95), "heldout": (0.94, 0.90)}
 
 
 @pytest.mark.parametrize("name", sorted(RELEVANCE_FLOORS))
