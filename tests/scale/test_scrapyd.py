@@ -343,3 +343,33 @@ def _lease(sessions, source: str):
 
 def _node_jobs(node: str) -> dict[str, str]:
     return ScrapydClient().jobs(node)
+
+
+def test_the_daemon_with_scrapyd_nodes_configured_crawls_every_source_on_them(cluster, tmp_path):
+    """`[scale] scrapyd` in the config is all it takes: the real `kuroshio daemon` dispatches each due source
+    as a job on the nodes instead of a local process, and stops cleanly on SIGTERM."""
+    web, config, nodes = cluster
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "scrapyd = []", "scrapyd = [" + ", ".join(f'"{node.url}"' for node in nodes) + "]"), encoding="utf-8")
+    sessions = store(config)
+    log = tmp_path / "daemon.log"
+    with log.open("ab") as stream:
+        daemon = subprocess.Popen([sys.executable, "-m", "kuroshio.scheduler", "--log-level", "INFO",
+                                   "--config", str(config), "daemon"], stdout=stream, stderr=stream,
+                                  env={**os.environ, "PYTHONFAULTHANDLER": "1"}, start_new_session=True)
+    try:
+        wait_for(lambda: sum(run.status == "ok" for run in runs(sessions)) == SOURCES, timeout=300,
+                 what="an ok run of every source, by the daemon", nodes=nodes)
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=60) == 0, log.read_text(errors="replace")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(daemon.pid, signal.SIGKILL)
+        daemon.wait(timeout=10)
+
+    recorded = runs(sessions)
+    assert sorted(run.source.name for run in recorded) == sorted(f"site-{number}" for number in range(SOURCES))
+    assert {run.node for run in recorded} <= {node.url for node in nodes} and all(run.job for run in recorded)
+    assert_every_article_stored_once(sessions)
+    output = log.read_text(errors="replace")
+    assert "daemon stopped" in output and "Traceback" not in output
