@@ -138,3 +138,23 @@ def test_a_page_declared_paywalled_that_serves_its_paid_part_is_whole() -> None:
     assert not served.partial and "Paragraph 5" in served.text
     unserved = extract_article(page.replace("body paywall", "body"), url="http://a.test/1", source="s")
     assert unserved.partial
+
+
+def test_furniture_spread_over_many_blank_lines_is_still_pruned() -> None:
+    # Extraction folds only the start of a long text to see it is too long to be furniture; a banner
+    # whose markup is mostly white space is long only before folding, and must still go.
+    padding = "\n" + " " * 40
+    # No child is furniture alone ("Focus Taiwan", "App", "Download"); the whole is.
+    banner = f"<p>{padding * 80}<b>Focus Taiwan</b>{padding * 80}<b>App</b>{padding * 80}<b>Download</b></p>"
+    paragraphs = "".join(
+        f"<p>Taiwan and Japan signed agreement number {n} on trade and investment in Taipei on Monday, "
+        "officials of both governments said after the meeting.</p>"
+        for n in range(8)
+    )
+    page = f"<html><head><title>Taiwan, Japan sign pacts</title></head><body><article><h1>Taiwan, Japan sign pacts</h1>{banner}{paragraphs}</article></body></html>"
+
+    article = extract_article(page, url="https://focustaiwan.tw/politics/202601010001", source="focus-taiwan",
+                              publisher=PUBLISHERS["focus-taiwan"])
+
+    assert "agreement number 7" in article.text
+    assert "Download" not in article.text
