@@ -52,42 +52,56 @@ older matcher. 2: CJK terms as words, every Han variant folded, the brief rule."
 # 駐台 and 駐日 ("stationed in") name the de facto embassies and their envoys: 台北駐日經濟文化代表處,
 # 日本駐台代表. Japan's side gets no more ministries: Japanese reports gloss a Taiwanese agency with its
 # Japanese counterpart (農業部（農水省に相当）), which would count a domestic Taiwan story's gloss as a
-# second mention of Japan.
+# second mention of Japan. It does get the forces and the coast guard that no other country names so
+# (自衛隊, Self-Defense Forces, 海上保安庁 and its regional 管区海上保安本部): a destroyer in the strait or
+# a Yilan boat warned off the Senkakus is reported through them. 日方 and 台方 ("the Japanese side",
+# "the Taiwanese side") are how Chinese reports, Beijing's above all, name the other party once they
+# have named it.
 _TAIWAN_SIDE = (
     '@Taiwan OR 台日 OR 日台 OR TSMC OR 台積電 OR 賴清德 OR 頼清徳 OR "Lai Ching-te"'
     ' OR "Executive Yuan" OR 行政院 OR "Legislative Yuan" OR 立法院 OR "Control Yuan" OR 監察院'
     ' OR "Judicial Yuan" OR 司法院 OR "Examination Yuan" OR 考試院'
     ' OR 衛福部 OR 衛福部長 OR 衛生福利部 OR 食藥署 OR 食藥署長 OR 食品藥物管理署 OR 疾管署 OR 疾管署長'
     ' OR 陸委會 OR 大陸委員會 OR "Mainland Affairs Council" OR 海巡署 OR 海巡署長 OR "Coast Guard Administration"'
-    ' OR 國發會 OR 國科會 OR 金管會 OR 觀光署 OR 觀光署長 OR 駐台'
+    ' OR 國發會 OR 國科會 OR 金管會 OR 觀光署 OR 觀光署長 OR 駐台 OR 台方'
 )
-_JAPAN_SIDE = "@Japan OR 台日 OR 日台 OR 外務省 OR 経済産業省 OR 防衛省 OR 自民党 OR 駐日"
+_JAPAN_SIDE = (
+    '@Japan OR 台日 OR 日台 OR 外務省 OR 経済産業省 OR 防衛省 OR 自民党 OR 駐日 OR 日方'
+    ' OR 自衛隊 OR "Self-Defense Force" OR "Self-Defense Forces" OR 海上保安庁 OR 海上保安本部'
+)
 # Stories that name both countries for another reason: a typhoon's or a tsunami's track, a tournament's
-# line-up, a disease named after Japan. They are excluded unless they also speak of aid or exchange
-# between the two (Japan's rescuers after a Hualien earthquake are on topic).
+# line-up or a game's result in any sport (a Taiwanese golfer's win on the Japanese tour), a disease
+# named after Japan. They are excluded unless they also speak of aid or exchange between the two
+# (Japan's rescuers after a Hualien earthquake are on topic).
 _HAZARD_OR_SPORT = (
     'typhoon* OR 颱風 OR 台風 OR tsunami* OR 海嘯 OR 津波 OR "weather bureau" OR 氣象署 OR 気象庁'
     ' OR 氣象局 OR "Central Weather Administration" OR "Japan Meteorological Agency"'
     ' OR baseball OR 棒球 OR 野球 OR WBC OR "World Baseball Classic" OR marathon OR 馬拉松 OR マラソン'
-    ' OR Olympic* OR 奧運 OR 五輪'
+    ' OR Olympic* OR 奧運 OR 五輪 OR golf* OR LPGA OR JLPGA OR PGA OR 高爾夫 OR ゴルフ OR tennis OR 網球 OR テニス'
+    ' OR football OR soccer OR 足球 OR サッカー OR basketball OR 籃球 OR バスケットボール OR volleyball OR 排球'
+    ' OR バレーボール OR badminton OR 羽球 OR 羽毛球 OR バドミントン OR 桌球 OR 乒乓球 OR 卓球'
     ' OR "Japanese encephalitis" OR 日本腦炎 OR 日本脳炎'
 )
 _EXCHANGE = (
     "aid OR donat* OR rescue* OR relief OR condolence* OR 援助 OR 支援 OR 救援 OR 捐款 OR 義援金 OR 慰問"
     " OR 交流 OR 合作 OR 協力 OR 友好 OR friendship OR exchange* OR cooperat*"
 )
-# Food and shop features: a Japanese-style ramen shop in Taipei, a Taiwanese sweets shop in Tokyo. They
-# name both countries for the cuisine's origin and the chef's training, with no exchange, trade or policy
+# Lifestyle features: a Japanese-style ramen shop or kissaten in Taipei, a Taiwanese sweets shop in
+# Tokyo, a garden column's Taiwan cherry and Japanese maple, anime or fashion trends. They name both
+# countries for a style's origin, a chef's training or a plant's name, with no exchange, trade or policy
 # in them; one that speaks of exchange or of trade (exports of fruit to the other's restaurants) counts.
-_FOOD_FEATURE = (
+_LIFESTYLE_FEATURE = (
     "restaurant* OR cuisine OR chef OR chefs OR Michelin OR \"Bib Gourmand\" OR bakery OR bakeries OR dessert*"
     " OR 餐廳 OR 餐館 OR 美食 OR 米其林 OR 必比登 OR 主廚 OR 料理店 OR 小吃 OR 甜點"
     " OR レストラン OR 飲食店 OR 専門店 OR 店主 OR グルメ OR ミシュラン OR シェフ OR スイーツ"
+    " OR cafe OR cafes OR café OR cafés OR coffee OR kissaten OR 咖啡 OR 咖啡廳 OR 咖啡店 OR カフェ OR 喫茶店 OR コーヒー"
+    " OR garden OR gardens OR gardening OR gardener* OR 園藝 OR 花園 OR ガーデニング"
+    " OR fashion OR 時尚 OR ファッション OR anime OR manga OR cosplay OR 動漫 OR 漫畫 OR アニメ OR 漫画"
 )
 _TRADE = "export* OR import* OR invest* OR 輸出 OR 輸入 OR 出口 OR 進口 OR 投資"
 DEFAULT_TOPIC_QUERY = (
     f"({_TAIWAN_SIDE}) AND ({_JAPAN_SIDE}) AND NOT (({_HAZARD_OR_SPORT}) AND NOT ({_EXCHANGE}))"
-    f" AND NOT (({_FOOD_FEATURE}) AND NOT ({_EXCHANGE} OR {_TRADE}))"
+    f" AND NOT (({_LIFESTYLE_FEATURE}) AND NOT ({_EXCHANGE} OR {_TRADE}))"
 )
 
 BRIEF_WORDS = 40

@@ -205,6 +205,82 @@ def test_a_japanese_shop_feature_naming_taiwan_for_its_sweets_does_not_match():
     assert match_topic(default_topic(), title="下北沢に台湾カステラ専門店", text=story) is None
 
 
+def test_a_chinese_report_naming_japan_as_the_japanese_side_matches():
+    # Beijing's spokesmen speak of 日方 ("the Japanese side") and name 日本 once, if at all.
+    story = (
+        "外交部发言人今天就日本议员访台答问时表示，中方对此坚决反对，已向日方提出严正交涉。"
+        "发言人说，台湾问题是中国内政，日方应恪守一个中国原则，停止向台独势力发出错误信号。"
+        "他敦促日方在台湾问题上谨言慎行，以实际行动维护两国关系政治基础。"
+    )
+
+    match = match_topic(default_topic(), title="外交部回应日本议员访台", text=story)
+
+    assert match is not None
+    assert "日方" in match.terms
+
+
+def test_a_chinese_report_naming_taiwan_as_the_taiwanese_side_matches():
+    brief = "日本水产厅与台方渔业团体举行会谈，就重叠水域的作业规则达成共识。"
+
+    match = match_topic(default_topic(), title="", text=brief)
+
+    assert match is not None
+    assert "台方" in match.terms
+
+
+@pytest.mark.parametrize(("title", "brief", "term"), [
+    ("尖閣で漁船に警告", "第11管区海上保安本部は、尖閣諸島周辺で宜蘭県の漁船に領海から出るよう警告した。",
+     "海上保安本部"),
+    ("", "海上保安庁の巡視船が与那国島沖で花蓮の漁船を救助した。", "海上保安庁"),
+    ("", "防衛相は、自衛隊の護衛艦が台湾海峡を通過したと明らかにした。", "自衛隊"),
+    ("", "A Self-Defense Force destroyer sailed through the Taiwan Strait on Saturday.", '"Self-Defense Force"'),
+])
+def test_a_brief_naming_japan_only_through_its_forces_or_coast_guard_matches(title: str, brief: str, term: str):
+    match = match_topic(default_topic(), title=title, text=brief)
+
+    assert match is not None
+    assert term in match.terms
+
+
+@pytest.mark.parametrize(("title", "story"), [
+    ("Taiwan's Chen wins in Chiba for first JLPGA title",
+     "Chen of Taiwan closed with a 67 to win in Chiba by two strokes, her first title on the Japan LPGA Tour. "
+     "She is the third Taiwanese golfer to win in Japan this season."),
+    ("台灣網球好手東京封后", "台灣女將在日本東京公開賽女單決賽直落二擊敗日本選手，生涯首座網球巡迴賽冠軍，"
+     "她賽後表示，日本球迷的加油讓她印象深刻，明年將再回到東京衛冕。"),
+    ("台湾の林選手がバドミントン日本オープン制覇", "バドミントンのジャパンオープンは東京で決勝があり、"
+     "台湾の林選手が日本の選手を破って初優勝した。台湾勢の優勝は3年ぶり。日本勢は準優勝にとどまった。"),
+])
+def test_a_game_report_in_any_sport_naming_both_countries_does_not_match(title: str, story: str):
+    assert match_topic(default_topic(), title=title, text=story) is None
+
+
+@pytest.mark.parametrize(("title", "story"), [
+    ("Taipei's coffee drinkers embrace the kissaten",
+     "A dozen Taipei cafes are styled on the Japanese kissaten, the dim coffee houses of Showa-era Tokyo. "
+     "Owners in Taipei and Taichung say Taiwanese customers come for siphon coffee and Japanese city-pop."),
+    ("From Taiwan cherry to Japanese maple: trees for a small garden",
+     "The Taiwan cherry flowers deep pink in late winter. A Japanese maple colours brilliantly in autumn. "
+     "Both suit a small garden; plant them between November and March, and shelter the Taiwan cherry from frost "
+     "as you would a young Japanese maple."),
+    ("台北の若者に日本アニメ風ファッション", "台北の若者の間で、日本のアニメに登場する制服風のファッションが"
+     "流行している。台湾の古着店では日本から仕入れた服が人気で、台北の大学生は「日本の雑誌を見て服を選ぶ」と話す。"),
+])
+def test_a_lifestyle_feature_naming_both_countries_does_not_match(title: str, story: str):
+    assert match_topic(default_topic(), title=title, text=story) is None
+
+
+def test_a_cafe_story_about_exchange_between_the_two_matches():
+    # Proves the kissaten feature fails on the lifestyle gate, not on its sides: exchange lifts the gate.
+    story = (
+        "Coffee growers from Taiwan's Alishan and Okinawa signed a friendship pact in Taipei on Monday, and "
+        "cafes in Tokyo and Taipei will serve both islands' beans. Japan's trade office called it a model of "
+        "exchange between Taiwanese and Japanese farmers."
+    )
+
+    assert match_topic(default_topic(), title="Taiwan and Okinawa coffee growers", text=story) is not None
+
+
 def test_japanese_phrase_nihon_to_taiwan_no_kankei_matches():
     text = "日本と台湾の関係は深い。日本の観光客は台湾を訪れ、台湾の企業は日本に進出している。"
 
@@ -365,9 +441,9 @@ def test_default_query_parses_to_two_required_sides_and_two_gates():
     query = default_topic().query
 
     assert isinstance(query, And)
-    taiwan, japan, hazard_or_sport, food_feature = query.children
+    taiwan, japan, hazard_or_sport, lifestyle_feature = query.children
     assert isinstance(taiwan, Or) and isinstance(japan, Or)
-    assert isinstance(hazard_or_sport, Not) and isinstance(food_feature, Not)
+    assert isinstance(hazard_or_sport, Not) and isinstance(lifestyle_feature, Not)
 
 
 def test_query_syntax_error_is_a_value_error():
