@@ -43,6 +43,7 @@ from kuroshio.storage.validators import (
 
 DOCUMENT_META = "kuroshio_document"  # request meta: a discovery document, to be asked for conditionally
 REPLAYED_META = "kuroshio_not_modified"  # request meta: the answer was a 304, its body the one kept
+SHARED_META = "kuroshio_shared_answer"  # request meta: answered with another request's answer, noted there
 CONDITIONAL_HEADERS = (b"If-None-Match", b"If-Modified-Since")
 
 
@@ -106,6 +107,8 @@ class ConditionalRequestMiddleware:
     def _answers(self, request: scrapy.Request) -> DocumentAnswers | None:
         """The crawl's `DocumentAnswers` when `request` is for a discovery document, else None."""
         answers = getattr(self.crawler.spider, "documents", None)
+        if request.meta.get(SHARED_META):
+            return None
         if isinstance(answers, DocumentAnswers) and (request.meta.get(DOCUMENT_META) or is_robots_txt(request)):
             return answers
         return None

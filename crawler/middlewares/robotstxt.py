@@ -7,6 +7,10 @@
   4xx robots.txt (none there) still means allow-all. A robots.txt that fails is said once, by the spider,
   against each request it defers (URL and reason): Scrapy's own error log of it, a traceback of some 60
   lines, is held back (`RobotsErrorLogFilter`), and this middleware logs it at INFO only.
+- It fetches each host's robots.txt once a crawl: the spider's own request for it (which reads the
+  sitemaps it names) is answered with the answer this middleware fetched for the rules, rather than
+  fetched a second time. A robots.txt that redirected elsewhere, or that could not be fetched, is not
+  shared: the spider's request goes its own way, as before.
 - `RobotsTxtOffsiteMiddleware` lets robots.txt requests past the offsite filter. Scrapy's
   RobotsTxtMiddleware fetches robots.txt of every host it is asked to reach, but that request goes
   back through OffsiteMiddleware, which drops it for a configured off-domain host (a feed on
@@ -33,6 +37,7 @@ from scrapy.http import Response
 from scrapy.robotstxt import RobotParser
 from scrapy.utils.httpobj import urlparse_cached
 
+from kuroshio.crawler.middlewares.conditional import SHARED_META, is_robots_txt
 from kuroshio.crawler.middlewares.retry import HostDeferred, failure_reason
 
 logger = logging.getLogger(__name__)
@@ -74,6 +79,7 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
         self.max_crawl_delay = crawler.settings.getfloat("KUROSHIO_MAX_CRAWL_DELAY", 30.0)
         self.unavailable: dict[str, str] = {}
         self.crawl_delays: dict[str, float] = {}
+        self.fetched: dict[str, Response] = {}  # netloc → the answer its robots.txt gave, for the spider's request
 
     # Scrapy offers no public hook that sees a robots.txt response's status (its robots_parsed signal
     # carries the parser, not the response), so the private RobotsTxtMiddleware._parse_robots is
@@ -84,7 +90,19 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
             logger.info("%s", reason)  # the spider logs it against each request deferred
             self.unavailable[netloc] = reason
             self.crawler.stats.inc_value("kuroshio/hosts_deferred")
+        self.fetched[netloc] = response
         await super()._parse_robots(response, netloc, request)
+
+    async def process_request(self, request: scrapy.Request, spider: scrapy.Spider | None = None) -> Response | None:
+        """Scrapy's check; then a request for the robots.txt the check just fetched gets that answer."""
+        await super().process_request(request)
+        if request.meta.get("dont_obey_robotstxt") or not is_robots_txt(request):
+            return None
+        fetched = self.fetched.get(urlparse_cached(request).netloc)
+        if fetched is None or fetched.url != request.url:  # redirected: the spider's own fetch follows it
+            return None
+        request.meta[SHARED_META] = True  # the answer was noted (validators, kept body) when it came
+        return fetched.replace(request=request)
 
     # Scrapy allows all when robots.txt cannot be fetched at all (timeouts, dropped connections
     # after their retries; discussed in https://github.com/scrapy/scrapy/issues/2443) and offers no

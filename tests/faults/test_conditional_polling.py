@@ -126,6 +126,13 @@ def test_robots_txt_and_a_sitemap_index_answering_304_still_lead_to_what_they_na
     assert f"{HONOURS}/news/s" in {article["url"] for article in polls.articles}
 
 
+def test_each_crawl_asks_a_host_for_its_robots_txt_once(polls: Polls) -> None:
+    # The rules (Scrapy's robots.txt middleware) and the sitemaps it names (the spider) share one answer.
+    assert polls.first.statuses(f"{HONOURS}/robots.txt") == [200]
+    assert polls.unchanged.statuses(f"{HONOURS}/robots.txt") == [304]
+    assert polls.first.statuses(f"{IGNORES}/robots.txt") == [404]  # none there: asked once all the same
+
+
 def test_runs_shows_the_unchanged_documents(polls: Polls) -> None:
     header, _, *rows = polls.runs_listing.splitlines()
     columns = header.split()
