@@ -93,7 +93,11 @@ class RobotsPolicyMiddleware(RobotsTxtMiddleware):
         self.fetched[netloc] = response
         await super()._parse_robots(response, netloc, request)
 
-    async def process_request(self, request: scrapy.Request, spider: scrapy.Spider | None = None) -> Response | None:
+    # Any downloader middleware's process_request may answer with a Response (Scrapy's documented
+    # contract); RobotsTxtMiddleware's own is typed as returning None, hence the ignore.
+    async def process_request(  # type: ignore[override]
+        self, request: scrapy.Request, spider: scrapy.Spider | None = None
+    ) -> Response | None:
         """Scrapy's check; then a request for the robots.txt the check just fetched gets that answer."""
         await super().process_request(request)
         if request.meta.get("dont_obey_robotstxt") or not is_robots_txt(request):
