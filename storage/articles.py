@@ -129,16 +129,70 @@ def store_articles(
     sources: dict[str, Source] = {}
     with write_transaction(session):
         _lock_articles(session, batch)
-        return [_store_one(session, item, sources=sources, crawl_run_id=crawl_run_id, seen_at=seen_at)
-                for item in batch]
+        known = _KnownArticles.look_up(session, batch)
+        stored: list[Article] = []
+        results = [_store_one(session, item, known=known, stored=stored, sources=sources,
+                              crawl_run_id=crawl_run_id, seen_at=seen_at) for item in batch]
+        index_articles(session.connection(), [(row.id, row.title, row.text) for row in stored])
+        return results
+
+
+@dataclass(slots=True)
+class _KnownArticles:
+    """The stored articles a batch's URLs (in every form) and bodies name, looked up once per batch and
+    kept up to date as the batch is stored, so an article also finds the earlier ones of its batch.
+
+    Asked of the database article by article, the two lookups were a quarter of storing a batch. The
+    batch's URLs and fingerprints are locked first (`_lock_articles`), so no other writer changes them
+    meanwhile.
+    """
+
+    article_by_url: dict[str, int]
+    article_by_body: dict[str, int]
+
+    @classmethod
+    def look_up(cls, session: Session, batch: Sequence[ArticleToStore]) -> _KnownArticles:
+        forms = _unique(form for item in batch for form in _url_forms(item.urls))
+        article_by_url: dict[str, int] = {}
+        for start in range(0, len(forms), KNOWN_LINKS_PER_QUERY):
+            chunk = forms[start:start + KNOWN_LINKS_PER_QUERY]
+            rows = session.execute(select(ArticleURL.url, ArticleURL.article_id).where(ArticleURL.url.in_(chunk)))
+            article_by_url.update({url: article_id for url, article_id in rows})
+        fingerprints = _unique(item.article.content_sha256 for item in batch)
+        first_with_body = (select(Article.content_sha256, func.min(Article.id))
+                           .where(Article.content_sha256.in_(fingerprints)).group_by(Article.content_sha256))
+        article_by_body = {fingerprint: article_id for fingerprint, article_id in session.execute(first_with_body)}
+        return cls(article_by_url, article_by_body)
+
+    def duplicate(self, urls: Sequence[str], article: ExtractedArticle) -> int | None:
+        """The id of the article this one duplicates: by URL first (each URL as seen, then under its
+        other scheme and `www.` forms), then by body fingerprint."""
+        for url in _url_forms(urls):
+            if url in self.article_by_url:
+                return self.article_by_url[url]
+        if not article.text.strip():
+            return None  # every empty body has the same fingerprint; it identifies nothing
+        return self.article_by_body.get(article.content_sha256)
+
+    def add(self, article_id: int, urls: Sequence[str], content_sha256: str | None = None) -> None:
+        """`urls` are now known as `article_id` where not known already, and so is a new body."""
+        for url in urls:
+            self.article_by_url.setdefault(url, article_id)
+        if content_sha256 is not None:
+            self.article_by_body.setdefault(content_sha256, article_id)
+
+
+def _url_forms(urls: Sequence[str]) -> list[str]:
+    """Each URL as seen, then under its other scheme and `www.` forms."""
+    return _unique(variant for url in urls for variant in (url, *url_variants(url)))
 
 
 def _store_one(
-    session: Session, item: ArticleToStore, *, sources: dict[str, Source], crawl_run_id: int | None,
-    seen_at: datetime,
+    session: Session, item: ArticleToStore, *, known: _KnownArticles, stored: list[Article],
+    sources: dict[str, Source], crawl_run_id: int | None, seen_at: datetime,
 ) -> StoreResult:
     article, urls = item.article, item.urls
-    duplicate_id = _find_duplicate(session, urls, article)
+    duplicate_id = known.duplicate(urls, article)
     if duplicate_id is None:
         if article.source not in sources:
             sources[article.source] = add_source_if_missing(session, article.source)
@@ -146,6 +200,8 @@ def _store_one(
             with session.begin_nested():
                 row = _insert_article(session, item, source=sources[article.source], crawl_run_id=crawl_run_id,
                                       seen_at=seen_at)
+            stored.append(row)
+            known.add(row.id, urls, article.content_sha256)
             return StoreResult(article_id=row.id, created=True)
         except IntegrityError:
             # A concurrent writer stored one of these URLs after our lookup: this is its duplicate.
@@ -154,20 +210,20 @@ def _store_one(
                 raise
             logger.info("%s was stored concurrently as article %d", article.url, duplicate_id)
     _add_aliases(session, duplicate_id, urls)
+    known.add(duplicate_id, urls)
     return StoreResult(article_id=duplicate_id, created=False)
 
 
 def _find_duplicate(session: Session, urls: Sequence[str], article: ExtractedArticle) -> int | None:
-    """The id of the stored article this one duplicates: by URL first (each URL as seen, then under its
-    other scheme and `www.` forms), then by body fingerprint."""
-    candidates = _unique(variant for url in urls for variant in (url, *url_variants(url)))
+    """`_KnownArticles.duplicate` asked of the database as it is now."""
+    candidates = _url_forms(urls)
     rows = session.execute(select(ArticleURL.url, ArticleURL.article_id).where(ArticleURL.url.in_(candidates)))
     article_id_by_url = {url: article_id for url, article_id in rows}
     for url in candidates:
         if url in article_id_by_url:
             return article_id_by_url[url]
     if not article.text.strip():
-        return None  # every empty body has the same fingerprint; it identifies nothing
+        return None
     same_body = select(Article.id).where(Article.content_sha256 == article.content_sha256)
     return session.scalar(same_body.order_by(Article.id).limit(1))
 
@@ -175,8 +231,8 @@ def _find_duplicate(session: Session, urls: Sequence[str], article: ExtractedArt
 def _insert_article(
     session: Session, item: ArticleToStore, *, source: Source, crawl_run_id: int | None, seen_at: datetime
 ) -> Article:
-    """The article row with its URLs and its best match per topic, written in one flush, and its search
-    index document (`kuroshio.storage.search_index`)."""
+    """The article row with its URLs and its best match per topic, written in one flush; its search index
+    document (`kuroshio.storage.search_index`) is written with the batch's."""
     article = item.article
     best_by_topic: dict[str, TopicMatch] = {}
     for match in item.matches:
@@ -202,7 +258,6 @@ def _insert_article(
     )
     session.add(row)
     session.flush()
-    index_articles(session.connection(), [(row.id, row.title, row.text)])
     return row
 
 

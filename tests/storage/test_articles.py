@@ -375,6 +375,45 @@ def test_a_batch_stores_each_article_once_and_folds_its_own_duplicates(
     assert stored is not None and [match.topic for match in stored.topic_matches] == ["election"]
 
 
+def test_a_batch_folds_an_article_it_holds_under_another_form_of_its_url(
+    session: Session, make_article: MakeArticle
+) -> None:
+    first = make_article(url="https://news.example/a", text="First reading.")
+    again = make_article(url="http://www.news.example/a", text="Second reading, edited.")
+
+    results = store_articles(session, [ArticleToStore(first), ArticleToStore(again)], crawl_run_id=None,
+                             now=datetime.now(timezone.utc))
+
+    assert [result.created for result in results] == [True, False]
+    assert results[1].article_id == results[0].article_id
+    assert stored_urls(session) == {first.url, again.url}
+
+
+def test_a_batch_looks_up_its_duplicates_in_two_queries_however_many_articles(
+    session: Session, make_article: MakeArticle
+) -> None:
+    store_one(session, make_article(url="https://news.example/0", text="Stored before."))
+    batch = [ArticleToStore(make_article(url=f"https://news.example/{n}", text=f"Story {n}.")) for n in range(20)]
+    lookups: list[str] = []
+
+    def listen(connection: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        # Which article a URL or a body belongs to (not the alias check, which asks which URLs exist).
+        if statement.lstrip().startswith("SELECT") and ("article_urls.article_id" in statement
+                                                        or "articles.content_sha256 IN" in statement
+                                                        or "articles.content_sha256 =" in statement):
+            lookups.append(statement)
+
+    event.listen(session.get_bind(), "before_cursor_execute", listen)
+    try:
+        results = store_articles(session, batch, crawl_run_id=None, now=datetime.now(timezone.utc))
+    finally:
+        event.remove(session.get_bind(), "before_cursor_execute", listen)
+
+    assert [result.created for result in results] == [False] + [True] * 19
+    # One query of the URLs, one of the bodies: asked article by article, it was two per article.
+    assert len(lookups) == 2
+
+
 def test_an_article_that_cannot_be_stored_is_refused_before_any_write(make_article: MakeArticle) -> None:
     with pytest.raises(ValueError, match="published_at"):
         ArticleToStore(make_article(published_at=datetime(2025, 5, 1, 9, 30)))
@@ -391,13 +430,18 @@ def test_url_stored_by_a_concurrent_writer_is_recorded_as_duplicate(
     real_find_duplicate = stored_articles._find_duplicate
     lookups: list[int | None] = []
 
-    def lookup_that_loses_the_race(*args: Any) -> int | None:
-        # The first lookup runs "before the other writer committed", so it finds nothing.
-        found = None if not lookups else real_find_duplicate(*args)
+    def batch_lookup_that_loses_the_race(cls: type[Any], session: Session, batch: Any) -> Any:
+        # The batch's lookup runs "before the other writer committed", so it finds nothing.
+        lookups.append(None)
+        return cls({}, {})
+
+    def lookup_again(*args: Any) -> int | None:
+        found = real_find_duplicate(*args)
         lookups.append(found)
         return found
 
-    monkeypatch.setattr(stored_articles, "_find_duplicate", lookup_that_loses_the_race)
+    monkeypatch.setattr(stored_articles._KnownArticles, "look_up", classmethod(batch_lookup_that_loses_the_race))
+    monkeypatch.setattr(stored_articles, "_find_duplicate", lookup_again)
     again = make_article(url="https://news.example/race", canonical_url="https://news.example/race-c", text="new")
 
     assert store_one(session, again) == StoreResult(article_id=original.article_id, created=False)
