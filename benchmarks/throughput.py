@@ -17,7 +17,14 @@ monitor of many sites crawls them: every source then pays its own start-up, robo
 Each crawl also prints the CPU the fixture server and the rest of the machine used meanwhile, so a
 worker's share and another job's load can be read beside the rates.
 
+`--baseline DIR` makes it an A/B in one run, for a machine whose load comes and goes: DIR holds an older
+kuroshio package (DIR/kuroshio/crawler, storage, ...: `git archive <commit> crawler storage digest
+fixtures scheduler` unpacked under DIR/kuroshio, with an empty __init__.py), and the one-process and
+the worker crawls alternate `--rounds` times between it and this checkout, each on a fresh database, on
+the same synthetic web and fixture server.
+
     .venv/bin/python -m benchmarks.throughput [--articles 2400] [--hosts 48] [--profile-workers 1] [--no-profile]
+    .venv/bin/python -m benchmarks.throughput --hosts 48 --articles 1200 --baseline /tmp/before [--rounds 3]
 """
 
 from __future__ import annotations
@@ -49,7 +56,7 @@ from benchmarks.common import (
     write_config,
 )
 from benchmarks.profile_crawl import summarise
-from benchmarks.synthetic_web import SyntheticPage, build_many_host_web, build_synthetic_web
+from benchmarks.synthetic_web import SyntheticPage, SyntheticWeb, build_many_host_web, build_synthetic_web
 from kuroshio.crawler.extract import NoArticleError, extract_article
 from kuroshio.crawler.publishers import PUBLISHERS
 from kuroshio.crawler.topics import default_topics, match_topics
@@ -68,6 +75,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                              "the profile shows the crawl process's share of a worker crawl)")
     parser.add_argument("--no-pin", action="store_true",
                         help="let the crawl use every CPU (default: one CPU for the crawl, the others for the server)")
+    parser.add_argument("--baseline", type=Path,
+                        help="a directory holding an older kuroshio package: alternate crawls with it and with "
+                             "this checkout (an A/B in one run) instead of the usual figures")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the --baseline A/B (default 3)")
     args = parser.parse_args(argv)
     profile = not args.no_profile and importlib.util.find_spec("pyinstrument") is not None
     if not args.no_profile and not profile:
@@ -90,6 +101,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"crawl pinned to CPU {sorted(crawl_cpu)}, fixture server to {sorted(server_cpus)}" if crawl_cpu
               else "not pinned: crawl, bare loops and fixture server share every CPU")
 
+        if args.baseline:
+            compare_with_baseline(web, scratch, args.baseline, rounds=args.rounds, crawl_cpu=crawl_cpu,
+                                  worker_cpus=worker_cpus)
+            return
         with FixtureWeb(roots=[web.root], keep_alive=True) as fixture_web:
             config = write_config(scratch / "kuroshio.toml", database_url=sqlite_url(scratch / "crawl.db"),
                                   proxy=fixture_web.proxy_url, sources_toml=web.sources_toml)
@@ -140,6 +155,36 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(summarise(profile_path))
     finally:
         remove_tree(scratch)
+
+
+def compare_with_baseline(web: SyntheticWeb, scratch: Path, baseline: Path, *, rounds: int,
+                          crawl_cpu: set[int] | None, worker_cpus: set[int]) -> None:
+    """The one-process and the worker crawl, alternating between the package under `baseline` and this
+    checkout's; then the bare loop once (trafilatura is the same for both). Medians decide."""
+    if not (baseline / "kuroshio" / "crawler").is_dir():
+        raise SystemExit(f"--baseline {baseline}: no kuroshio/crawler under it")
+    builds = {"baseline": {**os.environ, "PYTHONPATH": str(baseline)}, "this checkout": None}
+    rates: dict[tuple[str, int], list[float]] = {}
+    with FixtureWeb(roots=[web.root], keep_alive=True) as fixture_web:
+        for number in range(rounds):
+            for build, env in builds.items():
+                for workers, cpus in ((0, crawl_cpu), (1, worker_cpus)):
+                    database = scratch / f"ab-{number}-{workers}-{build.replace(' ', '-')}.db"
+                    config = write_config(scratch / "ab.toml", database_url=sqlite_url(database),
+                                          proxy=fixture_web.proxy_url, sources_toml=web.sources_toml,
+                                          extra=f"extraction_workers = {workers}")
+                    measured = run_measured([*KUROSHIO, "--config", str(config), "crawl"], cpus=cpus, env=env)
+                    report_crawl(f"round {number + 1}, {build}, extraction_workers = {workers}", measured,
+                                 database, web.pages)
+                    rates.setdefault((build, workers), []).append(len(web.pages) / measured.seconds)
+    if crawl_cpu:
+        os.sched_setaffinity(0, crawl_cpu)
+    bare_rate = bare_loop_rate(web.pages)
+    print(f"bare loop, trafilatura.bare_extraction with Kuroshio's options: {bare_rate:.1f} pages/s")
+    for (build, workers), measured_rates in rates.items():
+        median = statistics.median(measured_rates)
+        print(f"{build}, extraction_workers = {workers}: median {median:.1f} pages/s, ratio {median / bare_rate:.2f} "
+              f"(rounds: {', '.join(f'{rate:.1f}' for rate in measured_rates)})")
 
 
 def two_cpus() -> set[int]:
