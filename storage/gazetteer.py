@@ -2,7 +2,8 @@
 
 `place_names("Japan")` gives Japan's names, demonyms, capital, prefectures and major cities in English,
 Japanese and Chinese (traditional and simplified): Japan, 日本, Japanese, 日本人, Tokyo, 東京, 东京,
-Kumamoto, 熊本, 熊本県, 熊本縣 ... A country is named by its English name, an alias (Republic of China,
+Kumamoto, 熊本, 熊本県, 熊本縣 ...; for Japan and Taiwan also every municipality and township (与那国町,
+與那國, Yonaguni; 蘇澳鎮, 蘇澳, Su'ao), kind "municipality". A country is named by its English name, an alias (Republic of China,
 USA) or its ISO 3166-1 alpha-2 or alpha-3 code, in any case.
 
 The names ship as data (gazetteer_data/countries.tsv, one gazetteer_data/<ISO2>.tsv per country),
@@ -22,7 +23,7 @@ from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 
-KINDS = ("country", "demonym", "capital", "admin1", "city")
+KINDS = ("country", "demonym", "capital", "admin1", "city", "municipality")
 LANGUAGES = ("en", "ja", "zh-Hant", "zh-Hans")
 
 

@@ -127,6 +127,26 @@ def test_a_brief_needs_only_one_mention_of_each_side():
     assert set(match.terms) == {"Okinawa → Japan", "Yilan → Taiwan"}
 
 
+@pytest.mark.parametrize(("title", "brief", "terms"), [
+    ("蘇澳漁民赴沖繩交流", "蘇澳的漁民代表團本週前往沖繩，與當地漁協討論共同救難。", {"沖繩 → Japan", "蘇澳 → Taiwan"}),
+    ("與那國町長訪花蓮", "與那國町長昨日抵達花蓮，洽談兩地定期航班。", {"與那國町 → Japan", "與那國 → Japan", "花蓮 → Taiwan"}),
+    ("Ferry talks", "Ishigaki's mayor met officials from Su'ao on Monday about a summer ferry.",
+     {"Ishigaki → Japan", "Su'ao → Taiwan"}),
+])
+def test_a_brief_naming_a_township_and_a_municipality_matches(title: str, brief: str, terms: set[str]) -> None:
+    match = match_topic(default_topic(), title=title, text=brief)
+
+    assert match is not None
+    assert set(match.terms) == terms
+
+
+def test_a_japanese_surname_that_names_a_taiwanese_township_names_no_taiwan():
+    # 田中 is Tianzhong township in Changhua and the commonest of Japanese surnames.
+    brief = "田中外相は東京で記者会見し、来月の訪米について説明した。"
+
+    assert match_topic(default_topic(), title="田中外相が会見", text=brief) is None
+
+
 def test_a_story_needs_more_than_one_mention_of_each_side():
     story = " ".join(["The county council debated the harbour budget for most of the afternoon session."] * 4)
     story += " Okinawa's Yaeyama fishermen signed a mutual rescue pact with their counterparts in Yilan on Monday."

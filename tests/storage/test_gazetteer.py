@@ -4,6 +4,7 @@ contrib/build_gazetteer.py builds that data by (its filters, imported without th
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.util
 import sys
 import tomllib
@@ -220,3 +221,64 @@ def test_a_name_listed_twice_keeps_its_first_kind(build: ModuleType) -> None:
 def test_latin_names_lose_parentheses_and_diacritics(build: ModuleType) -> None:
     assert build.split_parenthetical("大韓民国 (韓国)") == ["大韓民国", "韓国"]
     assert build.ascii_fold("Malé") == "Male" and build.ascii_fold("Ōita") == "Oita"
+
+
+# --- Municipalities: Taiwan's townships and districts, Japan's cities, towns and villages ------------
+
+
+def test_taiwan_has_its_townships_by_full_name_and_by_bare_name() -> None:
+    taiwan = names("Taiwan", kind="municipality")
+    assert {"蘇澳鎮", "蘇澳", "苏澳", "Su'ao", "Suao", "Su-ao", "頭城", "羅東鎮", "Luodong"} <= taiwan
+    assert {"恆春鎮", "鹿港"} <= taiwan
+    assert "恆春" not in taiwan  # 恒春 is a Japanese given name; the full name stays
+
+
+def test_japan_has_its_municipalities_in_japanese_chinese_and_english() -> None:
+    japan = names("Japan", kind="municipality")
+    assert {"与那国町", "与那国", "與那國", "與那國町", "Yonaguni"} <= japan
+    assert {"石垣市", "Ishigaki", "宮古島市", "宮古島", "Miyakojima", "竹富町", "別府", "Beppu"} <= japan
+
+
+def test_a_bare_name_that_is_a_japanese_word_or_name_is_no_term() -> None:
+    taiwan, japan = names("Taiwan"), names("Japan")
+    assert "田中鎮" in taiwan and "田中" not in taiwan | japan  # a Japanese surname, and Changhua's Tianzhong
+    assert "成功鎮" in taiwan and "成功" not in taiwan  # 'success'
+    assert "石垣市" in japan and "石垣" not in japan  # 'a stone wall'; Ishigaki stays (no English word)
+
+
+def test_a_bare_name_another_country_has_gives_way_or_leaves_both() -> None:
+    taiwan, japan = names("Taiwan"), names("Japan")
+    # Okayama keeps 岡山 as its prefecture; Kaohsiung's Gangshan district keeps only its full name.
+    assert "岡山" in names("Japan", kind="admin1") and "岡山" not in taiwan and "岡山區" in taiwan
+    assert "潮州" not in taiwan and "潮州鎮" in taiwan  # Chaozhou, Guangdong
+    assert {"關西", "琉球", "三峽"} & taiwan == set()  # the stoplist: Kansai, Ryukyu, the Three Gorges
+    assert "河北" in names("China") and "河北" not in japan  # Hebei, not Kahoku town
+
+
+def test_a_one_character_name_with_its_level_is_no_term() -> None:
+    assert {"東區", "北區", "中區"} & names("Taiwan") == set()
+    assert "東村" not in names("Japan")
+
+
+def test_a_bare_municipal_name_is_judged_by_what_the_dictionaries_say(build: ModuleType) -> None:
+    lexicon = build.Lexicon(
+        japanese={"田中": (("名詞", "固有名詞", "人名", "姓"),), "蘇澳": (("名詞", "固有名詞", "地名", "一般"),),
+                  "石垣": (("名詞", "固有名詞", "人名", "姓"), ("名詞", "普通名詞", "一般", "*")),
+                  "与那国": (("名詞", "固有名詞", "人名", "姓"), ("名詞", "固有名詞", "地名", "一般"))},
+        chinese={"成功": (10000, "a"), "头城": (3, "n"), "礁溪": (2, "ns")})
+    judge = functools.partial(build.word_rejection, lexicon=lexicon, scripts=TableScripts())
+    assert judge("蘇澳", country="TW") is None and judge("头城", country="TW") is None
+    assert judge("礁溪", country="TW") is None
+    assert judge("田中", country="TW").startswith("a Japanese word")
+    assert judge("成功", country="TW").startswith("a Chinese word")
+    assert judge("与那国", country="JP") is None  # a Japanese surname still names Japan
+    assert judge("石垣", country="JP").startswith("a Japanese word")
+    assert judge("東", country="TW").startswith("under 2 characters")
+
+
+def test_readings_are_romanised_as_the_press_writes_them(build: ModuleType) -> None:
+    readings = {"よなぐに": "Yonaguni", "いしがき": "Ishigaki", "おおいた": "Oita", "きょうと": "Kyoto",
+                "べっぷ": "Beppu", "みやこじま": "Miyakojima", "しんじゅく": "Shinjuku", "ちゃたん": "Chatan"}
+    assert {reading: build.romanise(reading) for reading in readings} == readings
+    assert build.latin_spellings("Su'ao") == ["Su'ao", "Suao", "Su-ao"]
+    assert build.municipal_bare("蘇澳鎮", "TW") == "蘇澳" and build.municipal_bare("与那国町", "JP") == "与那国"
