@@ -11,9 +11,10 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 
-from kuroshio.storage.engine import MIGRATIONS_DIR, create_engine_for, upgrade_schema
+from kuroshio.storage.engine import MIGRATIONS_DIR, SCHEMA_HEAD, create_engine_for, upgrade_schema
 from kuroshio.storage.models import Base
 
 TABLES = {"sources", "crawl_runs", "articles", "article_urls", "topic_matches"}
@@ -155,3 +156,27 @@ def test_0006_forgets_the_pages_the_character_count_refused_and_keeps_other_fail
     with engine.connect() as connection:
         remaining = set(connection.exec_driver_sql("SELECT url FROM page_failures").scalars())
     assert remaining == set(reasons) - {"http://wire.test/zh/1"}
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def test_the_schema_head_upgrade_checks_for_is_alembics_head() -> None:
+    # upgrade_schema leaves a store at SCHEMA_HEAD alone without loading Alembic: a new migration must
+    # move it, or stores would never get that migration.
+    assert ScriptDirectory.from_config(_alembic_config()).get_current_head() == SCHEMA_HEAD == HEAD_REVISION
+
+
+def test_a_store_one_migration_behind_is_upgraded(engine: Engine) -> None:
+    with engine.begin() as connection:
+        config = _alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "-1")
+    with engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_revision() != HEAD_REVISION
+    upgrade_schema(engine)
+    with engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_revision() == HEAD_REVISION
