@@ -2,7 +2,8 @@
 that the next crawl asks for each document conditionally (`kuroshio.crawler.middlewares.conditional`).
 
 A document's row holds the ETag and Last-Modified of its last 200 answer, as the server sent them,
-the status of its last answer (200, or 304 Not Modified) and when that was. A document that names
+the status of its last answer (200, or 304 Not Modified) and since when it has answered so: an answer
+that changes none of this writes nothing, so a poll that finds every document unchanged writes no row. A document that names
 other documents — robots.txt, a sitemap index — also keeps its body (at most `MAX_KEPT_DOCUMENT_BYTES`):
 a 304 for it must still lead the crawl to the documents it names, which may have changed.
 
@@ -73,15 +74,17 @@ def stored_validators(session: Session, url: str) -> StoredValidators | None:
 
 def record_document_answers(session: Session, answers: Sequence[DocumentAnswer], *, now: datetime) -> None:
     """Remember how each document answered, in one transaction: a 200 replaces the URL's validators
-    and body; a 304 keeps them and records only its status and time."""
-    if not answers:
-        return
+    and body; a 304 keeps them and records only its status and time. A document that answered as its
+    row already says (304 again, or a 200 with the same validators and body) is not written."""
     checked_at = as_stored(now)
     by_url = {answer.url: answer for answer in answers if len(answer.url) <= MAX_URL_LENGTH}  # the last one wins
     rows = [{"url": answer.url, "etag": usable_validator(answer.etag),
              "last_modified": usable_validator(answer.last_modified), "last_status": answer.status,
              "checked_at": checked_at, "body": answer.body if answer.body and keepable_body(answer.body) else None}
             for answer in by_url.values()]
+    rows = _changed(session, rows)
+    if not rows:
+        return
     insert = _UPSERT_INSERTS[session.get_bind().dialect.name](DocumentValidators)
     replace_all = insert.on_conflict_do_update(index_elements=[DocumentValidators.url], set_={
         column: insert.excluded[column] for column in ("etag", "last_modified", "last_status", "checked_at", "body")})
@@ -92,3 +95,17 @@ def record_document_answers(session: Session, answers: Sequence[DocumentAnswer],
             session.execute(replace_all, fresh)
         if unchanged := [row for row in rows if row["last_status"] == NOT_MODIFIED]:
             session.execute(keep_validators, unchanged)
+
+
+def _changed(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows that would change what is stored: a URL not kept yet, a new status, or a 200 with new
+    validators or body (a 304 writes no validators or body, so only its status can be new)."""
+    if not rows:
+        return []
+    kept = {stored.url: stored for stored in session.execute(
+        select(DocumentValidators.url, DocumentValidators.etag, DocumentValidators.last_modified,
+               DocumentValidators.last_status, DocumentValidators.body)
+        .where(DocumentValidators.url.in_([row["url"] for row in rows])))}
+    return [row for row in rows if (stored := kept.get(row["url"])) is None or stored.last_status != row["last_status"]
+            or row["last_status"] != NOT_MODIFIED
+            and (stored.etag, stored.last_modified, stored.body) != (row["etag"], row["last_modified"], row["body"])]
