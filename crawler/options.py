@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from kuroshio.crawler.publishers import PUBLISHERS
 from kuroshio.crawler.topics import DEFAULT_MIN_SCORE, Topic
-from kuroshio.storage.query import QuerySyntaxError, parse_query
+from kuroshio.storage.query import QuerySyntaxError
 
 DEFAULT_USER_AGENT = "Kuroshio/0.1 (scheduled news monitor; set crawl.user_agent to add your contact)"
 # Three days: the window only matters on a source's first crawl and after an outage (every later crawl
@@ -149,7 +149,7 @@ class TopicConfig:
     def problems(self) -> Iterator[tuple[str, str]]:
         """A query that does not parse, with the position of the error."""
         try:
-            parse_query(self.query)
+            self.topic()  # its parse is kept for the crawl
         except QuerySyntaxError as error:
             yield "query", str(error)
 

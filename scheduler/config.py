@@ -45,7 +45,7 @@ from typing import Any
 from sqlalchemy.exc import ArgumentError
 
 from kuroshio.crawler.options import CrawlConfig, SourceConfig, TopicConfig
-from kuroshio.crawler.topics import DEFAULT_TOPIC_QUERY, Topic
+from kuroshio.crawler.topics import Topic, default_topics
 from kuroshio.digest.options import DigestConfig, SmtpConfig
 from kuroshio.scheduler.options import DaemonConfig, DigestSchedule, ScaleConfig, SourceSchedule
 from kuroshio.storage.engine import default_database_url, url_password, url_problem, url_with_password
@@ -155,7 +155,7 @@ def builtin_config() -> Config:
     return Config(
         storage_url=default_database_url(),
         sources=BUILTIN_SOURCES,
-        topics=(Topic.from_config("taiwan-japan", DEFAULT_TOPIC_QUERY),),
+        topics=tuple(default_topics()),  # parsed when first matched: an unchanged poll never is
     )
 
 

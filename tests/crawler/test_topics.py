@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
@@ -464,6 +465,15 @@ def test_default_query_parses_to_two_required_sides_and_two_gates():
     taiwan, japan, hazard_or_sport, lifestyle_feature = query.children
     assert isinstance(taiwan, Or) and isinstance(japan, Or)
     assert isinstance(hazard_or_sport, Not) and isinstance(lifestyle_feature, Not)
+
+
+def test_a_topic_is_its_query_text_parsed_on_first_use_and_sent_to_workers_as_text():
+    built = Topic("built", "Taiwan AND (Japan OR 日本) AND NOT typhoon")
+    sent = pickle.loads(pickle.dumps(built))
+
+    assert sent == built and len(pickle.dumps(built)) < 200  # no parsed query in it
+    assert sent.query is built.query  # parsed once in a process, whichever topic asks
+    assert match_topic(sent, title="Taiwan and Japan", text="日本") is not None
 
 
 def test_query_syntax_error_is_a_value_error():
