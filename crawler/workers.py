@@ -26,7 +26,6 @@ from datetime import datetime
 from functools import partial
 from multiprocessing.connection import Connection
 
-from kuroshio.crawler.extract import extract_article
 from kuroshio.crawler.publishers import PUBLISHERS, Publisher
 from kuroshio.crawler.topics import Topic, match_topics
 from kuroshio.storage.records import ExtractedArticle, TopicMatch
@@ -49,6 +48,9 @@ def read_article(
     topics: Sequence[Topic],
 ) -> tuple[ExtractedArticle, tuple[TopicMatch, ...]]:
     """The page's article and the topics it matches; raises what `extract_article` raises."""
+    # trafilatura comes with it, loaded by the first page to read: a crawl finding nothing new reads none.
+    from kuroshio.crawler.extract import extract_article
+
     article = extract_article(body, url=url, source=source, content_type=content_type, publisher=publisher,
                               feed_published_at=feed_published_at)
     return article, tuple(match_topics(topics, title=article.title, text=article.text))

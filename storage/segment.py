@@ -20,8 +20,6 @@ import re
 from functools import cache
 from typing import TYPE_CHECKING
 
-import rjieba
-
 if TYPE_CHECKING:
     from sudachipy import Tokenizer
 
@@ -71,6 +69,10 @@ def _japanese_boundaries(run: str, offset: int) -> set[int]:
 
 
 def _chinese_boundaries(run: str, offset: int) -> set[int]:
+    # Imported on the first Chinese text (its dictionary loads with it, a tenth of a second): a crawl that
+    # finds nothing new reads no text.
+    import rjieba
+
     return {offset + edge for _, begin, end in rjieba.tokenize(run, mode="search") for edge in (begin, end)}
 
 

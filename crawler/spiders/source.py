@@ -71,7 +71,6 @@ from kuroshio.crawler.discover import (
     parse_sitemap,
     robots_sitemaps,
 )
-from kuroshio.crawler.extract import NoArticleError, PageTooLarge
 from kuroshio.crawler.items import CrawledArticle
 from kuroshio.crawler.lookups import StoreLookups
 from kuroshio.crawler.middlewares.addresses import AddressRefused
@@ -388,6 +387,9 @@ class SourceSpider(scrapy.Spider):
     async def parse_article(
         self, response: Response, feed_published_at: datetime | None
     ) -> AsyncIterator[CrawledArticle]:
+        # Extraction's modules (trafilatura) load with the first article page: a crawl finding nothing new has none.
+        from kuroshio.crawler.extract import NoArticleError, PageTooLarge
+
         self._reached(response.url, response.meta)
         content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
         if not isinstance(response, TextResponse):
