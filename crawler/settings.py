@@ -70,6 +70,9 @@ def scrapy_settings(crawl: CrawlConfig, *, log_level: str = "WARNING") -> dict[s
         "REDIRECT_MAX_TIMES": 5,
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
+        # Nor Scrapy's remote control (2.19), which runs code sent over HTTP: an unattended monitor needs
+        # neither, and it starts a server and writes a job file (its token in it) for every source's Crawler.
+        "REMOTE_CONTROL_ENABLED": False,
         "LOG_LEVEL": log_level,
         "LOG_INSTALL_ROOT_HANDLER": False,  # the CLI configures logging once, for every logger
         "LOGSTATS_INTERVAL": 0,

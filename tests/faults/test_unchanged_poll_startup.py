@@ -1,8 +1,8 @@
 """A crawl process that finds nothing new loads nothing it did not need (issue #12, item 5): most polls
 of a monitor find every document unchanged, and what a crawl process does before its first request is
 most of such a poll's cost. So the topics are parsed on the first article matched, trafilatura comes
-with the first article page read, the Chinese and Japanese segmenters with the first CJK text, and
-Alembic only when the store needs a migration.
+with the first article page read, the Chinese and Japanese segmenters with the first CJK text,
+Alembic only when the store needs a migration; Scrapy's remote control server is never started.
 
 The crawl is the real `kuroshio crawl` in a process of its own, of the `conditional-polling` fixture
 source (`fixtures/hostile/conditional-polling/`), every document answering 304 the second time. A
@@ -13,6 +13,7 @@ first crawl, which reads the source's articles, is that wrapper's proof: it reac
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -62,8 +63,10 @@ class CountedCrawl:
 
 def counted_crawl(config: Path, folder: Path) -> CountedCrawl:
     report = folder / "loaded.json"
+    # Scrapy's remote control would write its job files under $XDG_STATE_HOME/scrapy.
+    env = {**os.environ, "XDG_STATE_HOME": str(folder / "state")}
     result = subprocess.run([sys.executable, "-c", COUNTING_KUROSHIO, str(report), "--config", str(config), "crawl"],
-                            capture_output=True, text=True, timeout=CRAWL_TIMEOUT, check=False)
+                            capture_output=True, text=True, timeout=CRAWL_TIMEOUT, check=False, env=env)
     counted = json.loads(report.read_text(encoding="utf-8"))
     return CountedCrawl(result.returncode, result.stdout, result.stderr, counted["parses"], counted["loaded"])
 
@@ -74,6 +77,7 @@ class Crawls:
     unchanged: CountedCrawl
     articles_first: list[dict]
     articles_unchanged: list[dict]
+    folder: Path
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +90,7 @@ def crawls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawls]:
         web.clear_log()
         unchanged = counted_crawl(config, folder)
         assert {request.status for request in web.requests} == {304}, web.requests
-        yield Crawls(first, unchanged, articles_first, stored_articles(config))
+        yield Crawls(first, unchanged, articles_first, stored_articles(config), folder)
 
 
 def test_the_first_crawl_reads_its_articles_and_loads_what_reading_needs(crawls: Crawls) -> None:
@@ -100,3 +104,8 @@ def test_an_unchanged_poll_parses_no_topic_and_loads_no_extraction_segmenter_or_
     assert crawls.unchanged.returncode == 0, crawls.unchanged.stderr
     assert crawls.articles_unchanged == crawls.articles_first
     assert (crawls.unchanged.parses, crawls.unchanged.loaded) == (0, [])
+
+
+def test_no_crawl_starts_scrapys_remote_control(crawls: Crawls) -> None:
+    # It runs Python sent over HTTP, and announces each Crawler's server in a job file holding its token.
+    assert not (crawls.folder / "state" / "scrapy").exists()
