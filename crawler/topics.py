@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from kuroshio.storage.query import LeafScore, Query, evaluate, occurrences, parse_query, positive_leaves
+from kuroshio.storage.query import LeafScore, Query, evaluate, occurrences, occurring_leaves, parse_query
 from kuroshio.storage.records import TopicMatch
 from kuroshio.storage.segment import CJK_CHAR, CJK_CHARS
 from kuroshio.storage.text import FoldedText, TermPattern
@@ -188,7 +188,7 @@ def _is_brief(text: FoldedText) -> bool:
 def _matched_terms(query: Query, leaf_score: LeafScore) -> tuple[str, ...]:
     """The positive terms that occurred, one per normalised form, by score descending then as written."""
     best: dict[TermPattern, tuple[float, str]] = {}
-    for leaf in positive_leaves(query):
+    for leaf in occurring_leaves(query, leaf_score):
         score = leaf_score(leaf)
         if score > 0:
             best.setdefault(leaf.pattern, (score, leaf.written))

@@ -327,24 +327,61 @@ def parse_query(text: str) -> Query:
     return _Parser(_tokenize(text)).parse()
 
 
-def occurrences(query: Query, title: FoldedText, text: FoldedText, *, title_weight: float = 1.0) -> LeafScore:
+def occurrences(query: Query, title: FoldedText, text: FoldedText, *, title_weight: float = 1.0) -> Occurrences:
     """The leaf score the topic filter and search share, for the leaves of `query`: a term's occurrences
     in `text` plus `title_weight` × those in `title`, each leaf counted once."""
     needles = needles_of(query)
-    present = needles.found_in(text.text) | needles.found_in(title.text)
-    counted: dict[TermPattern, float] = {}
+    return Occurrences(needles.found_in(text.text) | needles.found_in(title.text), title, text, title_weight)
 
-    def leaf_score(leaf: Leaf) -> float:
+
+class Occurrences:
+    """A leaf score (`LeafScore`) that knows which needles the article holds, so that a country's
+    thousands of names are looked at only where one of them occurs (`present_children`)."""
+
+    __slots__ = ("_counted", "_present", "_text", "_title", "_title_weight")
+
+    def __init__(self, present: set[str], title: FoldedText, text: FoldedText, title_weight: float) -> None:
+        self._present = present
+        self._title, self._text, self._title_weight = title, text, title_weight
+        self._counted: dict[TermPattern, float] = {}
+
+    def __call__(self, leaf: Leaf) -> float:
         pattern = leaf.pattern
         # Most of a thousand place names are in neither: a term whose first word is absent scores 0
         # with one set lookup, before any hashing or matching.
-        if pattern.needle not in present:
+        if pattern.needle not in self._present:
             return 0.0
-        if pattern not in counted:
-            counted[pattern] = float(text.count(pattern) + title_weight * title.count(pattern))
-        return counted[pattern]
+        if pattern not in self._counted:
+            self._counted[pattern] = float(self._text.count(pattern) + self._title_weight * self._title.count(pattern))
+        return self._counted[pattern]
 
-    return leaf_score
+    def present_children(self, place: Place) -> tuple[Term, ...]:
+        """The terms of `place` whose needle occurs, in the place's order: the only ones that can score."""
+        by_needle = _children_by_needle(place)
+        positions = sorted(position for needle in self._present.intersection(by_needle)
+                           for position in by_needle[needle])
+        return tuple(place.children[position] for position in positions)
+
+
+_PLACES_KEPT = 64
+_places: dict[int, tuple[Place, dict[str, tuple[int, ...]]]] = {}
+
+
+def _children_by_needle(place: Place) -> dict[str, tuple[int, ...]]:
+    """Where each needle's terms sit among `place`'s children, built once per Place object (as
+    `needles_of`: kept by identity, since hashing thousands of terms costs more than matching)."""
+    kept = _places.get(id(place))
+    if kept is not None and kept[0] is place:
+        return kept[1]
+    positions: dict[str, list[int]] = {}
+    for position, child in enumerate(place.children):
+        positions.setdefault(child.pattern.needle, []).append(position)
+    index = {needle: tuple(found) for needle, found in positions.items()}
+    with _needles_lock:
+        if len(_places) >= _PLACES_KEPT:
+            del _places[next(iter(_places))]
+        _places[id(place)] = (place, index)
+    return index
 
 
 _NEEDLES_KEPT = 64
@@ -393,9 +430,14 @@ def evaluate(query: Query, leaf_score: LeafScore) -> tuple[bool, float | None]:
         case Not(child):
             return not evaluate(child, leaf_score)[0], None
         case Place(children=children):
-            # An OR of its terms, scored without building one: a country has hundreds of names.
+            # An OR of its terms, scored without building one: a country has thousands of names, and
+            # only those whose needle occurs can score (`Occurrences.present_children`).
+            if not children:
+                return False, None
+            if isinstance(leaf_score, Occurrences):
+                children = leaf_score.present_children(query)
             scores = [leaf_score(child) for child in children]
-            return bool(scores) and max(scores) > 0, sum(scores) if scores else None
+            return any(score > 0 for score in scores), sum(scores, 0.0)
         case And(children) | Or(children):
             results = [evaluate(child, leaf_score) for child in children]
             scores = [score for _, score in results if score is not None]
@@ -403,6 +445,20 @@ def evaluate(query: Query, leaf_score: LeafScore) -> tuple[bool, float | None]:
                 return all(holds for holds, _ in results), min(scores, default=None)
             return any(holds for holds, _ in results), sum(scores) if scores else None
     raise TypeError(f"not a query node: {query!r}")
+
+
+def occurring_leaves(query: Query, leaf_score: LeafScore) -> Iterator[Leaf]:
+    """`positive_leaves`, less the terms of a place whose needle the article lacks (they score 0)."""
+    match query:
+        case Place() if isinstance(leaf_score, Occurrences):
+            yield from leaf_score.present_children(query)
+        case And(children) | Or(children):
+            for child in children:
+                yield from occurring_leaves(child, leaf_score)
+        case Not():
+            return
+        case _:
+            yield from positive_leaves(query)
 
 
 def positive_leaves(query: Query) -> Iterator[Leaf]:

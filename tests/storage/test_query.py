@@ -17,7 +17,9 @@ from kuroshio.storage.query import (
     evaluate,
     needles_of,
     occurrences,
+    occurring_leaves,
     parse_query,
+    positive_leaves,
 )
 from kuroshio.storage.text import FoldedText
 
@@ -163,3 +165,26 @@ def test_a_place_scores_as_the_or_of_its_terms() -> None:
 def test_a_query_finds_its_needles_once() -> None:
     query = parse_query("@Taiwan AND @Japan")
     assert needles_of(query) is needles_of(query)
+
+
+@pytest.mark.parametrize("text", ["Japan, Kumamoto, Osaka and Taipei.", "熊本県の知事が高雄を訪れた。", "Paris", ""])
+def test_a_place_looks_only_at_the_names_that_occur_and_scores_as_every_name_would(text: str) -> None:
+    # A country has thousands of names; scoring each of them, present or not, cost a millisecond an article.
+    query = parse_query("@Japan AND (@Taiwan OR 高雄)")
+    title, folded = FoldedText.of(""), FoldedText.of(text)
+    leaf_score = occurrences(query, title, folded)
+    scored: list[Leaf] = []
+
+    def counting(leaf: Leaf) -> float:
+        scored.append(leaf)
+        return leaf_score(leaf)
+
+    every_name = evaluate(query, counting)  # a plain leaf score: every name of each place is scored
+    assert evaluate(query, leaf_score) == every_name
+    japan = query.children[0]
+    assert isinstance(japan, Place)
+    present = leaf_score.present_children(japan)
+    assert len(present) < len(japan.children) / 100
+    assert [leaf for leaf in japan.children if counting(leaf) > 0] == [leaf for leaf in present if leaf_score(leaf) > 0]
+    assert [leaf.written for leaf in occurring_leaves(query, leaf_score) if leaf_score(leaf) > 0] == \
+        [leaf.written for leaf in positive_leaves(query) if leaf_score(leaf) > 0]
