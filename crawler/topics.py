@@ -87,10 +87,15 @@ _EXCHANGE = (
     "aid OR donat* OR rescue* OR relief OR condolence* OR 援助 OR 支援 OR 救援 OR 捐款 OR 義援金 OR 慰問"
     " OR 交流 OR 合作 OR 協力 OR 友好 OR friendship OR exchange* OR cooperat*"
 )
-# Lifestyle features: a Japanese-style ramen shop or kissaten in Taipei, a Taiwanese sweets shop in
-# Tokyo, a garden column's Taiwan cherry and Japanese maple, anime or fashion trends. They name both
-# countries for a style's origin, a chef's training or a plant's name, with no exchange, trade or policy
-# in them; one that speaks of exchange or of trade (exports of fruit to the other's restaurants) counts.
+# Lifestyle, culture and entertainment features: a Japanese-style ramen shop or kissaten in Taipei, a
+# Taiwanese sweets shop in Tokyo, a garden column's Taiwan cherry and Japanese maple, anime or fashion
+# trends, a Taiwan-born novelist's literary prize in Tokyo, a Taipei band's concert there, a film, a TV
+# drama, an idol or a video game. They name both countries for a style's origin, a chef's training, a
+# plant's name or an artist's birthplace and stage, with no exchange, trade or policy in them; one that
+# speaks of exchange or of trade (exports of fruit to the other's restaurants, a friendship concert)
+# counts. Exhibitions are not in the gate: a museum's loan to the other side's museum is an exchange
+# between institutions whether or not the story says so. Words with an everyday sense beside the
+# cultural one are left out (novel "new", film "coating", ライブ "live stream", 遊戲 "game" in politics).
 _LIFESTYLE_FEATURE = (
     "restaurant* OR cuisine OR chef OR chefs OR Michelin OR \"Bib Gourmand\" OR bakery OR bakeries OR dessert*"
     " OR 餐廳 OR 餐館 OR 美食 OR 米其林 OR 必比登 OR 主廚 OR 料理店 OR 小吃 OR 甜點"
@@ -98,6 +103,13 @@ _LIFESTYLE_FEATURE = (
     " OR cafe OR cafes OR café OR cafés OR coffee OR kissaten OR 咖啡 OR 咖啡廳 OR 咖啡店 OR カフェ OR 喫茶店 OR コーヒー"
     " OR garden OR gardens OR gardening OR gardener* OR 園藝 OR 花園 OR ガーデニング"
     " OR fashion OR 時尚 OR ファッション OR anime OR manga OR cosplay OR 動漫 OR 漫畫 OR アニメ OR 漫画"
+    " OR novels OR novelist OR novelists OR literary OR literature OR poet OR poets OR poetry"
+    " OR 文學 OR 小說 OR 作家 OR 詩人 OR 芥川賞 OR 直木賞"
+    " OR concert OR concerts OR singer OR singers OR band OR bands OR album OR albums"
+    " OR 演唱會 OR 歌手 OR 樂團 OR 歌迷 OR 巡演 OR コンサート OR バンド"
+    ' OR movie OR movies OR cinema OR filmmaker OR filmmakers OR "film festival" OR "box office" OR 電影 OR 映画'
+    " OR drama OR dramas OR 電視劇 OR 日劇 OR ドラマ OR idol OR idols OR 偶像 OR アイドル"
+    ' OR "video game" OR "video games" OR 電玩 OR 手遊 OR ゲーム'
 )
 _TRADE = "export* OR import* OR invest* OR 輸出 OR 輸入 OR 出口 OR 進口 OR 投資"
 DEFAULT_TOPIC_QUERY = (

@@ -302,6 +302,39 @@ def test_a_cafe_story_about_exchange_between_the_two_matches():
     assert match_topic(default_topic(), title="Taiwan and Okinawa coffee growers", text=story) is not None
 
 
+@pytest.mark.parametrize(("title", "story"), [
+    ("Taiwan-born novelist wins Japan's Naoki Prize",
+     "A novelist born in Taiwan who moved to Japan at 20 won the Naoki Prize in Tokyo for a crime novel set in "
+     "Osaka. The literary prize committee praised her Japanese prose; she is the third Taiwan-born winner."),
+    ("台灣樂團登上東京巨蛋", "台灣樂團本週末在日本東京巨蛋舉行兩場演唱會，門票開賣即售罄。主唱以日語向歌迷致謝，"
+     "不少日本歌迷跟唱，樂團明年將在台灣與日本展開巡演。"),
+    ("台湾ドラマ、日本で配信首位", "台湾のドラマが日本の配信サービスで首位となった。主演の台湾の俳優は"
+     "日本のアイドルとも共演しており、日本の映画にも出演する。台湾のゲーム会社が関連ゲームを出す予定だ。"),
+])
+def test_a_culture_or_entertainment_feature_naming_both_countries_does_not_match(title: str, story: str):
+    assert match_topic(default_topic(), title=title, text=story) is None
+
+
+def test_a_concert_for_exchange_between_the_two_matches():
+    # Proves the concert feature fails on the culture gate, not on its sides: exchange lifts the gate.
+    story = (
+        "A Taipei band and a Sendai orchestra gave a friendship concert in Taipei on Saturday to mark 15 years "
+        "since Taiwan's aid after the 2011 earthquake. Japan's envoy said the concert was a symbol of exchange "
+        "between the Taiwanese and Japanese people."
+    )
+
+    assert match_topic(default_topic(), title="Taiwan and Japan friendship concert", text=story) is not None
+
+
+def test_words_with_an_everyday_sense_do_not_gate_a_policy_story():
+    story = (
+        "Taiwan and Japan agreed on a novel scheme to share thin film solar cell standards. Japan's trade "
+        "ministry said Taiwan would test the scheme this year, and Taiwan's economy ministry welcomed Japan's offer."
+    )
+
+    assert match_topic(default_topic(), title="Taiwan, Japan agree solar standards", text=story) is not None
+
+
 def test_japanese_phrase_nihon_to_taiwan_no_kankei_matches():
     text = "日本と台湾の関係は深い。日本の観光客は台湾を訪れ、台湾の企業は日本に進出している。"
 
