@@ -35,10 +35,11 @@ one in the title. A single passing mention ("... as Japan did last year") is not
 
 DEFAULT_TOPIC_NAME = "taiwan-japan"
 
-MATCHER_VERSION = 2
+MATCHER_VERSION = 3
 """Raised whenever how an article is matched changes for the same query (how terms are found, scored or
 thresholded): each topic's fingerprint includes it, so the daemon re-scores the archive scored by the
-older matcher. 2: CJK terms as words, every Han variant folded, the brief rule."""
+older matcher. 2: CJK terms as words, every Han variant folded, the brief rule. 3: a Chinese term that
+begins inside one whole word and ends inside the next is not a word (天文台日环食's 台日)."""
 
 # Each side is a country by all its names (`@Taiwan`, `@Japan`: names, people, capital, divisions and
 # major cities from the shipped gazetteer, so a story about Kumamoto's governor in Kaohsiung counts),

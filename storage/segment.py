@@ -9,7 +9,11 @@ offset a word boundary? — and this module answers it with a maintained segment
   台湾人観光客); a run of text is read as Japanese when it holds kana, or when the document does.
 - Chinese: jieba (the Rust port, rjieba) in search mode, which also yields the words inside a long
   word (台湾 and 台湾人). jieba's dictionary is simplified Chinese, so it reads the variant-folded text
-  (臺灣 → 台湾), which has the same offsets as the text it came from.
+  (臺灣 → 台湾), which has the same offsets as the text it came from. Search mode's inner words invent
+  boundaries inside whole words, and two neighbouring whole words can then spell a term between their
+  inner boundaries: 天文台|日环食 yields 文台 and 环食, so 台日 would start and end on boundaries. So the
+  whole words (jieba's default mode) are kept too, and a match that begins inside one whole word and
+  ends inside another is refused (`Boundaries.splits_words`).
 
 Settings: none. The boundaries of a text are computed once, and only when a CJK term occurs in it.
 """
@@ -40,7 +44,30 @@ _JAPANESE_KANA_SHARE = 0.1
 _MAX_RUN_CHARS = 4000
 
 
-def word_boundaries(cased: str, folded: str) -> frozenset[int]:
+class Boundaries(frozenset[int]):
+    """Every offset where a CJK word or a word inside a compound begins or ends, and which of them are
+    the edges of whole words (`whole`): a Japanese morpheme's, a Chinese word's in jieba's default
+    mode, a CJK run's."""
+
+    whole: frozenset[int]
+
+    def __new__(cls, offsets: set[int], whole: set[int]) -> Boundaries:
+        boundaries = super().__new__(cls, offsets)
+        boundaries.whole = frozenset(whole)
+        return boundaries
+
+    def splits_words(self, start: int, end: int) -> bool:
+        """Whether text[start:end] is spelt across a whole word's edge by the tail of one whole word and
+        the head of another (天文台|日环食's 台日). A span that begins or ends on a whole word's edge is
+        a word of its own even when jieba's default mode joins its last character to the next word
+        (宮城縣 in 宫城|县政府, 石垣市 in 石垣|市长), so it is not split."""
+        whole = self.whole
+        if start in whole or end in whole:
+            return False
+        return any(offset in whole for offset in range(start + 1, end))
+
+
+def word_boundaries(cased: str, folded: str) -> Boundaries:
     """Offsets of `cased` at which a CJK word begins or ends, every CJK run's edges included.
 
     `cased` is the text after NFKC and casefolding; `folded` is the same text with CJK variants folded
@@ -48,19 +75,21 @@ def word_boundaries(cased: str, folded: str) -> frozenset[int]:
     """
     runs = [(run.start(), run.end()) for run in _CJK_RUN.finditer(cased)]
     if not runs:
-        return frozenset()
+        return Boundaries(set(), set())
     cjk_chars = sum(end - start for start, end in runs)
     document_is_japanese = len(_KANA.findall(cased)) >= _JAPANESE_KANA_SHARE * cjk_chars
     boundaries: set[int] = set()
+    whole: set[int] = set()
     for run_start, run_end in runs:
         for start in range(run_start, run_end, _MAX_RUN_CHARS):
             end = min(start + _MAX_RUN_CHARS, run_end)
-            boundaries.update((start, end))
+            whole.update((start, end))
             if document_is_japanese or _KANA.search(cased, start, end):
-                boundaries.update(_japanese_boundaries(cased[start:end], start))
+                whole.update(_japanese_boundaries(cased[start:end], start))
             else:
-                boundaries.update(_chinese_boundaries(folded[start:end], start))
-    return frozenset(boundaries)
+                whole.update(_chinese_boundaries(folded[start:end], start, mode="default"))
+                boundaries.update(_chinese_boundaries(folded[start:end], start, mode="search"))
+    return Boundaries(boundaries | whole, whole)
 
 
 def _japanese_boundaries(run: str, offset: int) -> set[int]:
@@ -68,12 +97,12 @@ def _japanese_boundaries(run: str, offset: int) -> set[int]:
     return {offset + edge for morpheme in morphemes for edge in (morpheme.begin(), morpheme.end())}
 
 
-def _chinese_boundaries(run: str, offset: int) -> set[int]:
+def _chinese_boundaries(run: str, offset: int, *, mode: str) -> set[int]:
     # Imported on the first Chinese text (its dictionary loads with it, a tenth of a second): a crawl that
     # finds nothing new reads no text.
     import rjieba
 
-    return {offset + edge for _, begin, end in rjieba.tokenize(run, mode="search") for edge in (begin, end)}
+    return {offset + edge for _, begin, end in rjieba.tokenize(run, mode=mode) for edge in (begin, end)}
 
 
 @cache

@@ -25,7 +25,7 @@ from importlib import resources
 
 import ahocorasick
 
-from kuroshio.storage.segment import CJK_CHAR, CJK_CHARS, word_boundaries
+from kuroshio.storage.segment import CJK_CHAR, CJK_CHARS, Boundaries, word_boundaries
 
 # Control characters (C0, DEL, C1), line and paragraph separators, bidirectional overrides and
 # isolates, and BOMs: none belongs on one line a reader sees.
@@ -174,7 +174,7 @@ class FoldedText:
     def __init__(self, cased: str) -> None:
         self.cased = cased
         self.text = _fold_variants(cased)
-        self._boundaries: frozenset[int] | None = None
+        self._boundaries: Boundaries | None = None
 
     @classmethod
     def of(cls, text: str) -> FoldedText:
@@ -196,6 +196,8 @@ class FoldedText:
                 continue
             if pattern.cjk_end and end not in self.boundaries():
                 continue
+            if pattern.cjk_start and pattern.cjk_end and self.boundaries().splits_words(start, end):
+                continue
             yield match
 
     def count(self, pattern: TermPattern) -> int:
@@ -204,7 +206,7 @@ class FoldedText:
             return 0
         return sum(1 for _ in self.finditer(pattern))
 
-    def boundaries(self) -> frozenset[int]:
+    def boundaries(self) -> Boundaries:
         """The offsets where a CJK word begins or ends (`kuroshio.storage.segment`)."""
         if self._boundaries is None:
             self._boundaries = word_boundaries(self.cased, self.text)

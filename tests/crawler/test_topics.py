@@ -335,6 +335,13 @@ def test_words_with_an_everyday_sense_do_not_gate_a_policy_story():
     assert match_topic(default_topic(), title="Taiwan, Japan agree solar standards", text=story) is not None
 
 
+def test_an_observatory_story_spelling_taiwan_japan_across_two_words_does_not_match():
+    # 天文台|日环食 ("observatory" | "annular eclipse"): search mode's 文台 and 环食 put boundaries around 台日.
+    story = "紫金山天文台日环食观测队8日出发，前往西藏。天文台日环食科普直播同步进行，天文台日环食观测时隔多年。"
+
+    assert match_topic(default_topic(), title="天文台日环食观测队出发", text=story) is None
+
+
 def test_japanese_phrase_nihon_to_taiwan_no_kankei_matches():
     text = "日本と台湾の関係は深い。日本の観光客は台湾を訪れ、台湾の企業は日本に進出している。"
 
