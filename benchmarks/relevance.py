@@ -273,8 +273,8 @@ def section(results: Sequence[tuple[ArticleSet, Sequence[Verdict]]], *, commit: 
         "whether an analyst following Taiwan–Japan relations wants to read it (see "
         "`benchmarks/relevance/README.md`). The development set, `articles.jsonl`, is the one the default "
         "topic was tuned on. The held-out set, `heldout.jsonl`, was written afterwards on other events and is "
-        "never used for tuning: it says whether the tuning carries over (an earlier held-out set was read while "
-        "tuning, so it moved into the development set: see the set's README). The topic is "
+        "never used for tuning: it says whether the tuning carries over (earlier held-out sets, once their errors "
+        "had been read, moved into the development set: see the set's README). The topic is "
         f"{names}, from `default_topics()` and `match_topics()`. Targets, on each set: recall ≥ "
         f"{TARGET_RECALL}, precision ≥ {TARGET_PRECISION}.",
     ]
