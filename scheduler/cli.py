@@ -18,6 +18,8 @@ import logging
 import re
 import signal
 import sys
+import textwrap
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -224,7 +226,7 @@ def articles_list(ctx: click.Context, topic: str | None, since: str | None, sour
                   include_unmatched: bool, limit: int | str | None, output_format: str) -> None:
     """List articles, newest first (by default only those matching a topic). A listing cut by --limit
     says so on stderr."""
-    from kuroshio.storage.articles import article_record, count_articles, list_articles
+    from kuroshio.storage.articles import article_record, count_articles, iter_articles
 
     config = config_from(ctx)
     since_at = parse_since(since)
@@ -234,11 +236,12 @@ def articles_list(ctx: click.Context, topic: str | None, since: str | None, sour
     with open_store(config)() as session:
         require_known("source", source, known_sources(config, session))
         require_known("topic", topic, known_topics(config, session))
-        records = [article_record(article) for article in list_articles(session, **filters, limit=count)]
-        total = count_articles(session, **filters) if len(records) == count else len(records)
-    click.echo(_format_records(records, output_format), nl=False)
-    if total > len(records):
-        report_cut(len(records), total=total, what="articles")
+        # Written as read: an export of the whole archive never holds it in memory.
+        records = (article_record(article) for article in iter_articles(session, **filters, limit=count))
+        shown = _write_records(records, output_format)
+        total = count_articles(session, **filters) if shown == count else shown
+    if total > shown:
+        report_cut(shown, total=total, what="articles")
 
 
 @articles.command("show")
@@ -337,6 +340,37 @@ def articles_search(ctx: click.Context, query: tuple[str, ...], limit: int | str
     click.echo(_format_records(records, output_format), nl=False)
     if len(found) > len(records):
         report_cut(len(records), total=None, what="articles found")
+
+
+def _write_records(records: Iterable[dict[str, Any]], output_format: str) -> int:
+    """Write `records` to stdout as `_format_records` would, each export record as it comes (the table,
+    at most a screenful, is laid out whole); how many were written."""
+    if output_format == "table":
+        listed = list(records)
+        click.echo(_format_records(listed, output_format), nl=False)
+        return len(listed)
+    row = io.StringIO()
+    writer = csv.writer(row)
+    if output_format == "csv":
+        writer.writerow(CSV_COLUMNS)
+    written = 0
+    for record in records:
+        if output_format == "csv":
+            writer.writerow([record["id"], *map(_csv_cell, _csv_fields(record))])
+        elif output_format == "jsonl":
+            row.write(json.dumps(record, ensure_ascii=False) + "\n")
+        else:  # one element of json.dumps(records, indent=2)'s array
+            row.write(("[\n" if not written else ",\n") + textwrap.indent(json.dumps(record, ensure_ascii=False,
+                                                                                     indent=2), "  "))
+        click.echo(row.getvalue(), nl=False)
+        row.seek(0)
+        row.truncate()
+        written += 1
+    if output_format == "json":
+        click.echo("\n]\n" if written else "[]\n", nl=False)
+    elif output_format == "csv" and not written:
+        click.echo(row.getvalue(), nl=False)  # the header alone
+    return written
 
 
 def _format_records(records: list[dict[str, Any]], output_format: str) -> str:

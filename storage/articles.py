@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy import ColumnElement, Select, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -309,9 +309,34 @@ def list_articles(
     By default only articles that matched at least one topic; `topic` narrows to one topic, `since`
     (aware) to articles dated at or after it, `source` to one source name.
     """
+    return list(session.scalars(_listing_query(topic=topic, since=since, include_unmatched=include_unmatched,
+                                               source=source).limit(limit)))
+
+
+EXPORT_BATCH = 500
+"""Articles an export reads at a time: a year's archive exported as JSONL or CSV holds one batch in
+memory, not every article with its text."""
+
+
+def iter_articles(
+    session: Session,
+    *,
+    topic: str | None = None,
+    since: datetime | None = None,
+    include_unmatched: bool = False,
+    source: str | None = None,
+    limit: int | None = None,
+) -> Iterator[Article]:
+    """`list_articles`, read `EXPORT_BATCH` articles at a time (each batch's topic matches with it), for
+    a caller that writes each article out before it needs the next."""
+    query = _listing_query(topic=topic, since=since, include_unmatched=include_unmatched, source=source)
+    yield from session.scalars(query.limit(limit).execution_options(yield_per=EXPORT_BATCH))
+
+
+def _listing_query(*, topic: str | None, since: datetime | None, include_unmatched: bool,
+                   source: str | None) -> Select[Article]:
     conditions = _listing_conditions(topic=topic, since=since, include_unmatched=include_unmatched, source=source)
-    query = select(Article).where(*conditions).order_by(*newest_first()).options(selectinload(Article.topic_matches))
-    return list(session.scalars(query.limit(limit)))
+    return select(Article).where(*conditions).order_by(*newest_first()).options(selectinload(Article.topic_matches))
 
 
 def count_articles(

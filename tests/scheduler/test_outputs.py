@@ -15,7 +15,10 @@ from importlib.metadata import version
 import pytest
 from fixture_web import kuroshio_in_process
 from seeded_store import SOURCES, TOPIC, article, store, store_config, store_session
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
+from kuroshio.scheduler.cli import CSV_COLUMNS
 from kuroshio.scheduler.render import display_width
 
 ARTICLES = 60  # more than the table's default of 50
@@ -140,3 +143,48 @@ def test_sources_as_json(tmp_path, database_url):
     sources = json.loads(result.stdout)
     assert [source["name"] for source in sources] == list(SOURCES)
     assert sources[1] == {"name": "kyodo", "domains": ["english.kyodonews.test"], "last_run": None}
+
+
+@pytest.mark.parametrize("output_format", ["json", "jsonl", "csv"])
+def test_an_export_written_as_read_is_the_export_laid_out_whole(archive, database_url, output_format):
+    from kuroshio.scheduler.cli import _format_records
+    from kuroshio.storage.articles import article_record, list_articles
+
+    exported = kuroshio_in_process(archive, "articles", "list", "--all", "--format", output_format)
+    assert exported.returncode == 0, exported.stderr
+    with store_session(database_url) as session:
+        whole = _format_records([article_record(a) for a in list_articles(session, include_unmatched=True)],
+                                output_format)
+    assert exported.stdout == whole
+
+
+@pytest.mark.parametrize(("output_format", "empty"), [("json", "[]\n"), ("jsonl", ""), ("csv", None)])
+def test_an_export_of_nothing_is_an_empty_document(tmp_path, database_url, output_format, empty):
+    with store_session(database_url) as session:
+        store(session, [])
+    exported = kuroshio_in_process(store_config(tmp_path, database_url), "articles", "list", "--format", output_format)
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout == (empty if empty is not None else ",".join(CSV_COLUMNS) + "\r\n")
+    assert json.loads(exported.stdout) == [] if output_format == "json" else True
+
+
+def test_an_export_reads_the_archive_a_batch_at_a_time(archive, monkeypatch):
+    # A year's archive exported whole must not sit in memory: the articles come EXPORT_BATCH at a time,
+    # each batch's topic matches in one query.
+    import kuroshio.storage.articles as articles
+
+    batch = 8
+    monkeypatch.setattr(articles, "EXPORT_BATCH", batch)
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        exported = kuroshio_in_process(archive, "articles", "list", "--all", "--format", "jsonl")
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    assert exported.returncode == 0 and len(jsonl(exported.stdout)) == ARTICLES + 1
+    topic_queries = [s for s in statements if "FROM topic_matches" in s and "IN (" in s]
+    assert len(topic_queries) == -(-(ARTICLES + 1) // batch)
