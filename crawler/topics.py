@@ -12,19 +12,39 @@ TITLE_WEIGHT × its occurrences in the title; OR sums its children; AND takes th
 children, since a topic is only as strong as its weakest required side; NOT is a gate that adds no
 score (an AND ignores its gates when taking the minimum). An article matches a topic when the query
 holds and the score reaches the topic's min_score — or, for a brief (`BRIEF_WORDS`), 1.
+
+A score counts mentions wherever they are, so a story about one side that names the other in passing
+(a sales region, a dateline, one country in a list) can still reach it. Outside a brief, the required
+sides of a query (the children of its top-level AND, gates aside) must therefore meet in the text: each
+is named in the head (the title or the first paragraph, where a story says what it is about), or every
+side is named in one sentence at least `MEETING_SENTENCES` times (`kuroshio.storage.text.sentence_starts`
+ends sentences at Latin and CJK full stops and at line breaks). A query with fewer than two required
+sides is not asked. The matched terms are unchanged: they say what was found, the rule where.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from kuroshio.storage.query import LeafScore, Query, evaluate, occurrences, occurring_leaves, parse_query
+from kuroshio.storage.query import (
+    And,
+    LeafScore,
+    Not,
+    Occurrences,
+    Query,
+    evaluate,
+    occurrence_starts,
+    occurrences,
+    occurring_leaves,
+    parse_query,
+)
 from kuroshio.storage.records import TopicMatch
 from kuroshio.storage.segment import CJK_CHAR, CJK_CHARS
-from kuroshio.storage.text import FoldedText, TermPattern
+from kuroshio.storage.text import FoldedText, TermPattern, sentence_starts
 
 TITLE_WEIGHT = 3
 """One occurrence in the title is worth this many in the body: a headline names what a story is about."""
@@ -35,11 +55,12 @@ one in the title. A single passing mention ("... as Japan did last year") is not
 
 DEFAULT_TOPIC_NAME = "taiwan-japan"
 
-MATCHER_VERSION = 3
+MATCHER_VERSION = 4
 """Raised whenever how an article is matched changes for the same query (how terms are found, scored or
 thresholded): each topic's fingerprint includes it, so the daemon re-scores the archive scored by the
 older matcher. 2: CJK terms as words, every Han variant folded, the brief rule. 3: a Chinese term that
-begins inside one whole word and ends inside the next is not a word (天文台日环食's 台日)."""
+begins inside one whole word and ends inside the next is not a word (天文台日环食's 台日). 4: a query's
+required sides must meet, in the head or in two sentences (`MEETING_SENTENCES`)."""
 
 # Each side is a country by all its names (`@Taiwan`, `@Japan`: names, people, capital, divisions and
 # major cities from the shipped gazetteer, so a story about Kumamoto's governor in Kaohsiung counts),
@@ -123,6 +144,11 @@ BRIEF_WORDS = 40
 is all the evidence a brief gives, so each required side needs only one mention. Words are counted
 the way each script is read: a Latin word is one, two Han or kana characters are one."""
 
+MEETING_SENTENCES = 2
+"""How many sentences must name every required side, when the head (title and first paragraph) does not
+name each: a story about the relationship names the two together again and again, a story that names
+one side in passing (a sales region, a dateline, one country in a list) does so once at most."""
+
 _LATIN_WORD = re.compile(f"[^\\W{CJK_CHARS}]+")
 
 
@@ -190,7 +216,26 @@ def _match(topic: Topic, title: FoldedText, text: FoldedText) -> TopicMatch | No
     # Only a score between 1 and min_score asks whether the text is a brief: most articles never count words.
     if score < topic.min_score and not _is_brief(text):
         return None
+    if not _sides_meet(topic.query, leaf_score, title, text) and not _is_brief(text):
+        return None
     return TopicMatch(topic=topic.name, score=score, terms=_matched_terms(topic.query, leaf_score))
+
+
+def _sides_meet(query: Query, leaf_score: Occurrences, title: FoldedText, text: FoldedText) -> bool:
+    """Whether the query's required sides are named together: each in the head (the title or the first
+    paragraph), or all of them in one sentence, `MEETING_SENTENCES` times. True for a query without two."""
+    sides = [child for child in query.children if not isinstance(child, Not)] if isinstance(query, And) else []
+    if len(sides) < 2:
+        return True
+    lede_end = text.text.find("\n\n")
+    lede_end = len(text.text) if lede_end < 0 else lede_end
+    starts = [occurrence_starts(side, leaf_score, text) for side in sides]
+    if all(occurrence_starts(side, leaf_score, title) or (found and found[0] < lede_end)
+           for side, found in zip(sides, starts, strict=True)):
+        return True
+    sentence_at = sentence_starts(text.text)
+    sentences = [{bisect_right(sentence_at, start) for start in found} for found in starts]
+    return len(set.intersection(*sentences)) >= MEETING_SENTENCES
 
 
 def _is_brief(text: FoldedText) -> bool:

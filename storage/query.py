@@ -461,6 +461,12 @@ def occurring_leaves(query: Query, leaf_score: LeafScore) -> Iterator[Leaf]:
             yield from positive_leaves(query)
 
 
+def occurrence_starts(query: Query, leaf_score: Occurrences, text: FoldedText) -> list[int]:
+    """Where each occurrence in `text` of `query`'s positive terms begins, ascending: where a side of a
+    topic is named, for asking whether two sides are named together."""
+    return sorted({match.start() for leaf in occurring_leaves(query, leaf_score) for match in text.finditer(leaf.pattern)})
+
+
 def positive_leaves(query: Query) -> Iterator[Leaf]:
     """Terms and phrases in query order, skipping those under a NOT: they are evidence against."""
     match query:

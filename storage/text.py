@@ -161,6 +161,20 @@ class Needles:
         return {needle for _, needle in self._automaton.iter(text)}
 
 
+_SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*\s+|[。！？]+[」』）”’]*\s*|\n+")
+
+
+def sentence_starts(text: str) -> list[int]:
+    """The offset where each sentence of `text` begins, the first at 0, ascending.
+
+    A Latin sentence ends at a full stop, "!" or "?" followed by white space, a Chinese or Japanese one
+    at 。！？ (no space follows them), each with any closing quotes or brackets after the mark; a line
+    break ends one too, since a paragraph or a list item is not continued across it. An abbreviation's
+    full stop ("Nov. 12") also ends one: a sentence cut short is all this costs, no term is cut.
+    """
+    return [0, *(end for match in _SENTENCE_END.finditer(text) if (end := match.end()) < len(text))]
+
+
 class FoldedText:
     """A text in the form queries are matched in, and where its Chinese and Japanese words begin and end.
 

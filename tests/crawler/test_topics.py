@@ -531,3 +531,52 @@ def test_each_sources_crawler_shares_the_topics_instead_of_copying_them():
     topics = default_topics()
     crawler = Crawler(SourceSpider, Settings({"KUROSHIO_TOPICS": list(topics)}))
     assert crawler.settings["KUROSHIO_TOPICS"][0] is topics[0]
+
+
+_SUBSIDY_TITLE = "Chipmaker wins record subsidy for Hokkaido fab"
+_SUBSIDY_LEDE = ("Tokyo, Dec. 2 -- The industry ministry approved a record subsidy on Tuesday for a chip plant in"
+                 " Chitose, Hokkaido, where construction is ahead of schedule and hiring has begun for 1,500 jobs.")
+_SUBSIDY_CLOSE = "Lawmakers in Tokyo welcomed the decision, and Hokkaido's governor thanked the ministry."
+
+
+def test_a_story_naming_one_side_in_passing_after_its_lede_does_not_match():
+    text = "\n\n".join((
+        _SUBSIDY_LEDE,
+        "Officials said Japan hopes the plant will one day rival the fabs TSMC runs in Taiwan.",
+        _SUBSIDY_CLOSE,
+    ))
+
+    assert match_topic(default_topic(), title=_SUBSIDY_TITLE, text=text) is None
+
+
+def test_a_story_naming_both_sides_in_two_sentences_matches_though_its_head_names_one():
+    text = "\n\n".join((
+        _SUBSIDY_LEDE,
+        "Officials said Japan hopes the plant will work with the fabs TSMC runs in Taiwan."
+        " Suppliers from Taiwan told Japan's industry ministry they would open offices nearby.",
+        _SUBSIDY_CLOSE,
+    ))
+
+    assert match_topic(default_topic(), title=_SUBSIDY_TITLE, text=text) is not None
+
+
+def test_a_story_whose_title_names_one_side_and_lede_the_other_matches():
+    lede = _SUBSIDY_LEDE.replace("Chitose, Hokkaido", "Chitose, Hokkaido, with suppliers from Taiwan and TSMC")
+
+    match = match_topic(default_topic(), title=_SUBSIDY_TITLE, text="\n\n".join((lede, _SUBSIDY_CLOSE)))
+
+    assert match is not None
+
+
+def test_chinese_and_japanese_sentences_end_at_their_full_stops_without_a_space():
+    # Each paragraph names both sides, but in two sentences: had 。 not ended the first, each paragraph
+    # would be one sentence naming both, twice, and the story would match.
+    text = "\n\n".join((
+        "経済産業省は2日、北海道千歳市で建設中の半導体工場に対し、追加の補助金を交付すると発表した。"
+        "工場は予定より早く完成する見通しで、地元では千五百人の採用がすでに始まっている。",
+        "台湾の企業も関心を示している。日本政府は来年度も支援を続ける方針だ。",
+        "台湾の部品メーカーが進出を検討しているという。日本の業界団体はこれを歓迎した。",
+    ))
+
+    assert match_topic(default_topic(), title="北海道の半導体工場に追加補助金", text=text) is None
+    assert match_topic(default_topic(), title="北海道の半導体工場に追加補助金", text=text.replace("。日本", "、日本")) is not None

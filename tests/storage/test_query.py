@@ -16,12 +16,13 @@ from kuroshio.storage.query import (
     Term,
     evaluate,
     needles_of,
+    occurrence_starts,
     occurrences,
     occurring_leaves,
     parse_query,
     positive_leaves,
 )
-from kuroshio.storage.text import FoldedText
+from kuroshio.storage.text import FoldedText, sentence_starts
 
 
 def test_and_binds_tighter_than_or_and_not_tighter_than_and():
@@ -188,3 +189,23 @@ def test_a_place_looks_only_at_the_names_that_occur_and_scores_as_every_name_wou
     assert [leaf for leaf in japan.children if counting(leaf) > 0] == [leaf for leaf in present if leaf_score(leaf) > 0]
     assert [leaf.written for leaf in occurring_leaves(query, leaf_score) if leaf_score(leaf) > 0] == \
         [leaf.written for leaf in positive_leaves(query) if leaf_score(leaf) > 0]
+
+
+def test_occurrence_starts_are_where_the_positive_terms_of_a_query_begin() -> None:
+    query = parse_query("(Taiwan OR TSMC) AND NOT typhoon")
+    text = FoldedText.of("TSMC said Taiwan's typhoon season spared Taiwan.")
+
+    starts = occurrence_starts(query, occurrences(query, FoldedText.of(""), text), text)
+
+    assert starts == [0, 10, 41]
+
+
+@pytest.mark.parametrize(("text", "starts"), [
+    ("Japan acted. Taiwan thanked it! Why?", [0, 13, 32]),
+    ('He said "no." Then left.\n\nA new paragraph', [0, 14, 26]),
+    ("日本が支援した。台湾は感謝した！「なぜか？」と問われた。", [0, 8, 16, 22]),
+    ("台灣感謝日本。\n日本回應", [0, 8]),
+    ("No end mark", [0]),
+])
+def test_sentences_end_at_latin_and_cjk_full_stops_and_at_line_breaks(text: str, starts: list[int]) -> None:
+    assert sentence_starts(text) == starts
