@@ -289,11 +289,12 @@ def test_write_results_replaces_only_its_own_section() -> None:
 
 # --- the default topic on the sets -------------------------------------------------------------------------
 
-# Floors under the figures in benchmarks/RESULTS.md (development 0.995 / 0.984 on 382 articles after the
-# third tuning; held-out 0.983 / 0.937 on a set nobody tuning has read), so that a change to the matcher,
-# the gazetteer or the default topic that loses relevance fails here; the targets (TARGET_RECALL,
-# TARGET_PRECISION) are what the benchmark reports against.
-RELEVANCE_FLOORS = {"dev": (0.99, 0.98), "heldout": (0.97, 0.93)}
+# Floors under the figures in benchmarks/RESULTS.md (development 0.992 / 0.984 on 502 articles after the
+# fourth round; held-out 0.950 / 0.864 on a set nobody tuning has read, written to look like the business,
+# travel and statistics news that names both countries), so that a change to the matcher, the gazetteer or
+# the default topic that loses relevance fails here; the targets (TARGET_RECALL, TARGET_PRECISION)
+# are what the benchmark reports against.
+RELEVANCE_FLOORS = {"dev": (0.99, 0.98), "heldout": (0.94, 0.85)}
 
 
 @pytest.mark.parametrize("name", sorted(RELEVANCE_FLOORS))
