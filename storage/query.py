@@ -38,7 +38,7 @@ import threading
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import Generic, TypeAlias, TypeVar
 
 from kuroshio.storage.gazetteer import UnknownCountry, place_names
 from kuroshio.storage.text import FoldedText, Needles, TermPattern, normalize, words_pattern
@@ -145,6 +145,8 @@ class Not:
 
 
 Leaf: TypeAlias = Term | Phrase
+_Key = TypeVar("_Key")
+_Built = TypeVar("_Built")
 Query: TypeAlias = Term | Phrase | And | Or | Place | Not
 LeafScore: TypeAlias = Callable[[Leaf], float]
 
@@ -363,48 +365,49 @@ class Occurrences:
         return tuple(place.children[position] for position in positions)
 
 
-_PLACES_KEPT = 64
-_places: dict[int, tuple[Place, dict[str, tuple[int, ...]]]] = {}
+class _KeptByIdentity(Generic[_Key, _Built]):
+    """What `build` made of an object, kept by the object's identity, not its value: hashing the default
+    topic's tree of thousands of terms costs more than matching an article with it. A topic's query is
+    one object for the life of its process, and search evaluates one query object against every
+    candidate. The object is kept beside what was built, so its id is not reused meanwhile; the oldest
+    goes once `KEPT` are held."""
+
+    KEPT = 64
+
+    def __init__(self, build: Callable[[_Key], _Built]) -> None:
+        self._build = build
+        self._kept: dict[int, tuple[_Key, _Built]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, key: _Key) -> _Built:
+        kept = self._kept.get(id(key))
+        if kept is not None and kept[0] is key:
+            return kept[1]
+        built = self._build(key)
+        with self._lock:
+            if len(self._kept) >= self.KEPT:
+                del self._kept[next(iter(self._kept))]
+            self._kept[id(key)] = (key, built)
+        return built
 
 
-def _children_by_needle(place: Place) -> dict[str, tuple[int, ...]]:
-    """Where each needle's terms sit among `place`'s children, built once per Place object (as
-    `needles_of`: kept by identity, since hashing thousands of terms costs more than matching)."""
-    kept = _places.get(id(place))
-    if kept is not None and kept[0] is place:
-        return kept[1]
+def _index_children(place: Place) -> dict[str, tuple[int, ...]]:
     positions: dict[str, list[int]] = {}
     for position, child in enumerate(place.children):
         positions.setdefault(child.pattern.needle, []).append(position)
-    index = {needle: tuple(found) for needle, found in positions.items()}
-    with _needles_lock:
-        if len(_places) >= _PLACES_KEPT:
-            del _places[next(iter(_places))]
-        _places[id(place)] = (place, index)
-    return index
+    return {needle: tuple(found) for needle, found in positions.items()}
 
 
-_NEEDLES_KEPT = 64
-_needles: dict[int, tuple[Query, Needles]] = {}
-_needles_lock = threading.Lock()
+_children_by_needle = _KeptByIdentity(_index_children)
+"""Where each needle's terms sit among a place's children, built once per Place object."""
 
 
-def needles_of(query: Query) -> Needles:
-    """The needles of every term and phrase in `query`, those under a NOT included, built once per query.
+def _find_needles(query: Query) -> Needles:
+    return Needles(leaf.pattern for leaf in _leaves(query))
 
-    Kept by the query's identity, not its value: hashing the default topic's tree of 700 terms costs
-    more than matching an article with it. A topic's query is one object for the life of its process,
-    and search evaluates one query object against every candidate.
-    """
-    kept = _needles.get(id(query))
-    if kept is not None and kept[0] is query:
-        return kept[1]
-    needles = Needles(leaf.pattern for leaf in _leaves(query))
-    with _needles_lock:
-        if len(_needles) >= _NEEDLES_KEPT:
-            del _needles[next(iter(_needles))]
-        _needles[id(query)] = (query, needles)  # the query is kept too, so its id is not reused meanwhile
-    return needles
+
+needles_of = _KeptByIdentity(_find_needles)
+"""The needles of every term and phrase in a query, those under a NOT included, built once per query."""
 
 
 def _leaves(query: Query) -> Iterator[Leaf]:
