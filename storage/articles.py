@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, text
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -309,8 +309,8 @@ def list_articles(
     By default only articles that matched at least one topic; `topic` narrows to one topic, `since`
     (aware) to articles dated at or after it, `source` to one source name.
     """
-    return list(session.scalars(_listing_query(topic=topic, since=since, include_unmatched=include_unmatched,
-                                               source=source).limit(limit)))
+    return list(iter_articles(session, topic=topic, since=since, include_unmatched=include_unmatched, source=source,
+                              limit=limit))
 
 
 EXPORT_BATCH = 500
@@ -329,14 +329,9 @@ def iter_articles(
 ) -> Iterator[Article]:
     """`list_articles`, read `EXPORT_BATCH` articles at a time (each batch's topic matches with it), for
     a caller that writes each article out before it needs the next."""
-    query = _listing_query(topic=topic, since=since, include_unmatched=include_unmatched, source=source)
-    yield from session.scalars(query.limit(limit).execution_options(yield_per=EXPORT_BATCH))
-
-
-def _listing_query(*, topic: str | None, since: datetime | None, include_unmatched: bool,
-                   source: str | None) -> Select[Article]:
     conditions = _listing_conditions(topic=topic, since=since, include_unmatched=include_unmatched, source=source)
-    return select(Article).where(*conditions).order_by(*newest_first()).options(selectinload(Article.topic_matches))
+    query = select(Article).where(*conditions).order_by(*newest_first()).options(selectinload(Article.topic_matches))
+    yield from session.scalars(query.limit(limit).execution_options(yield_per=EXPORT_BATCH))
 
 
 def count_articles(
