@@ -32,12 +32,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import URL, Connection, Engine, NullPool, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 logger = logging.getLogger(__name__)
 
@@ -285,13 +288,21 @@ def _schema_revisions(connection: Connection) -> list[str]:
 def _upgrade_to_head(connection: Connection) -> None:
     """Alembic's ``upgrade head`` in `connection`'s transaction."""
     from alembic import command
+
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def alembic_config() -> AlembicConfig:
+    """Alembic's configuration for the migrations in `MIGRATIONS_DIR` (Alembic is imported only here:
+    a store at `SCHEMA_HEAD` never needs it)."""
     from alembic.config import Config
 
     config = Config()
     # Config values go through ConfigParser interpolation, hence the doubled percent signs.
     config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
-    config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    return config
 
 
 def connect(engine: Engine) -> Connection:

@@ -17,14 +17,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from kuroshio.storage.engine import MIGRATIONS_DIR, connect, create_engine_for, masked_url
+from kuroshio.storage.engine import alembic_config, connect, create_engine_for, masked_url
 
 _POSTGRES_READ_ONLY = "-c default_transaction_read_only=on"
 
@@ -76,7 +75,7 @@ def schema_problem(engine: Engine) -> str | None:
     """One line saying why the store's schema is not the one this Kuroshio reads (never made, or older
     or newer than its migrations), or None when it is. Reads only; `StoreUnreachable` when the database
     cannot be connected to."""
-    script = ScriptDirectory.from_config(_alembic_config())
+    script = ScriptDirectory.from_config(alembic_config())
     head = script.get_current_head()
     with connect(engine) as connection:
         current = MigrationContext.configure(connection).get_current_revision()
@@ -90,9 +89,3 @@ def schema_problem(engine: Engine) -> str | None:
         return f"the database {shown} was made by a newer Kuroshio (schema {current}): upgrade Kuroshio"
     return f"the database {shown} has an older schema ({current}, not {head}): run kuroshio db upgrade first"
 
-
-def _alembic_config() -> AlembicConfig:
-    config = AlembicConfig()
-    # Config values go through ConfigParser interpolation, hence the doubled percent signs.
-    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
-    return config

@@ -9,12 +9,11 @@ from multiprocessing.synchronize import Barrier
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 
-from kuroshio.storage.engine import MIGRATIONS_DIR, SCHEMA_HEAD, create_engine_for, upgrade_schema
+from kuroshio.storage.engine import SCHEMA_HEAD, alembic_config, create_engine_for, upgrade_schema
 from kuroshio.storage.models import Base
 
 TABLES = {"sources", "crawl_runs", "articles", "article_urls", "topic_matches"}
@@ -120,8 +119,7 @@ def test_sqlite_gets_the_search_index_and_no_fulltext_triggers(tmp_path) -> None
 
 
 def test_downgrade_to_base_removes_everything_and_upgrade_restores_it(engine: Engine) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "base")
@@ -138,8 +136,7 @@ FAILED_AT = datetime(2026, 11, 30, tzinfo=timezone.utc)
 def test_0006_forgets_the_pages_the_character_count_refused_and_keeps_other_failures(engine: Engine) -> None:
     """Refused under the old 200-character floor, a page is judged again by the next crawl; gone pages,
     indexes and empty pages stay remembered."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0005")
@@ -158,21 +155,15 @@ def test_0006_forgets_the_pages_the_character_count_refused_and_keeps_other_fail
     assert remaining == set(reasons) - {"http://wire.test/zh/1"}
 
 
-def _alembic_config() -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return config
-
-
 def test_the_schema_head_upgrade_checks_for_is_alembics_head() -> None:
     # upgrade_schema leaves a store at SCHEMA_HEAD alone without loading Alembic: a new migration must
     # move it, or stores would never get that migration.
-    assert ScriptDirectory.from_config(_alembic_config()).get_current_head() == SCHEMA_HEAD == HEAD_REVISION
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == SCHEMA_HEAD == HEAD_REVISION
 
 
 def test_a_store_one_migration_behind_is_upgraded(engine: Engine) -> None:
     with engine.begin() as connection:
-        config = _alembic_config()
+        config = alembic_config()
         config.attributes["connection"] = connection
         command.downgrade(config, "-1")
     with engine.connect() as connection:
