@@ -10,12 +10,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from fixture_web import KUROSHIO, REPO, stored_articles, write_config
 
+from kuroshio.fixtures.server import FixtureWeb, Response
 from kuroshio.storage.engine import create_engine_for, session_factory
 from kuroshio.storage.runs import list_runs
 
@@ -95,3 +97,20 @@ def last_run(folder: Path, source: str) -> dict:
                     "articles_new": run.articles_new}
     finally:
         engine.dispose()
+
+
+class HoldingWeb(FixtureWeb):
+    """The fixture web, holding every answer for the URL `held` back until `release` is set (or
+    `hold_timeout` seconds pass), so that a test can act on a crawl while it waits on that page."""
+
+    def __init__(self, held: str, *args: object, hold_timeout: float, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.held_url, self.hold_timeout = held, hold_timeout
+        self.held = threading.Event()  # the crawl asked for the held URL
+        self.release = threading.Event()
+
+    def respond(self, host: str, path: str, *, url: str = "") -> Response:
+        if url == self.held_url:
+            self.held.set()
+            self.release.wait(self.hold_timeout)
+        return super().respond(host, path, url=url)

@@ -16,7 +16,6 @@ import re
 import select
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,9 +24,7 @@ from pathlib import Path
 
 import pytest
 from fixture_web import KUROSHIO, kuroshio, stored_articles
-from hostile_crawl import CRAWL_TIMEOUT, HOSTILE, hostile_config, last_run
-
-from kuroshio.fixtures.server import FixtureWeb, Response
+from hostile_crawl import CRAWL_TIMEOUT, HOSTILE, HoldingWeb, hostile_config, last_run
 
 pytestmark = pytest.mark.faults
 
@@ -45,21 +42,6 @@ GRACEFUL_LINES = {
 }
 # What the crawl has done while it waits on the held page: robots.txt, the feed and the first article.
 PROGRESS = "slow 3 fetched · 1 stored · 0 errors"
-
-
-class HoldingWeb(FixtureWeb):
-    """The fixture web, holding every answer for `HELD` back until `release` is set."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.held = threading.Event()  # the crawl asked for HELD
-        self.release = threading.Event()
-
-    def respond(self, host: str, path: str, *, url: str = "") -> Response:
-        if url == HELD:
-            self.held.set()
-            self.release.wait(HOLD_TIMEOUT)
-        return super().respond(host, path, url=url)
 
 
 @dataclass
@@ -97,7 +79,7 @@ def held_crawl(folder: Path, *options: str, settings: str = "", terminal: bool =
     """`kuroshio [options] crawl` of the slow site, yielded once it stored the first article and asked for
     the held one; its stderr a file, or a pseudo-terminal with `terminal`. `settings` are added to the
     config's `scrapy_settings`."""
-    with HoldingWeb(roots=[CASE]) as web:
+    with HoldingWeb(HELD, hold_timeout=HOLD_TIMEOUT, roots=[CASE]) as web:
         config = hostile_config(folder, proxy=web.proxy_url, sources=SOURCE)
         if settings:
             text = config.read_text(encoding="utf-8")

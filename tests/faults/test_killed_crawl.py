@@ -8,16 +8,13 @@ The fixtures are `fixtures/hostile/killed-crawl/` (see its README); every comman
 from __future__ import annotations
 
 import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from fixture_web import KUROSHIO, kuroshio
-from hostile_crawl import CRAWL_TIMEOUT, HOSTILE, hostile_config, last_run, stored_articles
-
-from kuroshio.fixtures.server import FixtureWeb, Response
+from hostile_crawl import CRAWL_TIMEOUT, HOSTILE, HoldingWeb, hostile_config, last_run, stored_articles
 
 pytestmark = pytest.mark.faults
 
@@ -27,21 +24,6 @@ HELD = f"{SITE}/news/held"
 SOURCE = (f'[[sources]]\nname = "slow"\nfeeds = ["{SITE}/feed.xml"]\n'
           "article_url_pattern = '/news/'\nrobots_sitemaps = false\n")
 HOLD_TIMEOUT = 60.0
-
-
-class HoldingWeb(FixtureWeb):
-    """The fixture web, holding every answer for `HELD` back until `release` is set."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.held = threading.Event()  # the crawl asked for HELD
-        self.release = threading.Event()
-
-    def respond(self, host: str, path: str, *, url: str = "") -> Response:
-        if url == HELD:
-            self.held.set()
-            self.release.wait(HOLD_TIMEOUT)
-        return super().respond(host, path, url=url)
 
 
 @dataclass(frozen=True)
@@ -58,7 +40,7 @@ class KilledCrawl:
 @pytest.fixture(scope="module")
 def killed_crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KilledCrawl]:
     folder = tmp_path_factory.mktemp("killed-crawl")
-    with HoldingWeb(roots=[CASE]) as web:
+    with HoldingWeb(HELD, hold_timeout=HOLD_TIMEOUT, roots=[CASE]) as web:
         config = hostile_config(folder, proxy=web.proxy_url, sources=SOURCE)
         crawl = subprocess.Popen([str(KUROSHIO), "--config", str(config), "crawl"],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
