@@ -42,6 +42,8 @@ from dataclasses import dataclass
 import lxml.etree
 import lxml.html
 
+from kuroshio.storage.text import SENTENCE_STOP
+
 # A paragraph's worth of words: the old floor of 200 characters is 33-35 English words.
 MIN_TEXT_WORDS = 30
 # A brief: two sentences on a page that marks itself up as an article.
@@ -55,9 +57,6 @@ _HAN_KANA = re.compile(
     "\U00020000-\U0003134f]"
 )
 _WORD = re.compile(r"[^\W_]+")
-# A stop ends a sentence: in Chinese and Japanese wherever it stands, in spaced scripts only before
-# white space or the paragraph's end ("3.5", "focustaiwan.tw" go on).
-_SENTENCE_END = re.compile(r"[。！？]+[」』”’）)\"']*|[.!?…]+[\"'”’)\]」』]*(?=\s|$)")
 
 ARTICLE_TYPES = frozenset({"ReportageNews", "BlogPosting", "LiveBlogPosting", "Report"})
 _JSON_LD = lxml.etree.XPath("//script[@type='application/ld+json']/text()")
@@ -122,7 +121,7 @@ def sentence_count(text: str) -> int:
     count = 0
     for paragraph in text.split("\n"):
         start = 0
-        for end in _SENTENCE_END.finditer(paragraph):
+        for end in SENTENCE_STOP.finditer(paragraph):
             if text_words(paragraph[start:end.end()]) >= MIN_SENTENCE_WORDS:
                 count += 1
             start = end.end()

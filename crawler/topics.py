@@ -19,7 +19,10 @@ sides of a query (the children of its top-level AND, gates aside) must therefore
 is named in the head (the title or the first paragraph, where a story says what it is about), or every
 side is named in one sentence at least `MEETING_SENTENCES` times (`kuroshio.storage.text.sentence_starts`
 ends sentences at Latin and CJK full stops and at line breaks). A query with fewer than two required
-sides is not asked. The matched terms are unchanged: they say what was found, the rule where.
+sides is not asked. A story that names `ROUNDUP_COUNTRIES` countries besides those the query names by
+`@` is a roundup (hotel rates across Asia, an airline's routes, a senators' tour of three capitals), and
+its sides must also meet in a sentence naming none of those others. The matched terms are unchanged:
+they say what was found, the rule where.
 """
 
 from __future__ import annotations
@@ -30,21 +33,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
+from kuroshio.storage.gazetteer import known_countries, resolve_country
 from kuroshio.storage.query import (
     And,
     LeafScore,
     Not,
     Occurrences,
+    Or,
+    Place,
     Query,
+    Term,
     evaluate,
     occurrence_starts,
     occurrences,
     occurring_leaves,
     parse_query,
+    place,
 )
 from kuroshio.storage.records import TopicMatch
 from kuroshio.storage.segment import CJK_CHAR, CJK_CHARS
-from kuroshio.storage.text import FoldedText, TermPattern, sentence_starts
+from kuroshio.storage.text import FoldedText, Needles, TermPattern, sentence_starts
 
 TITLE_WEIGHT = 3
 """One occurrence in the title is worth this many in the body: a headline names what a story is about."""
@@ -55,12 +63,14 @@ one in the title. A single passing mention ("... as Japan did last year") is not
 
 DEFAULT_TOPIC_NAME = "taiwan-japan"
 
-MATCHER_VERSION = 4
+MATCHER_VERSION = 5
 """Raised whenever how an article is matched changes for the same query (how terms are found, scored or
 thresholded): each topic's fingerprint includes it, so the daemon re-scores the archive scored by the
 older matcher. 2: CJK terms as words, every Han variant folded, the brief rule. 3: a Chinese term that
 begins inside one whole word and ends inside the next is not a word (天文台日环食's 台日). 4: a query's
-required sides must meet, in the head or in two sentences (`MEETING_SENTENCES`)."""
+required sides must meet, in the head or in two sentences (`MEETING_SENTENCES`). 5: a roundup's sides
+must meet away from the other countries (`ROUNDUP_COUNTRIES`); a sentence also ends at … and at a stop
+inside closing brackets (`kuroshio.storage.text.SENTENCE_STOP`, shared with the extraction's evidence)."""
 
 # Each side is a country by all its names (`@Taiwan`, `@Japan`: names, people, capital, divisions and
 # major cities from the shipped gazetteer, so a story about Kumamoto's governor in Kaohsiung counts),
@@ -79,23 +89,31 @@ required sides must meet, in the head or in two sentences (`MEETING_SENTENCES`).
 # (自衛隊, Self-Defense Forces, 海上保安庁 and its regional 管区海上保安本部): a destroyer in the strait or
 # a Yilan boat warned off the Senkakus is reported through them. 日方 and 台方 ("the Japanese side",
 # "the Taiwanese side") are how Chinese reports, Beijing's above all, name the other party once they
-# have named it.
+# have named it. Some of a country's names are Chinese shorthand for a name that holds the country in
+# English: 台海 for the Taiwan Strait, 台電 for Taiwan Power (Taipower), 台商 and 日商 for Taiwanese and
+# Japanese business; the English spelling names the country, so the shorthand must too. Japan's
+# regions are no first-level divisions, yet a utility, a university or an airport is named for one
+# (Kyushu Electric, Tohoku University, Kansai Airport). Not 四国 ("four countries" in Chinese), 東北 (China's
+# northeast) or 関西 (a Hsinchu township): only the forms no other place shares.
 _TAIWAN_SIDE = (
     '@Taiwan OR 台日 OR 日台 OR TSMC OR 台積電 OR 賴清德 OR 頼清徳 OR "Lai Ching-te"'
     ' OR "Executive Yuan" OR 行政院 OR "Legislative Yuan" OR 立法院 OR "Control Yuan" OR 監察院'
     ' OR "Judicial Yuan" OR 司法院 OR "Examination Yuan" OR 考試院'
     ' OR 衛福部 OR 衛福部長 OR 衛生福利部 OR 食藥署 OR 食藥署長 OR 食品藥物管理署 OR 疾管署 OR 疾管署長'
     ' OR 陸委會 OR 大陸委員會 OR "Mainland Affairs Council" OR 海巡署 OR 海巡署長 OR "Coast Guard Administration"'
-    ' OR 國發會 OR 國科會 OR 金管會 OR 觀光署 OR 觀光署長 OR 駐台 OR 台方'
+    ' OR 國發會 OR 國科會 OR 金管會 OR 觀光署 OR 觀光署長 OR 駐台 OR 台方 OR 台海 OR 台電 OR Taipower OR 台商'
 )
 _JAPAN_SIDE = (
     '@Japan OR 台日 OR 日台 OR 外務省 OR 経済産業省 OR 防衛省 OR 自民党 OR 駐日 OR 日方'
-    ' OR 自衛隊 OR "Self-Defense Force" OR "Self-Defense Forces" OR 海上保安庁 OR 海上保安本部'
+    ' OR 自衛隊 OR "Self-Defense Force" OR "Self-Defense Forces" OR 海上保安庁 OR 海上保安本部 OR 日商'
+    ' OR Kyushu OR Shikoku OR Honshu OR Tohoku OR Hokuriku OR Kanto OR Kansai OR Chubu OR Kinki'
+    ' OR 九州 OR 本州 OR 東北地方 OR 北陸 OR 関東 OR 近畿 OR 中部地方'
 )
 # Stories that name both countries for another reason: a typhoon's or a tsunami's track, a tournament's
 # line-up or a game's result in any sport (a Taiwanese golfer's win on the Japanese tour), a disease
 # named after Japan. They are excluded unless they also speak of aid or exchange between the two
-# (Japan's rescuers after a Hualien earthquake are on topic).
+# (Japan's rescuers after a Hualien earthquake are on topic). Chinese sports pages name the sport only
+# through its teams (中華男籃, 中華隊 "Chinese Taipei"), and a tournament by its name (World Cup).
 _HAZARD_OR_SPORT = (
     'typhoon* OR 颱風 OR 台風 OR tsunami* OR 海嘯 OR 津波 OR "weather bureau" OR 氣象署 OR 気象庁'
     ' OR 氣象局 OR "Central Weather Administration" OR "Japan Meteorological Agency"'
@@ -103,6 +121,7 @@ _HAZARD_OR_SPORT = (
     ' OR Olympic* OR 奧運 OR 五輪 OR golf* OR LPGA OR JLPGA OR PGA OR 高爾夫 OR ゴルフ OR tennis OR 網球 OR テニス'
     ' OR football OR soccer OR 足球 OR サッカー OR basketball OR 籃球 OR バスケットボール OR volleyball OR 排球'
     ' OR バレーボール OR badminton OR 羽球 OR 羽毛球 OR バドミントン OR 桌球 OR 乒乓球 OR 卓球'
+    ' OR 男籃 OR 女籃 OR 男排 OR 女排 OR 男足 OR 女足 OR 中華隊 OR "World Cup" OR 世界盃 OR 世界杯 OR ワールドカップ'
     ' OR "Japanese encephalitis" OR 日本腦炎 OR 日本脳炎'
 )
 _EXCHANGE = (
@@ -118,6 +137,8 @@ _EXCHANGE = (
 # counts. Exhibitions are not in the gate: a museum's loan to the other side's museum is an exchange
 # between institutions whether or not the story says so. Words with an everyday sense beside the
 # cultural one are left out (novel "new", film "coating", ライブ "live stream", 遊戲 "game" in politics).
+# A consumer chain's store opening on the other side (a burger chain's 300th store, an izakaya's
+# franchisee) is the same kind of story; 加盟 alone is not in it, since it also means joining a pact (TPP).
 _LIFESTYLE_FEATURE = (
     "restaurant* OR cuisine OR chef OR chefs OR Michelin OR \"Bib Gourmand\" OR bakery OR bakeries OR dessert*"
     " OR 餐廳 OR 餐館 OR 美食 OR 米其林 OR 必比登 OR 主廚 OR 料理店 OR 小吃 OR 甜點"
@@ -132,6 +153,7 @@ _LIFESTYLE_FEATURE = (
     ' OR movie OR movies OR cinema OR filmmaker OR filmmakers OR "film festival" OR "box office" OR 電影 OR 映画'
     " OR drama OR dramas OR 電視劇 OR 日劇 OR ドラマ OR idol OR idols OR 偶像 OR アイドル"
     ' OR "video game" OR "video games" OR 電玩 OR 手遊 OR ゲーム'
+    " OR store OR stores OR franchise* OR 門市 OR 分店 OR 展店 OR 加盟店 OR 加盟商 OR 店舗 OR 出店 OR 號店 OR 旗艦店"
 )
 _TRADE = "export* OR import* OR invest* OR 輸出 OR 輸入 OR 出口 OR 進口 OR 投資"
 DEFAULT_TOPIC_QUERY = (
@@ -148,6 +170,18 @@ MEETING_SENTENCES = 2
 """How many sentences must name every required side, when the head (title and first paragraph) does not
 name each: a story about the relationship names the two together again and again, a story that names
 one side in passing (a sales region, a dateline, one country in a list) does so once at most."""
+
+ROUNDUP_COUNTRIES = 3
+"""How many countries a story must name besides those its query names by `@` to be read as a roundup: hotel
+rates across Asia, an airline's new routes, a senators' tour of three capitals. Such a story names the
+topic's countries beside the others, in a headline or a list, and its sides meet only there; so when
+they do not also meet in a sentence naming none of the others, it is not on the topic. A story about the
+two that names China's protest and the United States' view still meets that: it names the two on their
+own again and again."""
+
+ROUNDUP_KINDS = ("country", "demonym", "capital")
+"""The names that count another country as named: its own, its people's, its capital's. Not its divisions
+and cities: two hundred countries' hold words of every language (Togo's Maritime region)."""
 
 _LATIN_WORD = re.compile(f"[^\\W{CJK_CHARS}]+")
 
@@ -223,19 +257,82 @@ def _match(topic: Topic, title: FoldedText, text: FoldedText) -> TopicMatch | No
 
 def _sides_meet(query: Query, leaf_score: Occurrences, title: FoldedText, text: FoldedText) -> bool:
     """Whether the query's required sides are named together: each in the head (the title or the first
-    paragraph), or all of them in one sentence, `MEETING_SENTENCES` times. True for a query without two."""
-    sides = [child for child in query.children if not isinstance(child, Not)] if isinstance(query, And) else []
+    paragraph), or all of them in one sentence, `MEETING_SENTENCES` times; and, in a story naming
+    `ROUNDUP_COUNTRIES` countries the query does not name, in one sentence naming none of those. True
+    for a query without two sides."""
+    sides = _required_sides(query)
     if len(sides) < 2:
         return True
     lede_end = text.text.find("\n\n")
     lede_end = len(text.text) if lede_end < 0 else lede_end
     starts = [occurrence_starts(side, leaf_score, text) for side in sides]
-    if all(occurrence_starts(side, leaf_score, title) or (found and found[0] < lede_end)
-           for side, found in zip(sides, starts, strict=True)):
+    in_head = all(occurrence_starts(side, leaf_score, title) or (found and found[0] < lede_end)
+                  for side, found in zip(sides, starts, strict=True))
+    sentence_at: list[int] = []
+    if not in_head:
+        sentence_at = sentence_starts(text.text)
+        if len(_shared_sentences(starts, sentence_at)) < MEETING_SENTENCES:
+            return False
+    others = _other_countries(_countries_named(query)).named(title, text)
+    if len(others) < ROUNDUP_COUNTRIES:
         return True
-    sentence_at = sentence_starts(text.text)
+    sentence_at = sentence_at or sentence_starts(text.text)
+    crowded = _shared_sentences([[start for found in others.values() for start in found]], sentence_at)
+    return bool(_shared_sentences(starts, sentence_at) - crowded)
+
+
+def _required_sides(query: Query) -> list[Query]:
+    """The children of a top-level AND that are not gates: what a story must name, each on its own."""
+    return [child for child in query.children if not isinstance(child, Not)] if isinstance(query, And) else []
+
+
+def _shared_sentences(starts: Sequence[Sequence[int]], sentence_at: list[int]) -> set[int]:
+    """The sentences (by number, `sentence_at` being where each begins) holding an offset of every list."""
     sentences = [{bisect_right(sentence_at, start) for start in found} for found in starts]
-    return len(set.intersection(*sentences)) >= MEETING_SENTENCES
+    return set.intersection(*sentences)
+
+
+def _countries_named(query: Query) -> frozenset[str]:
+    """The countries a query's sides name by `@`, by their English names; gates aside."""
+    match query:
+        case Place():
+            return frozenset({resolve_country(query.country)})
+        case And(children) | Or(children):
+            return frozenset().union(*(_countries_named(child) for child in children))
+    return frozenset()
+
+
+@dataclass(frozen=True)
+class _OtherCountries:
+    """The names (`ROUNDUP_KINDS`) of every country a query does not name, found in one pass."""
+
+    by_needle: dict[str, tuple[tuple[str, Term], ...]]
+    needles: Needles
+
+    def named(self, title: FoldedText, text: FoldedText) -> dict[str, list[int]]:
+        """The countries named in the title or the text, each with where the text names it."""
+        found: dict[str, list[int]] = {}
+        for needle in self.needles.found_in(text.text) | self.needles.found_in(title.text):
+            for country, term in self.by_needle[needle]:
+                starts = [match.start() for match in text.finditer(term.pattern)]
+                if starts or title.count(term.pattern):
+                    found.setdefault(country, []).extend(starts)
+        return found
+
+
+@cache
+def _other_countries(named: frozenset[str]) -> _OtherCountries:
+    """Built once a process for each set of named countries, when a story first asks (about 0.1 s): a query
+    naming no country by `@` has none, so no story is ever taken for a roundup of it."""
+    by_needle: dict[str, list[tuple[str, Term]]] = {}
+    if named:
+        for country in known_countries():
+            if country not in named:
+                for term in place(country, kinds=ROUNDUP_KINDS).children:
+                    by_needle.setdefault(term.pattern.needle, []).append((country, term))
+    terms = [term for pairs in by_needle.values() for _, term in pairs]
+    return _OtherCountries({needle: tuple(pairs) for needle, pairs in by_needle.items()},
+                           Needles(term.pattern for term in terms))
 
 
 def _is_brief(text: FoldedText) -> bool:

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import threading
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeAlias, TypeVar
 
@@ -231,13 +231,19 @@ def _term(token: _Token) -> Term:
 
 def _place(token: _Token) -> Place:
     """The Place `@Country` stands for; an unknown country names the position and the close matches."""
-    country = _nfkc(token.text)[1:]
     try:
-        names = place_names(country)
+        return place(_nfkc(token.text)[1:])
     except UnknownCountry as error:
         raise QuerySyntaxError(f"{error} at position {token.position}", position=token.position) from None
+
+
+def place(country: str, *, kinds: Collection[str] | None = None) -> Place:
+    """The Place of `country` (a name, alias or code the gazetteer knows; else UnknownCountry), with its
+    names of `kinds` only when given (`kuroshio.storage.gazetteer.KINDS`), one term per folded form."""
+    names = place_names(country)
     canonical = names[0].country
-    terms = {normalize(name.name): Term(name.name, via=canonical) for name in names}
+    terms = {normalize(name.name): Term(name.name, via=canonical)
+             for name in names if kinds is None or name.kind in kinds}
     return Place(country, tuple(terms.values()))
 
 

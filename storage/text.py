@@ -161,18 +161,20 @@ class Needles:
         return {needle for _, needle in self._automaton.iter(text)}
 
 
-_SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*\s+|[。！？]+[」』）”’]*\s*|\n+")
+SENTENCE_STOP = re.compile(r"[。！？]+[」』”’）)\"']*|[.!?…]+[\"'”’)\]」』]*(?=\s|$)")
+"""What ends a sentence, with the closing quotes and brackets after it: in Chinese and Japanese a stop
+wherever it stands (no space follows 。！？), in spaced scripts one before white space or the end ("3.5"
+and "focustaiwan.tw" go on). An abbreviation's full stop ("Nov. 12") ends one too: a sentence cut short
+is all this costs. The extraction's evidence counts sentences by it, the topic filter places terms in them."""
+
+_SENTENCE_BREAK = re.compile(f"(?:{SENTENCE_STOP.pattern})\\s*|\n+")
 
 
 def sentence_starts(text: str) -> list[int]:
-    """The offset where each sentence of `text` begins, the first at 0, ascending.
-
-    A Latin sentence ends at a full stop, "!" or "?" followed by white space, a Chinese or Japanese one
-    at 。！？ (no space follows them), each with any closing quotes or brackets after the mark; a line
-    break ends one too, since a paragraph or a list item is not continued across it. An abbreviation's
-    full stop ("Nov. 12") also ends one: a sentence cut short is all this costs, no term is cut.
-    """
-    return [0, *(end for match in _SENTENCE_END.finditer(text) if (end := match.end()) < len(text))]
+    """The offset where each sentence of `text` begins, the first at 0, ascending: after each
+    `SENTENCE_STOP` and the white space after it, and after a line break, since a paragraph or a list
+    item is not continued across one."""
+    return [0, *(end for match in _SENTENCE_BREAK.finditer(text) if (end := match.end()) < len(text))]
 
 
 class FoldedText:

@@ -580,3 +580,88 @@ def test_chinese_and_japanese_sentences_end_at_their_full_stops_without_a_space(
 
     assert match_topic(default_topic(), title="北海道の半導体工場に追加補助金", text=text) is None
     assert match_topic(default_topic(), title="北海道の半導体工場に追加補助金", text=text.replace("。日本", "、日本")) is not None
+
+
+# A roundup: both countries among many, meeting only beside the others.
+_HOTEL_TITLE = "Asian hotel rates rise for a third year, Tokyo and Taipei among top gainers"
+_HOTEL_RATES = "\n\n".join((
+    "SINGAPORE -- Average hotel rates in Asia rose 6% this year, led by Tokyo, Osaka and Seoul, a data firm said.",
+    "Rates in Tokyo climbed 14% while Taipei rose 7%, Singapore 4% and Bangkok 2%; Hong Kong fell slightly.",
+    "The firm expects growth to slow as new hotels open in Japan, Vietnam and Taiwan next year.",
+))
+
+
+def test_a_roundup_naming_both_countries_among_many_does_not_match():
+    assert match_topic(default_topic(), title=_HOTEL_TITLE, text=_HOTEL_RATES) is None
+
+
+def test_a_roundup_that_also_names_the_two_on_their_own_matches():
+    # Proves the roundup is refused for where its sides meet: one sentence naming the two alone is enough.
+    text = _HOTEL_RATES + "\n\nJapan's tourism agency said Taiwan sent the most hotel guests of any market."
+
+    assert match_topic(default_topic(), title=_HOTEL_TITLE, text=text) is not None
+
+
+def test_a_story_about_the_two_naming_two_other_countries_beside_them_matches():
+    # China's protest and the United States' view are named beside the two in every sentence: two other
+    # countries are not a roundup.
+    text = "\n\n".join((
+        "TOKYO -- Japan and Taiwan held coast guard talks on Monday, drawing a protest from China.",
+        "China said Japan and Taiwan were colluding; the United States said Japan and Taiwan were free to talk.",
+    ))
+
+    assert match_topic(default_topic(), title="Coast guard talks", text=text) is not None
+
+
+def test_a_query_naming_no_country_by_place_takes_no_story_for_a_roundup():
+    text = ("TSMC said its Arizona plant would buy chemicals from Korea, Germany and Singapore. TSMC told Arizona "
+            "officials its Arizona plant would hire locally, Korea and Germany's suppliers too.")
+
+    assert match_topic(topic("TSMC AND Arizona"), title="TSMC expands", text=text) is not None
+
+
+def test_the_strait_shorthand_names_taiwan_in_chinese_as_taiwan_strait_does_in_english():
+    brief = "日本內閣官房長官今天對中共環台軍演表達嚴重關切，強調台海和平穩定的重要性。"
+
+    match = match_topic(default_topic(), title="日本關切共軍演習", text=brief)
+
+    assert match is not None and "台海" in match.terms
+
+
+@pytest.mark.parametrize(("title", "text"), [
+    ("九州電力、台電と地熱で協力", "九州電力は1日、台電と宜蘭県清水地区の地熱資源を共同で調査する協定を結んだ。"
+     "大分県の発電所で培ったノウハウを提供する。台電の董事長は「長年の運転経験を持つパートナーが必要だ」と話した。"
+     "九州電力は来年から技術者10人を宜蘭に派遣する。"),
+    ("Kyushu Electric, Taipower to explore geothermal in Yilan", "Kyushu Electric Power and Taipower signed a "
+     "deal on Monday to explore deep geothermal resources in Yilan. Kyushu Electric will share drilling know-how "
+     "from its plants in Oita, and send ten engineers to Yilan next year, Taipower said. The two utilities will "
+     "drill a test well near the Qingshui geothermal plant next spring, and Kyushu Electric will train Taipower's "
+     "staff at its Hatchobaru station for two years."),
+])
+def test_japans_regions_and_taiwans_power_company_name_their_countries(title: str, text: str):
+    assert match_topic(default_topic(), title=title, text=text) is not None
+
+
+def test_a_game_report_naming_a_team_by_its_sport_abbreviation_does_not_match():
+    story = ("男籃亞洲區資格賽今天在沖繩開打，中華隊下半場遭日本隊逆轉，終場以74比78落敗。"
+             "中華隊目前1勝3敗，明年2月將在臺北迎戰澳洲，日本隊則暫居分組第一。")
+
+    assert match_topic(default_topic(), title="中華男籃惜敗日本", text=story) is None
+
+
+@pytest.mark.parametrize(("title", "story"), [
+    ("Japanese burger chain opens 300th store in Taiwan",
+     "Japanese burger chain Mos Burger opened its 300th store in Taiwan on Saturday in Taoyuan. Taiwan is its "
+     "largest overseas market, and its rice burgers sell better there than in Japan."),
+    ("日本居酒屋明年進駐高雄", "大阪連鎖居酒屋的臺灣加盟商表示，明年2月將在高雄開設首家門市，並計劃在臺灣南部"
+     "開設5家分店。日本總公司將派員來臺培訓。"),
+])
+def test_a_chains_store_opening_naming_both_countries_does_not_match(title: str, story: str):
+    assert match_topic(default_topic(), title=title, text=story) is None
+
+
+def test_joining_a_trade_pact_is_not_a_franchise():
+    # 加盟 is also "to join" (TPP): only the franchise's own words (加盟店, 加盟商) gate a story.
+    brief = "自民党青年局の議員12人は1日、台北で行政院長と会談した。院長は台湾のTPP加盟申請への日本の支持に謝意を示した。"
+
+    assert match_topic(default_topic(), title="自民青年局、台湾の行政院長と会談", text=brief) is not None

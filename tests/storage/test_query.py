@@ -20,6 +20,7 @@ from kuroshio.storage.query import (
     occurrences,
     occurring_leaves,
     parse_query,
+    place,
     positive_leaves,
 )
 from kuroshio.storage.text import FoldedText, sentence_starts
@@ -206,6 +207,17 @@ def test_occurrence_starts_are_where_the_positive_terms_of_a_query_begin() -> No
     ("日本が支援した。台湾は感謝した！「なぜか？」と問われた。", [0, 8, 16, 22]),
     ("台灣感謝日本。\n日本回應", [0, 8]),
     ("No end mark", [0]),
+    ("Japan waited… Taiwan acted.", [0, 14]),
+    ("Rates rose 3.5% on focustaiwan.tw today. Next one", [0, 41]),
 ])
 def test_sentences_end_at_latin_and_cjk_full_stops_and_at_line_breaks(text: str, starts: list[int]) -> None:
     assert sentence_starts(text) == starts
+
+
+def test_a_place_can_be_built_with_only_some_kinds_of_names() -> None:
+    every = {term.text for term in place("Japan").children}
+    own = {term.text for term in place("Japan", kinds=("country", "capital")).children}
+
+    assert {"Japan", "日本", "Tokyo"} <= own < every
+    assert "Kumamoto" in every and "Kumamoto" not in own
+    assert {term.via for term in place("JP", kinds=("country",)).children} == {"Japan"}
