@@ -9,12 +9,13 @@ tuning, so its figures say whether the tuning carries over. Each holds en, zh-Ha
 by whether an analyst following Taiwan–Japan relations wants to read it, never by what a matcher finds.
 
 Each article's title and text go through the package's public API,
-`match_topics(default_topics(), title=..., text=...)`. An article is predicted on topic when any
+`judge_topics(default_topics(), title=..., text=...)`, the judgement `match_topics` makes, with its
+reasons. An article is predicted on topic when any
 default topic matches it. A miss is an on-topic article with no match. A false alarm is an off-topic
-article with a match. For a miss, the best score is what the topic scores with its min_score set to 0,
-so the query must still hold. The score is shown against the min_score it fell short of. "no match"
-means that the query itself does not hold. Targets for the default topic: recall >= 0.98 and
-precision >= 0.95, on each set.
+article with a match. A miss is listed with why the topic refused it, in the matcher's own words
+(`judge_topics`: a side nothing names, a gate that holds, a score short of min_score, sides named
+apart, a roundup), its score and the terms that occurred. Targets for the default topic: recall >= 0.98
+and precision >= 0.95, on each set.
 
     .venv/bin/python -m benchmarks.relevance [--set dev|heldout|both] [--write-results]
 
@@ -34,7 +35,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks.common import REPO, replace_section, short_commit
-from kuroshio.crawler.topics import Topic, default_topics, match_topics
+from kuroshio.crawler.topics import Refusal, Topic, default_topics, judge_topics
+from kuroshio.storage.records import TopicMatch
 
 ARTICLES = REPO / "benchmarks" / "relevance" / "articles.jsonl"
 HELDOUT = REPO / "benchmarks" / "relevance" / "heldout.jsonl"
@@ -97,16 +99,16 @@ class Article:
 class Verdict:
     """What the topic made of one article.
 
-    `matched`: the topic matched. `score` and `terms`: the match's score and terms. For an article the
-    topic did not match, they are what it scores below its min_score; `score` is None when the query
-    does not hold. `min_score`: the threshold the article was measured against.
+    `matched`: the topic matched. `score` and `terms`: the match's score and terms; for an article the
+    topic did not match, what it scored and what occurred, with `reason`, the matcher's word for why it
+    refused (None for a match).
     """
 
     article: Article
     matched: bool
-    score: float | None
+    score: float
     terms: tuple[str, ...]
-    min_score: float | None
+    reason: str | None = None
 
     @property
     def miss(self) -> bool:
@@ -174,21 +176,18 @@ def _article(fields: dict[str, object], where: str) -> Article:
 
 
 def judge(article: Article, topics: Sequence[Topic]) -> Verdict:
-    """Match one article against `topics` as the crawler does; below the threshold, score it anyway."""
-    min_score = min((topic.min_score for topic in topics), default=None)
-    matches = match_topics(topics, title=article.title, text=article.text)
-    if not matches:
-        matches = match_topics([_unthresholded(topic) for topic in topics], title=article.title, text=article.text)
-        best = max(matches, key=lambda match: match.score, default=None)
-        return Verdict(article=article, matched=False, score=best.score if best else None,
-                       terms=best.terms if best else (), min_score=min_score)
-    best = max(matches, key=lambda match: match.score)
-    return Verdict(article=article, matched=True, score=best.score, terms=best.terms, min_score=min_score)
-
-
-def _unthresholded(topic: Topic) -> Topic:
-    """The same topic with min_score 0, so a match below the threshold shows its score and terms."""
-    return dataclasses.replace(topic, min_score=0.0)
+    """Match one article against `topics` as the crawler does; when none matches, the best-scoring
+    topic's refusal says why."""
+    judged = judge_topics(topics, title=article.title, text=article.text)
+    matches = [match for match in judged if isinstance(match, TopicMatch)]
+    if matches:
+        best = max(matches, key=lambda match: match.score)
+        return Verdict(article=article, matched=True, score=best.score, terms=best.terms)
+    refusal = max((refused for refused in judged if isinstance(refused, Refusal)), key=lambda refused: refused.score,
+                  default=None)
+    if refusal is None:
+        return Verdict(article=article, matched=False, score=0.0, terms=(), reason="no topic")
+    return Verdict(article=article, matched=False, score=refusal.score, terms=refusal.terms, reason=refusal.reason)
 
 
 def tally(verdicts: Iterable[Verdict], group: str) -> Tally:
@@ -215,12 +214,8 @@ def rate(value: float | None) -> str:
 
 
 def describe_score(verdict: Verdict) -> str:
-    """The score as a reader needs it: the match's score, the best score below the threshold, or no match."""
-    if verdict.score is None:
-        return "no match"
-    if verdict.matched or verdict.min_score is None:
-        return f"score {verdict.score:g}"
-    return f"best score {verdict.score:g} < min {verdict.min_score:g}"
+    """The score as a reader needs it: a match's score, or why the topic refused the article."""
+    return f"score {verdict.score:g}" if verdict.matched else f"refused, {verdict.reason}"
 
 
 def describe(verdict: Verdict) -> str:
@@ -275,7 +270,7 @@ def section(results: Sequence[tuple[ArticleSet, Sequence[Verdict]]], *, commit: 
         "topic was tuned on. The held-out set, `heldout.jsonl`, was written afterwards on other events and is "
         "never used for tuning: it says whether the tuning carries over (earlier held-out sets, once their errors "
         "had been read, moved into the development set: see the set's README). The topic is "
-        f"{names}, from `default_topics()` and `match_topics()`. Targets, on each set: recall ≥ "
+        f"{names}, from `default_topics()` and `judge_topics()`. Targets, on each set: recall ≥ "
         f"{TARGET_RECALL}, precision ≥ {TARGET_PRECISION}.",
     ]
     for article_set, verdicts in results:

@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Literal, overload
 
 from kuroshio.storage.gazetteer import known_countries, resolve_country
 from kuroshio.storage.query import (
@@ -232,37 +233,82 @@ def default_topics() -> list[Topic]:
 
 def match_topic(topic: Topic, *, title: str, text: str) -> TopicMatch | None:
     """Score an article's title and text against one topic; None unless it holds and reaches min_score."""
-    return _match(topic, FoldedText.of(title), FoldedText.of(text))
+    return _judge(topic, FoldedText.of(title), FoldedText.of(text), explain=False)
 
 
 def match_topics(topics: Sequence[Topic], *, title: str, text: str) -> list[TopicMatch]:
     """Every topic the article matches, in the order the topics are given."""
     folded_title, folded_text = FoldedText.of(title), FoldedText.of(text)
-    return [match for topic in topics if (match := _match(topic, folded_title, folded_text)) is not None]
+    return [match for topic in topics if (match := _judge(topic, folded_title, folded_text, explain=False))]
 
 
-def _match(topic: Topic, title: FoldedText, text: FoldedText) -> TopicMatch | None:
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why an article does not match a topic, in one line (`reason`), for a reader who asks: `kuroshio
+    extract` and the relevance benchmark. `score` is what the article scored (0 when the query does not
+    hold) and `terms` the query's terms that occurred, as a match would list them. Never stored."""
+
+    topic: str
+    reason: str
+    score: float
+    terms: tuple[str, ...]
+
+
+def judge_topics(topics: Sequence[Topic], *, title: str, text: str) -> list[TopicMatch | Refusal]:
+    """For each topic in order, its match or why there is none: the same judgement as `match_topics`."""
+    folded_title, folded_text = FoldedText.of(title), FoldedText.of(text)
+    return [_judge(topic, folded_title, folded_text, explain=True) for topic in topics]
+
+
+@overload
+def _judge(topic: Topic, title: FoldedText, text: FoldedText, *, explain: Literal[True]) -> TopicMatch | Refusal: ...
+@overload
+def _judge(topic: Topic, title: FoldedText, text: FoldedText, *, explain: Literal[False]) -> TopicMatch | None: ...
+def _judge(topic: Topic, title: FoldedText, text: FoldedText, *, explain: bool) -> TopicMatch | Refusal | None:
+    """The match, or else a Refusal when `explain` (its reason is worded only then) and None otherwise."""
     leaf_score = occurrences(topic.query, title, text, title_weight=TITLE_WEIGHT)
     holds, evaluated = evaluate(topic.query, leaf_score)
     score = evaluated or 0.0
-    if not holds or score < min(topic.min_score, 1.0):
-        return None
+    if not holds:
+        return _refused(explain, topic, leaf_score, 0.0, lambda: _not_held(topic.query, leaf_score))
+    below = f"score {score:g} < min {topic.min_score:g}"
+    if score < min(topic.min_score, 1.0):
+        return _refused(explain, topic, leaf_score, score, lambda: below)
     # Only a score between 1 and min_score asks whether the text is a brief: most articles never count words.
     if score < topic.min_score and not _is_brief(text):
-        return None
-    if not _sides_meet(topic.query, leaf_score, title, text) and not _is_brief(text):
-        return None
+        return _refused(explain, topic, leaf_score, score, lambda: f"{below}, and it is no brief")
+    apart = _sides_apart(topic.query, leaf_score, title, text)
+    if apart and not _is_brief(text):
+        return _refused(explain, topic, leaf_score, score, lambda: apart)
     return TopicMatch(topic=topic.name, score=score, terms=_matched_terms(topic.query, leaf_score))
 
 
-def _sides_meet(query: Query, leaf_score: Occurrences, title: FoldedText, text: FoldedText) -> bool:
-    """Whether the query's required sides are named together: each in the head (the title or the first
-    paragraph), or all of them in one sentence, `MEETING_SENTENCES` times; and, in a story naming
-    `ROUNDUP_COUNTRIES` countries the query does not name, in one sentence naming none of those. True
-    for a query without two sides."""
+def _refused(explain: bool, topic: Topic, leaf_score: Occurrences, score: float,
+             reason: Callable[[], str]) -> Refusal | None:
+    if not explain:
+        return None
+    return Refusal(topic.name, reason(), score, _matched_terms(topic.query, leaf_score))
+
+
+def _not_held(query: Query, leaf_score: Occurrences) -> str:
+    """Which required side is not named, or which gate holds, with what it found."""
+    for child in query.children if isinstance(query, And) else (query,):
+        if isinstance(child, Not) and evaluate(child.child, leaf_score)[0]:
+            return f"held back by a gate: {', '.join(_matched_terms(child.child, leaf_score))} occur"
+        if not isinstance(child, Not) and not evaluate(child, leaf_score)[0]:
+            written = f"({child})" if isinstance(child, Or) else str(child)
+            return f"nothing names {written if len(written) <= 60 else written[:59] + '…'}"
+    return "the query does not hold"
+
+
+def _sides_apart(query: Query, leaf_score: Occurrences, title: FoldedText, text: FoldedText) -> str | None:
+    """Why the query's required sides are not named together, or None when they are: each in the head
+    (the title or the first paragraph), or all of them in one sentence, `MEETING_SENTENCES` times; and,
+    in a story naming `ROUNDUP_COUNTRIES` countries the query does not name, in one sentence naming none
+    of those. None for a query without two sides."""
     sides = _required_sides(query)
     if len(sides) < 2:
-        return True
+        return None
     lede_end = text.text.find("\n\n")
     lede_end = len(text.text) if lede_end < 0 else lede_end
     starts = [occurrence_starts(side, leaf_score, text) for side in sides]
@@ -271,14 +317,19 @@ def _sides_meet(query: Query, leaf_score: Occurrences, title: FoldedText, text: 
     sentence_at: list[int] = []
     if not in_head:
         sentence_at = sentence_starts(text.text)
-        if len(_shared_sentences(starts, sentence_at)) < MEETING_SENTENCES:
-            return False
+        shared = len(_shared_sentences(starts, sentence_at))
+        if shared < MEETING_SENTENCES:
+            return (f"its sides are named apart: not each in the title or first paragraph, and together in "
+                    f"{shared} sentence{'' if shared == 1 else 's'} (fewer than {MEETING_SENTENCES})")
     others = _other_countries(_countries_named(query)).named(title, text)
     if len(others) < ROUNDUP_COUNTRIES:
-        return True
+        return None
     sentence_at = sentence_at or sentence_starts(text.text)
     crowded = _shared_sentences([[start for found in others.values() for start in found]], sentence_at)
-    return bool(_shared_sentences(starts, sentence_at) - crowded)
+    if _shared_sentences(starts, sentence_at) - crowded:
+        return None
+    return (f"a roundup: it names {len(others)} other countries ({', '.join(sorted(others))}) and its sides "
+            f"meet only beside them")
 
 
 def _required_sides(query: Query) -> list[Query]:

@@ -5,8 +5,8 @@ crawl's settings and address policy (an address inside the network is refused, u
 a configured source), a FILE's bytes are taken as served from `--url`; then decoding, extraction with
 the source's publisher rules, the evidence of an article and topic matching run as in a crawl. Printed:
 the would-be stored article (title, authors, published time, language, canonical URL, partial, text),
-its topic matches, and which publisher rules matched on the page (`kuroshio.crawler.publishers.applied`);
-or, for a page that is no article, the reason a crawl would record. Nothing is stored. Everything that
+its topic matches and why each other topic refused it (`kuroshio.crawler.topics.judge_topics`), and
+which publisher rules matched on the page (`kuroshio.crawler.publishers.applied`); or, for a page that is no article, the reason a crawl would record. Nothing is stored. Everything that
 came from the page is printed without control characters (`one_line`), so a hostile page cannot rewrite
 the terminal.
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from kuroshio.crawler.options import SourceConfig
     from kuroshio.crawler.publishers.applied import RuleMatch
     from kuroshio.crawler.spiders.page import PageReading
+    from kuroshio.crawler.topics import Refusal
 
 # The name the page is read under when no configured source holds it (shown in the log's lines).
 NO_SOURCE = "(no source)"
@@ -74,12 +75,27 @@ def extract_command(ctx: click.Context, target: str, file_url: str | None, sourc
             reading = read_page(url, source=source, crawl=config.crawl, topics=tuple(config.topics),
                                 reach=reach, body=body, log_level=ctx.obj["log_level"])
     rules = _rules(reading, source)
+    refusals = _refusals(reading, config)
     if output_format == "json":
-        click.echo(json.dumps(_record(reading, source, how, rules), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(_record(reading, source, how, rules, refusals), ensure_ascii=False, indent=2))
     else:
-        click.echo("\n".join(_lines(reading, source, how, rules)))
+        click.echo("\n".join(_lines(reading, source, how, rules, refusals)))
     if reading.article is None:
         ctx.exit(EXIT_FAILED)
+
+
+def _refusals(reading: PageReading, config: Config) -> list[Refusal]:
+    """Why each configured topic the article did not match refused it: what a reader asks of a story they
+    expected to see in their digest."""
+    from kuroshio.crawler.topics import Refusal, judge_topics
+
+    article = reading.article
+    matched = {match.topic for match in reading.matches}
+    unmatched = [topic for topic in config.topics if topic.name not in matched]
+    if article is None or not unmatched:
+        return []
+    return [judged for judged in judge_topics(unmatched, title=article.title, text=article.text)
+            if isinstance(judged, Refusal)]
 
 
 def _target(target: str, file_url: str | None, *, max_bytes: int) -> tuple[str, bytes | str | None]:
@@ -168,7 +184,8 @@ def _source_line(source: SourceConfig, how: str) -> str:
     return f"{source.name} ({how}): {rules}"
 
 
-def _lines(reading: PageReading, source: SourceConfig, how: str, rules: list[RuleMatch]) -> list[str]:
+def _lines(reading: PageReading, source: SourceConfig, how: str, rules: list[RuleMatch],
+           refusals: list[Refusal]) -> list[str]:
     answer = [f"HTTP {reading.status}"] if reading.status is not None else []
     answer += [reading.content_type] if reading.content_type else []
     fields = [("page", reading.url + (f" ({', '.join(answer)})" if answer else ""))]
@@ -179,8 +196,9 @@ def _lines(reading: PageReading, source: SourceConfig, how: str, rules: list[Rul
     if article is None:
         fields.append(("result", f"no article: {reading.reason}"))
     else:
-        topics = "; ".join(f"{match.topic} (score {match.score:g}: {', '.join(match.terms)})"
-                           for match in reading.matches) or "none"
+        topics = "; ".join([*(f"{match.topic} (score {match.score:g}: {', '.join(match.terms)})"
+                              for match in reading.matches),
+                            *(f"{refused.topic} not matched: {refused.reason}" for refused in refusals)]) or "none"
         fields += [
             ("result", "article"),
             ("title", article.title),
@@ -205,7 +223,8 @@ def _lines(reading: PageReading, source: SourceConfig, how: str, rules: list[Rul
     return lines
 
 
-def _record(reading: PageReading, source: SourceConfig, how: str, rules: list[RuleMatch]) -> dict[str, Any]:
+def _record(reading: PageReading, source: SourceConfig, how: str, rules: list[RuleMatch],
+            refusals: list[Refusal]) -> dict[str, Any]:
     article = reading.article
     return {
         "url": reading.url,
@@ -227,6 +246,8 @@ def _record(reading: PageReading, source: SourceConfig, how: str, rules: list[Ru
         },
         "topics": [{"name": match.topic, "score": match.score, "terms": list(match.terms)}
                    for match in reading.matches],
+        "topics_not_matched": [{"name": refused.topic, "reason": refused.reason, "score": refused.score,
+                                "terms": list(refused.terms)} for refused in refusals],
         "reason": reading.reason,
         "rules": [{"kind": rule.kind, "rule": rule.rule, "matches": rule.matches, "example": rule.example}
                   for rule in rules],

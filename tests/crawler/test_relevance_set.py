@@ -48,8 +48,8 @@ def article(id: str, *, group: str, label: str, kind: str = "story") -> object:
 
 def verdict(id: str, *, group: str, label: str, matched: bool) -> object:
     return relevance.Verdict(article=article(id, group=group, label=label), matched=matched,
-                             score=3.0 if matched else None, terms=("taiwan", "japan") if matched else (),
-                             min_score=2.0)
+                             score=3.0 if matched else 0.0, terms=("taiwan", "japan") if matched else (),
+                             reason=None if matched else "nothing names @Japan")
 
 
 # --- the set ----------------------------------------------------------------------------------------------
@@ -192,7 +192,7 @@ def test_a_group_with_nothing_matched_or_nothing_on_topic_has_no_rate() -> None:
 
 def test_the_report_lists_every_miss_and_every_false_alarm_with_score_and_terms() -> None:
     lines = relevance.report(HAND_MADE)
-    assert "- en-3 (en, story): no match; terms: -" in lines
+    assert "- en-3 (en, story): refused, nothing names @Japan; terms: -" in lines
     assert "- en-4 (en, story): score 3; terms: taiwan, japan" in lines
     assert sum(line.startswith("- ") for line in lines) == 2
 
@@ -208,10 +208,11 @@ def test_judge_matches_a_taiwan_japan_story_and_not_an_unrelated_one() -> None:
         title="Paris museums extend opening hours", text="The Louvre will open until 10 p.m. on Fridays.", note="n")
     matched, missed = relevance.run([story, unrelated], topics)
     assert matched.matched and matched.score is not None and matched.terms
-    assert not missed.matched and missed.score is None and relevance.describe_score(missed) == "no match"
+    assert not missed.matched and missed.score == 0
+    assert relevance.describe_score(missed).startswith("refused, nothing names (@Taiwan OR 台日")
 
 
-def test_a_miss_below_min_score_shows_its_best_score_and_terms() -> None:
+def test_a_miss_below_min_score_shows_its_score_and_terms() -> None:
     strict = Topic.from_config("kumamoto", "Kumamoto", min_score=5.0)
     # Over 40 words: a brief is matched by one mention of each side whatever the min score (README.md).
     text = ("Kumamoto signed a chip talent pact with a university on Monday. The agreement covers scholarships, "
@@ -222,7 +223,7 @@ def test_a_miss_below_min_score_shows_its_best_score_and_terms() -> None:
     (result,) = relevance.run([story], [strict])
     assert not result.matched and result.miss
     assert result.score is not None and 0 < result.score < 5.0 and result.terms
-    assert relevance.describe_score(result) == f"best score {result.score:g} < min 5"
+    assert relevance.describe_score(result) == f"refused, score {result.score:g} < min 5, and it is no brief"
 
 
 def test_set_option_chooses_one_set_or_both() -> None:

@@ -11,8 +11,10 @@ from kuroshio.crawler.topics import (
     DEFAULT_MIN_SCORE,
     DEFAULT_TOPIC_NAME,
     TITLE_WEIGHT,
+    Refusal,
     Topic,
     default_topics,
+    judge_topics,
     match_topic,
     match_topics,
 )
@@ -665,3 +667,53 @@ def test_joining_a_trade_pact_is_not_a_franchise():
     brief = "自民党青年局の議員12人は1日、台北で行政院長と会談した。院長は台湾のTPP加盟申請への日本の支持に謝意を示した。"
 
     assert match_topic(default_topic(), title="自民青年局、台湾の行政院長と会談", text=brief) is not None
+
+
+# Why a topic refused an article, for a reader who asks.
+
+def refusal_of(title: str, text: str) -> str:
+    (judged,) = judge_topics([default_topic()], title=title, text=text)
+    assert isinstance(judged, Refusal), judged
+    return judged.reason
+
+
+def test_a_match_is_judged_as_match_topic_matches_it():
+    text = "Taiwan and Japan signed a fisheries pact on Monday. Taiwan said Japan agreed to a hotline."
+
+    assert judge_topics([default_topic()], title="Pact", text=text) == [
+        match_topic(default_topic(), title="Pact", text=text)]
+
+
+def test_a_refusal_names_the_side_nothing_names():
+    assert refusal_of("Taipei metro fares", "Taipei raised metro fares in Taiwan's capital.").startswith(
+        "nothing names (@Japan OR 台日 OR 日台")
+
+
+def test_a_refusal_names_the_gate_and_what_it_found():
+    reason = refusal_of("Taiwan's Chen wins in Chiba for first JLPGA title",
+                        "Chen of Taiwan won in Chiba, her first title on the Japan LPGA Tour. Japan's fans cheered.")
+
+    assert reason.startswith("held back by a gate: ") and "JLPGA" in reason
+
+
+def test_a_refusal_gives_the_score_short_of_min_score_and_its_terms():
+    (judged,) = judge_topics([default_topic()], title=_SUBSIDY_TITLE, text=_SUBSIDY_LEDE + " " + _SUBSIDY_CLOSE
+                             + " Taiwan's Chip makers, too, were invited.")
+
+    assert isinstance(judged, Refusal) and judged.reason == "score 1 < min 2, and it is no brief"
+    assert judged.score == 1 and "Taiwan" in judged.terms
+
+
+def test_a_refusal_says_the_sides_are_named_apart():
+    text = "\n\n".join((_SUBSIDY_LEDE, "Officials said Japan hopes the plant will one day rival the fabs TSMC runs "
+                        "in Taiwan. TSMC said Taiwan would watch.", _SUBSIDY_CLOSE))
+
+    assert refusal_of(_SUBSIDY_TITLE, text) == (
+        "its sides are named apart: not each in the title or first paragraph, and together in 1 sentence "
+        "(fewer than 2)")
+
+
+def test_a_refusal_names_a_roundups_other_countries():
+    assert refusal_of(_HOTEL_TITLE, _HOTEL_RATES) == (
+        "a roundup: it names 5 other countries (Hong Kong, Singapore, South Korea, Thailand, Vietnam) "
+        "and its sides meet only beside them")

@@ -80,6 +80,7 @@ def test_extract_url_shows_the_article_its_metadata_topics_and_publisher_rules(c
     assert "published: 2023-06-09T11:47:00+09:00" in lines
     assert "language:  en" in lines
     assert "partial:   no" in lines
+    assert "topics:    taiwan-japan not matched: nothing names (@Taiwan OR 台日 OR 日台" in "\n".join(lines)
     assert any(line.startswith("  drop_lines ") and "1 matched, first: '© Kyodo News." in line for line in lines)
     assert any(line.startswith("  date_formats %b %d, %Y - %H:%M: 1 matched") for line in lines)
     assert "Japan's Diet on Friday enacted a bill" in result.stdout
@@ -97,7 +98,9 @@ def test_extract_json_matches_what_the_crawl_stores(config: Path) -> None:
     article = json.loads(stored.stdout)
     for key in ("title", "url", "canonical_url", "published", "authors", "language", "partial", "text"):
         assert page["article"][key] == article[key], key
-    assert page["topics"] == article["topics"]
+    assert page["topics"] == article["topics"] == []
+    (refused,) = page["topics_not_matched"]
+    assert refused["name"] == "taiwan-japan" and refused["reason"].startswith("nothing names (@Taiwan OR")
     assert page["source"] == "kyodo" and page["publisher"] == "kyodo"
     assert {rule["kind"] for rule in page["rules"]} >= {"prune_texts", "drop_lines", "date_formats"}
 
