@@ -1,5 +1,6 @@
 """The relevance sets are well formed: the development set (benchmarks/relevance/articles.jsonl) and the
-held-out set (heldout.jsonl), which is never used for tuning (the first held-out set was read while tuning, so it moved into the development set). The benchmark that scores the default topic
+held-out set (heldout.jsonl), which is never used for tuning (a held-out set whose errors were read while
+tuning moves into the development set). The benchmark that scores the default topic
 on them (benchmarks/relevance.py) counts precision and recall correctly and reports each set on its own.
 
 The targets themselves (recall >= 0.98, precision >= 0.95) are not asserted here; the matcher's own tests
@@ -98,7 +99,7 @@ def test_each_substring_trap_the_issue_names_is_an_off_topic_story(substring: st
 @BOTH_SETS
 def test_place_only_articles_name_neither_country(articles: list) -> None:
     named = {item.id: COUNTRY_NAMES.findall(item.title + item.text) for item in articles if item.kind == "place-only"}
-    assert len(named) >= 12
+    assert len(named) >= 10
     assert {id: names for id, names in named.items() if names} == {}
 
 
@@ -290,12 +291,12 @@ def test_write_results_replaces_only_its_own_section() -> None:
 
 # --- the default topic on the sets -------------------------------------------------------------------------
 
-# Floors under the figures in benchmarks/RESULTS.md (development 0.992 / 0.984 on 502 articles after the
-# fourth round; held-out 0.950 / 0.864 on a set nobody tuning has read, written to look like the business,
-# travel and statistics news that names both countries), so that a change to the matcher, the gazetteer or
-# the default topic that loses relevance fails here; the issue's targets (TARGET_RECALL, TARGET_PRECISION)
-# are what the benchmark reports against.
-RELEVANCE_FLOORS = {"dev": (0.99, 0.98), "heldout": (0.94, 0.85)}
+# Floors under the figures in benchmarks/RESULTS.md (development 0.994 / 0.981 on 622 articles after the
+# fifth round; held-out 0.983 / 0.908 on a set nobody tuning has read, written to look like an ordinary week
+# of these outlets), so that a change to the matcher, the gazetteer or the default topic that loses
+# relevance fails here; the issue's targets (TARGET_RECALL, TARGET_PRECISION) are what the benchmark
+# reports against.
+RELEVANCE_FLOORS = {"dev": (0.99, 0.98), "heldout": (0.98, 0.90)}
 
 
 @pytest.mark.parametrize("name", sorted(RELEVANCE_FLOORS))
