@@ -114,7 +114,8 @@ _JAPAN_SIDE = (
 # line-up or a game's result in any sport (a Taiwanese golfer's win on the Japanese tour), a disease
 # named after Japan. They are excluded unless they also speak of aid or exchange between the two
 # (Japan's rescuers after a Hualien earthquake are on topic). Chinese sports pages name the sport only
-# through its teams (中華男籃, 中華隊 "Chinese Taipei"), and a tournament by its name (World Cup).
+# through its teams (中華男籃, 中華隊 "Chinese Taipei"), a league (中職, the CPBL) or its people (教練,
+# 投手), and a tournament by its name (World Cup).
 _HAZARD_OR_SPORT = (
     'typhoon* OR 颱風 OR 台風 OR tsunami* OR 海嘯 OR 津波 OR "weather bureau" OR 氣象署 OR 気象庁'
     ' OR 氣象局 OR "Central Weather Administration" OR "Japan Meteorological Agency"'
@@ -123,6 +124,7 @@ _HAZARD_OR_SPORT = (
     ' OR football OR soccer OR 足球 OR サッカー OR basketball OR 籃球 OR バスケットボール OR volleyball OR 排球'
     ' OR バレーボール OR badminton OR 羽球 OR 羽毛球 OR バドミントン OR 桌球 OR 乒乓球 OR 卓球'
     ' OR 男籃 OR 女籃 OR 男排 OR 女排 OR 男足 OR 女足 OR 中華隊 OR "World Cup" OR 世界盃 OR 世界杯 OR ワールドカップ'
+    ' OR CPBL OR NPB OR 中職 OR 職棒 OR 球團 OR 教練 OR 投手 OR 打者 OR pitcher OR pitchers OR outfielder OR infielder'
     ' OR "Japanese encephalitis" OR 日本腦炎 OR 日本脳炎'
 )
 _EXCHANGE = (
@@ -157,9 +159,26 @@ _LIFESTYLE_FEATURE = (
     " OR store OR stores OR franchise* OR 門市 OR 分店 OR 展店 OR 加盟店 OR 加盟商 OR 店舗 OR 出店 OR 號店 OR 旗艦店"
 )
 _TRADE = "export* OR import* OR invest* OR 輸出 OR 輸入 OR 出口 OR 進口 OR 投資"
+# One person's brush with the police, a court or the road: a tourist's crash or fine, an arrest, a
+# sentence for counterfeiting the other side's brand. The other country is named for a nationality or a
+# brand, with no state or people acting between the two. It counts when it speaks of exchange or
+# cooperation, or of what the two states do about such cases: a coast guard's or a fisheries agency's
+# arrest of a boat's captain, Interpol, an extradition, a protest.
+_INCIDENT = (
+    'police OR arrest* OR detained OR "district court" OR "high court" OR sentenced OR prison OR jailed'
+    " OR prosecutor* OR suspect OR suspects OR crash OR crashed OR fined"
+    " OR 警方 OR 警察 OR 逮捕 OR 法院 OR 判決 OR 判刑 OR 地檢署 OR 嫌犯 OR 車禍 OR 交通事故 OR 罰款 OR 罰鍰"
+    " OR 容疑者 OR 地裁 OR 罰金 OR 県警 OR 府警"
+)
+_BETWEEN_STATES = (
+    '"coast guard" OR 海巡 OR 海巡署 OR 海上保安庁 OR 海上保安本部 OR 海保 OR fishing OR fisheries OR 漁船 OR 漁業'
+    " OR 漁民 OR Interpol OR 國際刑警 OR 国際刑事警察機構 OR extradit* OR 引渡 OR 遣返 OR protest* OR 抗議 OR joint"
+    " OR 聯手"
+)
 DEFAULT_TOPIC_QUERY = (
     f"({_TAIWAN_SIDE}) AND ({_JAPAN_SIDE}) AND NOT (({_HAZARD_OR_SPORT}) AND NOT ({_EXCHANGE}))"
     f" AND NOT (({_LIFESTYLE_FEATURE}) AND NOT ({_EXCHANGE} OR {_TRADE}))"
+    f" AND NOT (({_INCIDENT}) AND NOT ({_EXCHANGE} OR {_BETWEEN_STATES}))"
 )
 
 BRIEF_WORDS = 40

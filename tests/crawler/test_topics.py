@@ -500,13 +500,13 @@ def test_parentheses_override_precedence():
     assert match_topic(topic("(Taiwan OR Korea) AND Japan"), title="", text=text) is None
 
 
-def test_default_query_parses_to_two_required_sides_and_two_gates():
+def test_default_query_parses_to_two_required_sides_and_three_gates():
     query = default_topic().query
 
     assert isinstance(query, And)
-    taiwan, japan, hazard_or_sport, lifestyle_feature = query.children
+    taiwan, japan, hazard_or_sport, lifestyle_feature, incident = query.children
     assert isinstance(taiwan, Or) and isinstance(japan, Or)
-    assert isinstance(hazard_or_sport, Not) and isinstance(lifestyle_feature, Not)
+    assert all(isinstance(gate, Not) for gate in (hazard_or_sport, lifestyle_feature, incident))
 
 
 def test_a_topic_is_its_query_text_parsed_on_first_use_and_sent_to_workers_as_text():
@@ -717,3 +717,35 @@ def test_a_refusal_names_a_roundups_other_countries():
     assert refusal_of(_HOTEL_TITLE, _HOTEL_RATES) == (
         "a roundup: it names 5 other countries (Hong Kong, Singapore, South Korea, Thailand, Vietnam) "
         "and its sides meet only beside them")
+
+
+@pytest.mark.parametrize(("title", "story"), [
+    ("Japanese tourist detained after scooter crash in Taipei",
+     "Police in Taipei detained a 34-year-old Japanese man on Sunday after he crashed a rented scooter into a "
+     "parked car while drunk. The Japanese tourist was released on bail and barred from leaving Taiwan."),
+    ("台湾の観光客運転のレンタカー、石垣島で事故", "沖縄県石垣市で、台湾から訪れた男性の運転するレンタカーが"
+     "ガードレールに衝突した。警察によると、男性は台湾と違う左側通行に慣れていなかった。日本で運転する外国人の事故が増えている。"),
+    ("台灣網紅大阪違規拍攝遭罰款", "一名臺灣網紅日前在日本大阪越過鐵路道口栏杆拍攝列車，被日本警方處以罰款。"
+     "他事後在臺灣的社群平台道歉，大阪的鐵路公司表示將加強巡邏。"),
+])
+def test_one_persons_brush_with_police_or_courts_naming_both_countries_does_not_match(title: str, story: str):
+    assert match_topic(default_topic(), title=title, text=story) is None
+
+
+@pytest.mark.parametrize(("title", "story"), [
+    ("Japan arrests captain of Taiwanese fishing boat off Yonaguni",
+     "The Japan Coast Guard arrested the captain of a Taiwanese fishing boat on Monday for fishing inside "
+     "Japan's waters off Yonaguni. Taiwan's fisheries agency said it had asked Japan to release the captain."),
+    ("Taiwan, Japan police break up phone-scam ring",
+     "Police in Taiwan and Japan arrested 14 suspects in a joint operation against a phone-scam ring that cheated "
+     "elderly people in Japan, Taiwan's Criminal Investigation Bureau said, thanking Japan's National Police Agency."),
+])
+def test_an_arrest_the_two_states_act_on_together_or_against_each_other_matches(title: str, story: str):
+    assert match_topic(default_topic(), title=title, text=story) is not None
+
+
+def test_a_coachs_hire_in_taiwans_pro_baseball_league_does_not_match():
+    story = ("中職味全龍昨天宣布，延攬曾任日本職棒打擊教練的佐藤擔任一軍打擊教練。球團表示，"
+             "希望藉由佐藤的經驗提升長打能力。佐藤說，臺灣打者爆發力佳，春訓將於明年1月在斗六展開。")
+
+    assert match_topic(default_topic(), title="味全龍延攬日籍打擊教練", text=story) is None
