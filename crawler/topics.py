@@ -95,7 +95,9 @@ inside closing brackets (`kuroshio.storage.text.SENTENCE_STOP`, shared with the 
 # Japanese business; the English spelling names the country, so the shorthand must too. Japan's
 # regions are no first-level divisions, yet a utility, a university or an airport is named for one
 # (Kyushu Electric, Tohoku University, Kansai Airport). Not 四国 ("four countries" in Chinese), 東北 (China's
-# northeast) or 関西 (a Hsinchu township): only the forms no other place shares.
+# northeast) or 関西 (a Hsinchu township): only the forms no other place shares. Three prefectures the
+# gazetteer leaves out in English (Saga is a word, Kochi a city in India, Mie too short) count with the
+# word the press writes after them.
 _TAIWAN_SIDE = (
     '@Taiwan OR 台日 OR 日台 OR TSMC OR 台積電 OR 賴清德 OR 頼清徳 OR "Lai Ching-te"'
     ' OR "Executive Yuan" OR 行政院 OR "Legislative Yuan" OR 立法院 OR "Control Yuan" OR 監察院'
@@ -109,6 +111,7 @@ _JAPAN_SIDE = (
     ' OR 自衛隊 OR "Self-Defense Force" OR "Self-Defense Forces" OR 海上保安庁 OR 海上保安本部 OR 日商'
     ' OR Kyushu OR Shikoku OR Honshu OR Tohoku OR Hokuriku OR Kanto OR Kansai OR Chubu OR Kinki'
     ' OR 九州 OR 本州 OR 東北地方 OR 北陸 OR 関東 OR 近畿 OR 中部地方'
+    ' OR "Saga Prefecture" OR "Kochi Prefecture" OR "Mie Prefecture"'
 )
 # Stories that name both countries for another reason: a typhoon's or a tsunami's track, a tournament's
 # line-up or a game's result in any sport (a Taiwanese golfer's win on the Japanese tour), a disease

@@ -749,3 +749,12 @@ def test_a_coachs_hire_in_taiwans_pro_baseball_league_does_not_match():
              "希望藉由佐藤的經驗提升長打能力。佐藤說，臺灣打者爆發力佳，春訓將於明年1月在斗六展開。")
 
     assert match_topic(default_topic(), title="味全龍延攬日籍打擊教練", text=story) is None
+
+
+@pytest.mark.parametrize("prefecture", ["Saga", "Kochi", "Mie"])
+def test_a_prefecture_the_gazetteer_leaves_out_names_japan_with_the_word_prefecture(prefecture: str):
+    text = (f"Changhua's Lukang Township and a city in {prefecture} Prefecture signed a friendship pact on Monday. "
+            f"The {prefecture} Prefecture delegation visited Lukang's Tianhou Temple, and Lukang will send students "
+            "to the city next spring under the pact, the township office in Changhua said.")
+
+    assert match_topic(default_topic(), title="Lukang signs friendship pact", text=text) is not None
