@@ -178,10 +178,23 @@ _BETWEEN_STATES = (
     " OR 漁民 OR Interpol OR 國際刑警 OR 国際刑事警察機構 OR extradit* OR 引渡 OR 遣返 OR protest* OR 抗議 OR joint"
     " OR 聯手"
 )
+# A market wrap: the two bourses side by side, often in the headline ("Japan and Taiwan stocks rebound").
+# Not "Nikkei" alone, which is also the newspaper. A story about investment or cooperation between the two
+# that quotes a share price counts; trade words do not lift this gate, since every wrap speaks of
+# exporters and investors, nor does "exchange", which is the bourse's name.
+_MARKET_WRAP = (
+    '"Nikkei 225" OR "Nikkei average" OR "Nikkei Stock Average" OR Taiex OR TOPIX OR "stock market"'
+    ' OR "stock markets" OR "Hang Seng" OR 股市 OR 台股 OR 日股 OR 日經 OR 日經指數 OR 加權指數 OR 股價'
+    " OR 股匯 OR 株価 OR 日経平均 OR 株式市場 OR 東証 OR 台湾株 OR 為替"
+)
+_INVESTMENT_OR_COOPERATION = (
+    "invest OR invests OR investment OR investments OR 投資 OR cooperat* OR 合作 OR 協力 OR 交流 OR friendship"
+)
 DEFAULT_TOPIC_QUERY = (
     f"({_TAIWAN_SIDE}) AND ({_JAPAN_SIDE}) AND NOT (({_HAZARD_OR_SPORT}) AND NOT ({_EXCHANGE}))"
     f" AND NOT (({_LIFESTYLE_FEATURE}) AND NOT ({_EXCHANGE} OR {_TRADE}))"
     f" AND NOT (({_INCIDENT}) AND NOT ({_EXCHANGE} OR {_BETWEEN_STATES}))"
+    f" AND NOT (({_MARKET_WRAP}) AND NOT ({_INVESTMENT_OR_COOPERATION}))"
 )
 
 BRIEF_WORDS = 40

@@ -500,13 +500,13 @@ def test_parentheses_override_precedence():
     assert match_topic(topic("(Taiwan OR Korea) AND Japan"), title="", text=text) is None
 
 
-def test_default_query_parses_to_two_required_sides_and_three_gates():
+def test_default_query_parses_to_two_required_sides_and_four_gates():
     query = default_topic().query
 
     assert isinstance(query, And)
-    taiwan, japan, hazard_or_sport, lifestyle_feature, incident = query.children
+    taiwan, japan, *gates = query.children
     assert isinstance(taiwan, Or) and isinstance(japan, Or)
-    assert all(isinstance(gate, Not) for gate in (hazard_or_sport, lifestyle_feature, incident))
+    assert len(gates) == 4 and all(isinstance(gate, Not) for gate in gates)
 
 
 def test_a_topic_is_its_query_text_parsed_on_first_use_and_sent_to_workers_as_text():
@@ -758,3 +758,23 @@ def test_a_prefecture_the_gazetteer_leaves_out_names_japan_with_the_word_prefect
             "to the city next spring under the pact, the township office in Changhua said.")
 
     assert match_topic(default_topic(), title="Lukang signs friendship pact", text=text) is not None
+
+
+@pytest.mark.parametrize(("title", "story"), [
+    ("Japan and Taiwan stocks rebound on China data",
+     "Japan and Taiwan stocks rose on Tuesday after upbeat factory data from China. In Tokyo the Nikkei 225 "
+     "closed 1.3% higher, led by utilities and steel.\n\nIn Taiwan the Taiex gained 1.7%, with cement and glass "
+     "makers rallying; on the Taiwan Stock Exchange 668 stocks rose and 172 fell, while Japan's exporters lagged."),
+    ("台股日股同步收紅", "台股今天終場上漲1.7%，日股日經指數也收高1.3%。法人表示，日本出口股表現落後，台灣水泥與玻璃類股領漲。"
+     "台北股市成交量放大，日本東京股市則受日圓走強影響漲幅收斂。"),
+])
+def test_a_market_wrap_naming_both_bourses_does_not_match(title: str, story: str):
+    assert match_topic(default_topic(), title=title, text=story) is None
+
+
+def test_a_story_about_investment_between_the_two_that_quotes_a_share_price_matches():
+    story = ("TSMC said on Tuesday it would invest a further US$5 billion in its Kumamoto plant in Japan, and its "
+             "shares rose 2% in Taipei. Japan's industry ministry said the investment would deepen chip cooperation "
+             "between Taiwan and Japan, and Taiex futures rose on the news.")
+
+    assert match_topic(default_topic(), title="TSMC to invest more in Japan", text=story) is not None
