@@ -211,11 +211,17 @@ class EmailTarget:
         """Hand the letter to the SMTP server as an email whose Subject is its title; a warning naming the
         recipients it refused, if any. DeliveryError when it accepted it for nobody; ValueError for a sender
         that is no address."""
-        message = build_message(letter.content, digest=self.digest, sender=self.smtp.sender,
-                                now=letter.content.generated_at)
-        message.replace_header("Subject", letter.title)
+        message = letter_message(letter, digest=self.digest, sender=self.smtp.sender)
         refused = deliver(self.smtp, message, recipients=self.digest.to, ssl_context=self.ssl_context)
         return "refused recipients: " + "; ".join(f"{a}: {r}" for a, r in refused.items()) if refused else None
+
+
+def letter_message(letter: Letter, *, digest: DigestConfig, sender: str) -> EmailMessage:
+    """The email a letter goes out as: its content's message with the letter's title as Subject.
+    ValueError for a sender that is no address."""
+    message = build_message(letter.content, digest=digest, sender=sender, now=letter.content.generated_at)
+    message.replace_header("Subject", letter.title)
+    return message
 
 
 def digest_targets(digest: DigestConfig, *, smtp: SmtpConfig, ssl_context: ssl.SSLContext | None = None,
@@ -257,7 +263,7 @@ def send_digest(
             targets = digest_targets(digest, smtp=smtp, ssl_context=ssl_context)
             settle_deliveries(session, digest=digest.name, targets=[target.key for target in targets], now=composed_at)
             if digest.mode == "instant":
-                plan = _instant_plan(session, digest, targets, topic_names=topic_names, since=since,
+                plan = instant_plan(session, digest, targets, topic_names=topic_names, since=since,
                                      sender=smtp.sender, now=composed_at)
             else:
                 plan = _digest_plan(session, digest, targets, source_names=source_names, topic_names=topic_names,
@@ -290,15 +296,16 @@ def send_digest(
 
 
 @dataclass(frozen=True)
-class _Plan:
-    """What one attempt sends: each letter with the keys of the targets it goes to; `owed` articles in all."""
+class Plan:
+    """What one attempt sends: each letter with the keys of the targets it goes to (none: every target
+    has it already, and it is not sent); `owed` articles in all."""
 
     letters: list[tuple[Letter, list[str]]]
     owed: int
 
 
 def _digest_plan(session: Session, digest: DigestConfig, targets: Sequence[Target], *, source_names: Sequence[str],
-                 topic_names: Sequence[str], since: datetime | None, sender: str, now: datetime) -> _Plan:
+                 topic_names: Sequence[str], since: datetime | None, sender: str, now: datetime) -> Plan:
     """One letter per set of owed articles: targets that accepted part of it earlier get the rest only."""
     articles = owed_articles(session, digest=digest.name, topics=digest.topics, since=since)
     accepted = partial_deliveries(session, digest.name)
@@ -317,14 +324,15 @@ def _digest_plan(session: Session, digest: DigestConfig, targets: Sequence[Targe
                                  topic_names=digest.topics or tuple(topic_names), problems=problems,
                                  last_sent_at=last_sent_at, problems_since=window_start, now=now)
         letters.append((digest_letter(content, subject=digest.subject, sender=sender, now=now), keys))
-    return _Plan(letters, len(articles))
+    return Plan(letters, len(articles))
 
 
-def _instant_plan(session: Session, digest: DigestConfig, targets: Sequence[Target], *, topic_names: Sequence[str],
-                  since: datetime | None, sender: str, now: datetime) -> _Plan:
+def instant_plan(session: Session, digest: DigestConfig, targets: Sequence[Target], *, topic_names: Sequence[str],
+                 since: datetime | None, sender: str, now: datetime) -> Plan:
     """One letter per story first seen since the digest was first attempted, oldest first, to each
     target that has not accepted all of its copies. A digest's first attempt alerts nothing: it starts
-    the watch, so that switching alerts on does not send the archive."""
+    the watch, so that switching alerts on does not send the archive. It only reads the store, so
+    `kuroshio digest` previews an instant digest with it."""
     watching_since = first_digest_attempt_at(session, digest.name) or now
     articles = owed_articles(session, digest=digest.name, topics=digest.topics, since=since, seen_since=watching_since)
     articles.sort(key=lambda article: (article.published_at or article.first_seen_at, article.id), reverse=True)
@@ -336,10 +344,10 @@ def _instant_plan(session: Session, digest: DigestConfig, targets: Sequence[Targ
         content = compose_digest(digest, story, topic_names=digest.topics or tuple(topic_names),
                                  problems_since=now, now=now)
         letters.append((story_letter(content, sender=sender, now=now), keys))
-    return _Plan(letters, len(articles))
+    return Plan(letters, len(articles))
 
 
-def _deliver_letters(session: Session, digest: DigestConfig, targets: Sequence[Target], plan: _Plan,
+def _deliver_letters(session: Session, digest: DigestConfig, targets: Sequence[Target], plan: Plan,
                      attempt_id: int, *, now: datetime | None) -> tuple[dict[str, str], list[str]]:
     """Send each letter to its targets and record what each accepted, at once; a target that failed is
     not tried again in this attempt. Returns the failures (label → error naming it) and the warnings."""
