@@ -92,22 +92,31 @@ inside closing brackets (`kuroshio.storage.text.SENTENCE_STOP`, shared with the 
 # "the Taiwanese side") are how Chinese reports, Beijing's above all, name the other party once they
 # have named it. Some of a country's names are Chinese shorthand for a name that holds the country in
 # English: 台海 for the Taiwan Strait, 台電 for Taiwan Power (Taipower), 台商 and 日商 for Taiwanese and
-# Japanese business; the English spelling names the country, so the shorthand must too. Japan's
+# Japanese business; the English spelling names the country, so the shorthand must too. The parties
+# count on their side in English as in Chinese and Japanese (自民党 and the Liberal Democratic Party; the
+# Kuomintang, KMT, and the Democratic Progressive Party, as 國民黨 and 民進黨). Japan's
 # regions are no first-level divisions, yet a utility, a university or an airport is named for one
 # (Kyushu Electric, Tohoku University, Kansai Airport). Not 四国 ("four countries" in Chinese), 東北 (China's
 # northeast) or 関西 (a Hsinchu township): only the forms no other place shares. Three prefectures the
 # gazetteer leaves out in English (Saga is a word, Kochi a city in India, Mie too short) count with the
 # word the press writes after them.
+# The two de facto embassies are the relationship itself, like 台日 and 日台: their names count on both
+# sides, in every script and with their abbreviations.
+_DE_FACTO_EMBASSIES = (
+    '"Japan-Taiwan Exchange Association" OR JTEA OR 日本台湾交流協会 OR 日本台灣交流協會 OR 日本台湾交流协会'
+    ' OR "Taiwan-Japan Relations Association" OR TJRA OR 台灣日本關係協會 OR 台湾日本関係協会 OR 台湾日本关系协会'
+)
 _TAIWAN_SIDE = (
-    '@Taiwan OR 台日 OR 日台 OR TSMC OR 台積電 OR 賴清德 OR 頼清徳 OR "Lai Ching-te"'
+    f'@Taiwan OR 台日 OR 日台 OR {_DE_FACTO_EMBASSIES} OR TSMC OR 台積電 OR 賴清德 OR 頼清徳 OR "Lai Ching-te"'
     ' OR "Executive Yuan" OR 行政院 OR "Legislative Yuan" OR 立法院 OR "Control Yuan" OR 監察院'
     ' OR "Judicial Yuan" OR 司法院 OR "Examination Yuan" OR 考試院'
     ' OR 衛福部 OR 衛福部長 OR 衛生福利部 OR 食藥署 OR 食藥署長 OR 食品藥物管理署 OR 疾管署 OR 疾管署長'
     ' OR 陸委會 OR 大陸委員會 OR "Mainland Affairs Council" OR 海巡署 OR 海巡署長 OR "Coast Guard Administration"'
     ' OR 國發會 OR 國科會 OR 金管會 OR 觀光署 OR 觀光署長 OR 駐台 OR 台方 OR 台海 OR 台電 OR Taipower OR 台商'
+    ' OR Kuomintang OR KMT OR 國民黨 OR "Democratic Progressive Party" OR 民進黨'
 )
 _JAPAN_SIDE = (
-    '@Japan OR 台日 OR 日台 OR 外務省 OR 経済産業省 OR 防衛省 OR 自民党 OR 駐日 OR 日方'
+    f'@Japan OR 台日 OR 日台 OR {_DE_FACTO_EMBASSIES} OR 外務省 OR 経済産業省 OR 防衛省 OR 自民党 OR "Liberal Democratic Party" OR 駐日 OR 日方'
     ' OR 自衛隊 OR "Self-Defense Force" OR "Self-Defense Forces" OR 海上保安庁 OR 海上保安本部 OR 日商'
     ' OR Kyushu OR Shikoku OR Honshu OR Tohoku OR Hokuriku OR Kanto OR Kansai OR Chubu OR Kinki'
     ' OR 九州 OR 本州 OR 東北地方 OR 北陸 OR 関東 OR 近畿 OR 中部地方'
@@ -116,7 +125,8 @@ _JAPAN_SIDE = (
 # Stories that name both countries for another reason: a typhoon's or a tsunami's track, a tournament's
 # line-up or a game's result in any sport (a Taiwanese golfer's win on the Japanese tour), a disease
 # named after Japan. They are excluded unless they also speak of aid or exchange between the two
-# (Japan's rescuers after a Hualien earthquake are on topic). Chinese sports pages name the sport only
+# (Japan's rescuers after a Hualien earthquake are on topic). Figure skating, go and shogi, and a species
+# named for Japan (the Japanese eel) are in it too. Chinese sports pages name the sport only
 # through its teams (中華男籃, 中華隊 "Chinese Taipei"), a league (中職, the CPBL) or its people (教練,
 # 投手), and a tournament by its name (World Cup).
 _HAZARD_OR_SPORT = (
@@ -128,12 +138,13 @@ _HAZARD_OR_SPORT = (
     ' OR バレーボール OR badminton OR 羽球 OR 羽毛球 OR バドミントン OR 桌球 OR 乒乓球 OR 卓球'
     ' OR 男籃 OR 女籃 OR 男排 OR 女排 OR 男足 OR 女足 OR 中華隊 OR "World Cup" OR 世界盃 OR 世界杯 OR ワールドカップ'
     ' OR CPBL OR NPB OR 中職 OR 職棒 OR 球團 OR 教練 OR 投手 OR 打者 OR pitcher OR pitchers OR outfielder OR infielder'
-    ' OR "Japanese encephalitis" OR 日本腦炎 OR 日本脳炎'
+    ' OR "figure skating" OR skater OR skaters OR 花滑 OR 花樣滑冰 OR 花式滑冰 OR 滑冰 OR フィギュア OR スケート'
+    ' OR 圍棋 OR 囲碁 OR 棋士 OR 棋手 OR 將棋 OR 将棋 OR chess'
+    ' OR "Japanese encephalitis" OR 日本腦炎 OR 日本脳炎 OR "Japanese eel" OR "Japanese eels" OR 日本鰻 OR 日本鰻苗'
 )
-_EXCHANGE = (
-    "aid OR donat* OR rescue* OR relief OR condolence* OR 援助 OR 支援 OR 救援 OR 捐款 OR 義援金 OR 慰問"
-    " OR 交流 OR 合作 OR 協力 OR 友好 OR friendship OR exchange* OR cooperat*"
-)
+_AID = "aid OR donat* OR relief OR condolence* OR 援助 OR 支援 OR 救援 OR 捐款 OR 義援金 OR 慰問"
+_COOPERATION = "交流 OR 合作 OR 協力 OR 友好 OR friendship OR exchange* OR cooperat*"
+_EXCHANGE = f"{_AID} OR rescue* OR {_COOPERATION}"
 # Lifestyle, culture and entertainment features: a Japanese-style ramen shop or kissaten in Taipei, a
 # Taiwanese sweets shop in Tokyo, a garden column's Taiwan cherry and Japanese maple, anime or fashion
 # trends, a Taiwan-born novelist's literary prize in Tokyo, a Taipei band's concert there, a film, a TV
@@ -164,14 +175,16 @@ _LIFESTYLE_FEATURE = (
 _TRADE = "export* OR import* OR invest* OR 輸出 OR 輸入 OR 出口 OR 進口 OR 投資"
 # One person's brush with the police, a court or the road: a tourist's crash or fine, an arrest, a
 # sentence for counterfeiting the other side's brand. The other country is named for a nationality or a
-# brand, with no state or people acting between the two. It counts when it speaks of exchange or
+# brand, with no state or people acting between the two. It counts when it speaks of aid, exchange or
 # cooperation, or of what the two states do about such cases: a coast guard's or a fisheries agency's
-# arrest of a boat's captain, Interpol, an extradition, a protest.
+# arrest of a boat's captain, Interpol, an extradition, a protest. A rescue alone does not lift it (a
+# hiker airlifted to hospital is rescued by his hosts), though aid from one side to the other does.
 _INCIDENT = (
     'police OR arrest* OR detained OR "district court" OR "high court" OR sentenced OR prison OR jailed'
     " OR prosecutor* OR suspect OR suspects OR crash OR crashed OR fined"
     " OR 警方 OR 警察 OR 逮捕 OR 法院 OR 判決 OR 判刑 OR 地檢署 OR 嫌犯 OR 車禍 OR 交通事故 OR 罰款 OR 罰鍰"
     " OR 容疑者 OR 地裁 OR 罰金 OR 県警 OR 府警"
+    " OR injured OR hospital OR hospitalized OR airlifted OR 受傷 OR 送醫 OR 骨折 OR 負傷 OR 重体 OR 滑落 OR けが"
 )
 _BETWEEN_STATES = (
     '"coast guard" OR 海巡 OR 海巡署 OR 海上保安庁 OR 海上保安本部 OR 海保 OR fishing OR fisheries OR 漁船 OR 漁業'
@@ -193,7 +206,7 @@ _INVESTMENT_OR_COOPERATION = (
 DEFAULT_TOPIC_QUERY = (
     f"({_TAIWAN_SIDE}) AND ({_JAPAN_SIDE}) AND NOT (({_HAZARD_OR_SPORT}) AND NOT ({_EXCHANGE}))"
     f" AND NOT (({_LIFESTYLE_FEATURE}) AND NOT ({_EXCHANGE} OR {_TRADE}))"
-    f" AND NOT (({_INCIDENT}) AND NOT ({_EXCHANGE} OR {_BETWEEN_STATES}))"
+    f" AND NOT (({_INCIDENT}) AND NOT ({_AID} OR {_COOPERATION} OR {_BETWEEN_STATES}))"
     f" AND NOT (({_MARKET_WRAP}) AND NOT ({_INVESTMENT_OR_COOPERATION}))"
 )
 

@@ -778,3 +778,50 @@ def test_a_story_about_investment_between_the_two_that_quotes_a_share_price_matc
              "between Taiwan and Japan, and Taiex futures rose on the news.")
 
     assert match_topic(default_topic(), title="TSMC to invest more in Japan", text=story) is not None
+
+
+def test_a_de_facto_embassys_name_counts_on_both_sides():
+    story = ("The Japan-Taiwan Exchange Association held a reception for 300 guests on Friday. The association's "
+             "head said trade had reached a record. Guests from business, academia and local government attended.")
+
+    match = match_topic(default_topic(), title="JTEA reception draws 300 guests", text=story)
+
+    assert match is not None and '"Japan-Taiwan Exchange Association"' in match.terms
+
+
+def test_the_parties_name_their_countries_in_english_as_in_chinese_and_japanese():
+    brief = ("Kuomintang Chairwoman Cheng met Liberal Democratic Party Secretary-General Suzuki in Tokyo on Wednesday "
+             "and said the KMT wanted stable and friendly relations with Japan, her party said after a week of "
+             "meetings in the capital.")
+
+    match = match_topic(default_topic(), title="KMT chair meets LDP secretary-general", text=brief)
+
+    assert match is not None and {"Kuomintang", "KMT", '"Liberal Democratic Party"'} <= set(match.terms)
+
+
+@pytest.mark.parametrize(("title", "story"), [
+    ("花滑NHK杯：日本選手包攬女單前二", "國際滑聯花樣滑冰大獎賽NHK杯在日本大阪結束女子單人滑比賽，日本選手分獲冠亞軍。"
+     "中國臺北選手以總分178分排名第八，日本選手在男子單人滑也奪冠。"),
+    ("台灣出生棋手奪日本圍棋名人戰", "在臺灣出生、少年時期赴日學棋的棋手，在日本圍棋名人戰第六局獲勝，"
+     "奪得名人頭銜。他12歲赴日拜入日本棋院門下，臺灣棋界也為他慶賀。"),
+    ("宜蘭鰻苗季開跑 日本鰻苗喊價60元", "宜蘭沿海鰻苗季開跑，臺灣漁民入夜後在海邊撈捕。今年首批日本鰻苗每尾收購價約60元，"
+     "漁民表示日本鰻苗數量受黑潮影響。宜蘭縣府提醒注意夜間安全。"),
+])
+def test_skating_board_games_and_a_species_named_for_japan_are_gated(title: str, story: str):
+    assert match_topic(default_topic(), title=title, text=story) is None
+
+
+def test_rescuing_one_hiker_does_not_lift_the_incident_gate():
+    story = ("A 63-year-old Japanese tourist was airlifted to hospital on Thursday after falling from a trail in "
+             "Taroko National Park in Hualien, Taiwan. The Japanese man was rescued by a helicopter crew and is in "
+             "stable condition with a broken leg, Taiwan's fire department said.")
+
+    assert match_topic(default_topic(), title="Japanese hiker rescued in Taroko", text=story) is None
+
+
+def test_aid_between_the_two_after_a_disaster_lifts_the_incident_gate():
+    story = ("Japan sent a 60-member rescue team to Hualien on Thursday after the earthquake injured more than 800 "
+             "people in Taiwan. Taiwan's foreign ministry thanked Japan for the aid, and Japan's government pledged "
+             "relief supplies for hospitals in Hualien.")
+
+    assert match_topic(default_topic(), title="Japan sends rescue team to Taiwan", text=story) is not None
