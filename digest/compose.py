@@ -93,6 +93,8 @@ class DigestContent:
     not_shown: int
     problems: tuple[SourceProblem, ...]
     problems_since: str
+    instant: bool = False
+    """An instant alert's one story (`mode = "instant"`): no digest came before it to speak of."""
 
     @property
     def article_count(self) -> int:
@@ -161,6 +163,7 @@ def compose_digest(
         not_shown=len(articles) - sum(len(copies) for copies in shown),
         problems=tuple(problems),
         problems_since=_format_time(problems_since, zone),
+        instant=digest.mode == "instant",
     )
 
 

@@ -163,3 +163,13 @@ def test_footer_names_the_sources_to_check_or_says_all_is_well() -> None:
                                  problems_since=NOW - timedelta(days=1), now=NOW)
         text, html = render_text(content), render_html(content)
         assert expected_text in text and expected_html in html
+
+
+def test_an_instant_alert_is_called_an_alert_and_speaks_of_no_digest_before_it() -> None:
+    digest_text, _ = parts(build([seed(SEED_CASES[0])])[1])
+    alert_text, alert_html = parts(build([seed(SEED_CASES[0])], mode="instant")[1])
+
+    assert digest_text.startswith('Kuroshio digest "morning"') and "This is the first digest. Times are" in digest_text
+    assert alert_text.startswith('Kuroshio alert "morning"') and "Kuroshio alert" in alert_html
+    assert "digest" not in alert_text.split("\n== ")[0].replace('"morning"', "")
+    assert "\nTimes are " in alert_text and "first digest" not in alert_html
