@@ -88,7 +88,8 @@ inside closing brackets (`kuroshio.storage.text.SENTENCE_STOP`, shared with the 
 # Japanese counterpart (農業部（農水省に相当）), which would count a domestic Taiwan story's gloss as a
 # second mention of Japan. It does get the forces and the coast guard that no other country names so
 # (自衛隊, Self-Defense Forces, 海上保安庁 and its regional 管区海上保安本部): a destroyer in the strait or
-# a Yilan boat warned off the Senkakus is reported through them. 日方 and 台方 ("the Japanese side",
+# a Yilan boat warned off the Senkakus is reported through them. Each side's space agency (JAXA, TASA)
+# is its own, too. 日方 and 台方 ("the Japanese side",
 # "the Taiwanese side") are how Chinese reports, Beijing's above all, name the other party once they
 # have named it. Some of a country's names are Chinese shorthand for a name that holds the country in
 # English: 台海 for the Taiwan Strait, 台電 for Taiwan Power (Taipower), 台商 and 日商 for Taiwanese and
@@ -113,11 +114,12 @@ _TAIWAN_SIDE = (
     ' OR 衛福部 OR 衛福部長 OR 衛生福利部 OR 食藥署 OR 食藥署長 OR 食品藥物管理署 OR 疾管署 OR 疾管署長'
     ' OR 陸委會 OR 大陸委員會 OR "Mainland Affairs Council" OR 海巡署 OR 海巡署長 OR "Coast Guard Administration"'
     ' OR 國發會 OR 國科會 OR 金管會 OR 觀光署 OR 觀光署長 OR 駐台 OR 台方 OR 台海 OR 台電 OR Taipower OR 台商'
-    ' OR Kuomintang OR KMT OR 國民黨 OR "Democratic Progressive Party" OR 民進黨'
+    ' OR Kuomintang OR KMT OR 國民黨 OR "Democratic Progressive Party" OR 民進黨 OR TASA OR 國家太空中心'
 )
 _JAPAN_SIDE = (
     f'@Japan OR 台日 OR 日台 OR {_DE_FACTO_EMBASSIES} OR 外務省 OR 経済産業省 OR 防衛省 OR 自民党 OR "Liberal Democratic Party" OR 駐日 OR 日方'
     ' OR 自衛隊 OR "Self-Defense Force" OR "Self-Defense Forces" OR 海上保安庁 OR 海上保安本部 OR 日商'
+    ' OR JAXA OR 宇宙航空研究開発機構'
     ' OR Kyushu OR Shikoku OR Honshu OR Tohoku OR Hokuriku OR Kanto OR Kansai OR Chubu OR Kinki'
     ' OR 九州 OR 本州 OR 東北地方 OR 北陸 OR 関東 OR 近畿 OR 中部地方'
     ' OR "Saga Prefecture" OR "Kochi Prefecture" OR "Mie Prefecture"'
@@ -128,7 +130,8 @@ _JAPAN_SIDE = (
 # (Japan's rescuers after a Hualien earthquake are on topic). Figure skating, go and shogi, and a species
 # named for Japan (the Japanese eel) are in it too. Chinese sports pages name the sport only
 # through its teams (中華男籃, 中華隊 "Chinese Taipei"), a league (中職, the CPBL) or its people (教練,
-# 投手), and a tournament by its name (World Cup).
+# 投手), and a tournament by its name (World Cup, a qualifier, the Asian Games). Haze and yellow dust
+# drift over both, as a typhoon does.
 _HAZARD_OR_SPORT = (
     'typhoon* OR 颱風 OR 台風 OR tsunami* OR 海嘯 OR 津波 OR "weather bureau" OR 氣象署 OR 気象庁'
     ' OR 氣象局 OR "Central Weather Administration" OR "Japan Meteorological Agency"'
@@ -139,7 +142,9 @@ _HAZARD_OR_SPORT = (
     ' OR 男籃 OR 女籃 OR 男排 OR 女排 OR 男足 OR 女足 OR 中華隊 OR "World Cup" OR 世界盃 OR 世界杯 OR ワールドカップ'
     ' OR CPBL OR NPB OR 中職 OR 職棒 OR 球團 OR 教練 OR 投手 OR 打者 OR pitcher OR pitchers OR outfielder OR infielder'
     ' OR "figure skating" OR skater OR skaters OR 花滑 OR 花樣滑冰 OR 花式滑冰 OR 滑冰 OR フィギュア OR スケート'
-    ' OR 圍棋 OR 囲碁 OR 棋士 OR 棋手 OR 將棋 OR 将棋 OR chess'
+    ' OR 圍棋 OR 囲碁 OR 棋士 OR 棋手 OR 將棋 OR 将棋 OR chess OR handball OR 手球 OR ハンドボール'
+    ' OR "Asian Games" OR 亞運 OR アジア大会 OR qualifier OR qualifiers OR 資格賽 OR 預選賽'
+    ' OR haze OR smog OR "PM2.5" OR "air quality" OR 霾 OR 霧霾 OR 空汙 OR 空品 OR 黃沙 OR 黄砂 OR 大気汚染'
     ' OR "Japanese encephalitis" OR 日本腦炎 OR 日本脳炎 OR "Japanese eel" OR "Japanese eels" OR 日本鰻 OR 日本鰻苗'
 )
 _AID = "aid OR donat* OR relief OR condolence* OR 援助 OR 支援 OR 救援 OR 捐款 OR 義援金 OR 慰問"
@@ -169,6 +174,7 @@ _LIFESTYLE_FEATURE = (
     " OR 演唱會 OR 歌手 OR 樂團 OR 歌迷 OR 巡演 OR コンサート OR バンド"
     ' OR movie OR movies OR cinema OR filmmaker OR filmmakers OR "film festival" OR "box office" OR 電影 OR 映画'
     " OR drama OR dramas OR 電視劇 OR 日劇 OR ドラマ OR idol OR idols OR 偶像 OR アイドル"
+    ' OR "voice actor" OR "voice actors" OR 聲優 OR 声優'
     ' OR "video game" OR "video games" OR 電玩 OR 手遊 OR ゲーム'
     " OR store OR stores OR franchise* OR 門市 OR 分店 OR 展店 OR 加盟店 OR 加盟商 OR 店舗 OR 出店 OR 號店 OR 旗艦店"
 )
@@ -178,18 +184,21 @@ _TRADE = "export* OR import* OR invest* OR 輸出 OR 輸入 OR 出口 OR 進口 
 # brand, with no state or people acting between the two. It counts when it speaks of aid, exchange or
 # cooperation, or of what the two states do about such cases: a coast guard's or a fisheries agency's
 # arrest of a boat's captain, Interpol, an extradition, a protest. A rescue alone does not lift it (a
-# hiker airlifted to hospital is rescued by his hosts), though aid from one side to the other does.
+# hiker airlifted to hospital is rescued by his hosts), though aid from one side to the other does, and
+# so does medical care across (a Yonaguni patient flown to Hualien under the two towns' pact). A flight's
+# emergency landing is one too.
 _INCIDENT = (
     'police OR arrest* OR detained OR "district court" OR "high court" OR sentenced OR prison OR jailed'
     " OR prosecutor* OR suspect OR suspects OR crash OR crashed OR fined"
     " OR 警方 OR 警察 OR 逮捕 OR 法院 OR 判決 OR 判刑 OR 地檢署 OR 嫌犯 OR 車禍 OR 交通事故 OR 罰款 OR 罰鍰"
     " OR 容疑者 OR 地裁 OR 罰金 OR 県警 OR 府警"
     " OR injured OR hospital OR hospitalized OR airlifted OR 受傷 OR 送醫 OR 骨折 OR 負傷 OR 重体 OR 滑落 OR けが"
+    ' OR "emergency landing" OR diverted OR 緊急着陸 OR 迫降 OR 備降'
 )
 _BETWEEN_STATES = (
     '"coast guard" OR 海巡 OR 海巡署 OR 海上保安庁 OR 海上保安本部 OR 海保 OR fishing OR fisheries OR 漁船 OR 漁業'
     " OR 漁民 OR Interpol OR 國際刑警 OR 国際刑事警察機構 OR extradit* OR 引渡 OR 遣返 OR protest* OR 抗議 OR joint"
-    " OR 聯手"
+    " OR 聯手 OR medical OR 醫療 OR 医療"
 )
 # A market wrap: the two bourses side by side, often in the headline ("Japan and Taiwan stocks rebound").
 # Not "Nikkei" alone, which is also the newspaper. A story about investment or cooperation between the two

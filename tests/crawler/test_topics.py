@@ -825,3 +825,32 @@ def test_aid_between_the_two_after_a_disaster_lifts_the_incident_gate():
              "relief supplies for hospitals in Hualien.")
 
     assert match_topic(default_topic(), title="Japan sends rescue team to Taiwan", text=story) is not None
+
+
+def test_a_patient_flown_across_under_a_medical_pact_lifts_the_incident_gate():
+    story = ("A Yonaguni resident who suffered a stroke was airlifted to a hospital in Hualien on Monday, the first "
+             "use of an emergency medical arrangement between Yonaguni Town and Hualien County. Yonaguni's mayor "
+             "thanked Hualien, and Okinawa Prefecture will review the arrangement with Hualien next year.")
+
+    assert match_topic(default_topic(), title="Yonaguni patient airlifted to Hualien", text=story) is not None
+
+
+@pytest.mark.parametrize(("title", "story"), [
+    ("Winter haze hits Kyushu and northern Taiwan",
+     "PM2.5 levels rose above safety guidelines across northern Kyushu on Thursday, and Fukuoka advised residents "
+     "to stay indoors. Taiwan reported red air quality alerts in Taipei and Keelung as the haze crossed the strait."),
+    ("日本資深聲優辭世 台灣粉絲悼念", "日本資深聲優7日辭世，享壽79歲。臺灣不少動畫迷在網上留言悼念，"
+     "有粉絲團將在臺北舉辦紀念放映會，日本的經紀公司也發表聲明。"),
+    ("日航機が台湾・桃園に緊急着陸", "日本航空の成田発バンコク行きが、機内で乗客が意識を失ったため台湾の桃園国際空港に"
+     "緊急着陸した。日本航空によると、同便は約2時間後に再出発した。台湾の空港当局も対応した。"),
+])
+def test_haze_a_voice_actor_and_an_emergency_landing_naming_both_countries_do_not_match(title: str, story: str):
+    assert match_topic(default_topic(), title=title, text=story) is None
+
+
+def test_the_two_space_agencies_name_their_countries():
+    brief = "TASA will launch its ocean satellite on a JAXA rocket from Tanegashima in 2027, the agencies said."
+
+    match = match_topic(default_topic(), title="TASA satellite to fly on H3", text=brief)
+
+    assert match is not None and {"TASA", "JAXA"} <= set(match.terms)
