@@ -312,7 +312,10 @@ class Daemon:
         with self.queue_changed:
             admission = self.queue.add(source, now=time.monotonic())
             self.queue_changed.notify()
-            first_skip = admission is not Admission.QUEUED and source not in self.overrun_said
+            # A source still gathering its batch (GATHER_WINDOW) while slots are free is about to start:
+            # no tick of it is said skipped until its crawl runs, or waits for a slot.
+            waiting_for_a_slot = admission is Admission.WAITING and self.queue.full
+            first_skip = (admission is Admission.RUNNING or waiting_for_a_slot) and source not in self.overrun_said
             if first_skip:
                 self.overrun_said.add(source)
         if first_skip and admission is Admission.RUNNING:

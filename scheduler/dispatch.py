@@ -52,9 +52,15 @@ class CrawlQueue:
         self._queued.add(source)
         return Admission.QUEUED
 
+    @property
+    def full(self) -> bool:
+        """Every crawl process slot is taken: a queued source waits for one to end, not for its batch to
+        gather."""
+        return self.processes >= self.max_processes
+
     def take(self, *, now: float) -> list[str]:
         """The sources of the crawl process to start now (they count as running from here on), or []."""
-        if not self._waiting or self.processes >= self.max_processes:
+        if not self._waiting or self.full:
             return []
         if len(self._waiting) < self.max_sources and now - self._waiting[0][1] < self.gather:
             return []
@@ -67,7 +73,7 @@ class CrawlQueue:
     def seconds_to_wait(self, *, now: float) -> float | None:
         """How long until `take` could start a batch without a source arriving or a process ending:
         None when only one of those can (the queue is empty, or every process slot is taken)."""
-        if not self._waiting or self.processes >= self.max_processes:
+        if not self._waiting or self.full:
             return None
         return max(0.0, self._waiting[0][1] + self.gather - now)
 

@@ -55,3 +55,14 @@ def test_an_empty_queue_waits_for_a_source_not_a_time():
     crawls = queue()
     assert crawls.take(now=0.0) == []
     assert crawls.seconds_to_wait(now=0.0) is None
+
+
+def test_the_queue_is_full_only_when_every_process_slot_is_taken():
+    crawls = queue(processes=1, sources=1, gather=0.0)
+    crawls.add("a", now=0.0)
+    assert not crawls.full, "a waits for nothing but the dispatcher"
+    assert crawls.take(now=0.0) == ["a"]
+    crawls.add("b", now=0.0)
+    assert crawls.full and crawls.take(now=0.0) == []
+    crawls.finished(["a"])
+    assert not crawls.full
