@@ -89,7 +89,8 @@ inside closing brackets (`kuroshio.storage.text.SENTENCE_STOP`, shared with the 
 # second mention of Japan. It does get the forces and the coast guard that no other country names so
 # (自衛隊, Self-Defense Forces, 海上保安庁 and its regional 管区海上保安本部): a destroyer in the strait or
 # a Yilan boat warned off the Senkakus is reported through them. Each side's space agency (JAXA, TASA)
-# is its own, too. 日方 and 台方 ("the Japanese side",
+# is its own, too, as are Taiwan's Ocean Affairs Council and Academia Sinica and Japan's national
+# observatory (NAOJ). 日方 and 台方 ("the Japanese side",
 # "the Taiwanese side") are how Chinese reports, Beijing's above all, name the other party once they
 # have named it. Some of a country's names are Chinese shorthand for a name that holds the country in
 # English: 台海 for the Taiwan Strait, 台電 for Taiwan Power (Taipower), 台商 and 日商 for Taiwanese and
@@ -115,11 +116,12 @@ _TAIWAN_SIDE = (
     ' OR 陸委會 OR 大陸委員會 OR "Mainland Affairs Council" OR 海巡署 OR 海巡署長 OR "Coast Guard Administration"'
     ' OR 國發會 OR 國科會 OR 金管會 OR 觀光署 OR 觀光署長 OR 駐台 OR 台方 OR 台海 OR 台電 OR Taipower OR 台商'
     ' OR Kuomintang OR KMT OR 國民黨 OR "Democratic Progressive Party" OR 民進黨 OR TASA OR 國家太空中心'
+    ' OR "Ocean Affairs Council" OR 海委會 OR 海洋委員會 OR "Academia Sinica" OR 中研院 OR 中央研究院'
 )
 _JAPAN_SIDE = (
     f'@Japan OR 台日 OR 日台 OR {_DE_FACTO_EMBASSIES} OR 外務省 OR 経済産業省 OR 防衛省 OR 自民党 OR "Liberal Democratic Party" OR 駐日 OR 日方'
     ' OR 自衛隊 OR "Self-Defense Force" OR "Self-Defense Forces" OR 海上保安庁 OR 海上保安本部 OR 日商'
-    ' OR JAXA OR 宇宙航空研究開発機構'
+    ' OR JAXA OR 宇宙航空研究開発機構 OR 国立天文台 OR NAOJ'
     ' OR Kyushu OR Shikoku OR Honshu OR Tohoku OR Hokuriku OR Kanto OR Kansai OR Chubu OR Kinki'
     ' OR 九州 OR 本州 OR 東北地方 OR 北陸 OR 関東 OR 近畿 OR 中部地方'
     ' OR "Saga Prefecture" OR "Kochi Prefecture" OR "Mie Prefecture"'
@@ -128,7 +130,8 @@ _JAPAN_SIDE = (
 # line-up or a game's result in any sport (a Taiwanese golfer's win on the Japanese tour), a disease
 # named after Japan. They are excluded unless they also speak of aid or exchange between the two
 # (Japan's rescuers after a Hualien earthquake are on topic). Figure skating, go and shogi, and a species
-# named for Japan (the Japanese eel) are in it too. Chinese sports pages name the sport only
+# named for Japan (the Japanese eel) are in it too, and the leagues where players cross (B.League,
+# P. League+). Chinese sports pages name the sport only
 # through its teams (中華男籃, 中華隊 "Chinese Taipei"), a league (中職, the CPBL) or its people (教練,
 # 投手), and a tournament by its name (World Cup, a qualifier, the Asian Games). Haze and yellow dust
 # drift over both, as a typhoon does.
@@ -144,6 +147,7 @@ _HAZARD_OR_SPORT = (
     ' OR "figure skating" OR skater OR skaters OR 花滑 OR 花樣滑冰 OR 花式滑冰 OR 滑冰 OR フィギュア OR スケート'
     ' OR 圍棋 OR 囲碁 OR 棋士 OR 棋手 OR 將棋 OR 将棋 OR chess OR handball OR 手球 OR ハンドボール'
     ' OR "Asian Games" OR 亞運 OR アジア大会 OR qualifier OR qualifiers OR 資格賽 OR 預選賽'
+    ' OR B.League OR Bリーグ OR "T1 League" OR "P. League+"'
     ' OR haze OR smog OR "PM2.5" OR "air quality" OR 霾 OR 霧霾 OR 空汙 OR 空品 OR 黃沙 OR 黄砂 OR 大気汚染'
     ' OR "Japanese encephalitis" OR 日本腦炎 OR 日本脳炎 OR "Japanese eel" OR "Japanese eels" OR 日本鰻 OR 日本鰻苗'
 )
@@ -156,7 +160,8 @@ _EXCHANGE = f"{_AID} OR rescue* OR {_COOPERATION}"
 # drama, an idol or a video game. They name both countries for a style's origin, a chef's training, a
 # plant's name or an artist's birthplace and stage, with no exchange, trade or policy in them; one that
 # speaks of exchange or of trade (exports of fruit to the other's restaurants, a friendship concert)
-# counts. Exhibitions are not in the gate: a museum's loan to the other side's museum is an exchange
+# counts. A film award (the Golden Horse) is such a feature; a city's gardens in a route or tourism story
+# are not a gardening column, so only the singular counts. Exhibitions are not in the gate: a museum's loan to the other side's museum is an exchange
 # between institutions whether or not the story says so. Words with an everyday sense beside the
 # cultural one are left out (novel "new", film "coating", ライブ "live stream", 遊戲 "game" in politics).
 # A consumer chain's store opening on the other side (a burger chain's 300th store, an izakaya's
@@ -166,13 +171,14 @@ _LIFESTYLE_FEATURE = (
     " OR 餐廳 OR 餐館 OR 美食 OR 米其林 OR 必比登 OR 主廚 OR 料理店 OR 小吃 OR 甜點"
     " OR レストラン OR 飲食店 OR 専門店 OR 店主 OR グルメ OR ミシュラン OR シェフ OR スイーツ"
     " OR cafe OR cafes OR café OR cafés OR coffee OR kissaten OR 咖啡 OR 咖啡廳 OR 咖啡店 OR カフェ OR 喫茶店 OR コーヒー"
-    " OR garden OR gardens OR gardening OR gardener* OR 園藝 OR 花園 OR ガーデニング"
+    " OR garden OR gardening OR gardener* OR 園藝 OR 花園 OR ガーデニング"
     " OR fashion OR 時尚 OR ファッション OR anime OR manga OR cosplay OR 動漫 OR 漫畫 OR アニメ OR 漫画"
     " OR novels OR novelist OR novelists OR literary OR literature OR poet OR poets OR poetry"
     " OR 文學 OR 小說 OR 作家 OR 詩人 OR 芥川賞 OR 直木賞"
     " OR concert OR concerts OR singer OR singers OR band OR bands OR album OR albums"
     " OR 演唱會 OR 歌手 OR 樂團 OR 歌迷 OR 巡演 OR コンサート OR バンド"
     ' OR movie OR movies OR cinema OR filmmaker OR filmmakers OR "film festival" OR "box office" OR 電影 OR 映画'
+    ' OR "Golden Horse" OR 金馬獎 OR 金馬'
     " OR drama OR dramas OR 電視劇 OR 日劇 OR ドラマ OR idol OR idols OR 偶像 OR アイドル"
     ' OR "voice actor" OR "voice actors" OR 聲優 OR 声優'
     ' OR "video game" OR "video games" OR 電玩 OR 手遊 OR ゲーム'

@@ -854,3 +854,32 @@ def test_the_two_space_agencies_name_their_countries():
     match = match_topic(default_topic(), title="TASA satellite to fly on H3", text=brief)
 
     assert match is not None and {"TASA", "JAXA"} <= set(match.terms)
+
+
+def test_taiwans_ocean_affairs_council_and_academia_sinica_name_taiwan_as_naoj_names_japan():
+    brief = ("The Ocean Affairs Council's minister met Japan Coast Guard officials in Tokyo on Monday to discuss "
+             "rescue cooperation near Yonaguni, and Academia Sinica signed a telescope pact with NAOJ.")
+
+    match = match_topic(default_topic(), title="Ocean council chief in Tokyo", text=brief)
+
+    assert match is not None and {'"Ocean Affairs Council"', '"Academia Sinica"', "NAOJ"} <= set(match.terms)
+
+
+def test_a_route_story_naming_a_citys_gardens_is_no_gardening_feature():
+    story = ("Ibaraki's governor flew into Taoyuan on Monday to promote a new Starlux route between Taipei and "
+             "Ibaraki Airport, inviting Taiwanese tourists to Mito's plum gardens. Taiwan's travel agents said the "
+             "route would open in March, and Ibaraki will host Taiwanese school trips next year.")
+
+    assert match_topic(default_topic(), title="Ibaraki governor promotes Taipei route", text=story) is not None
+
+
+@pytest.mark.parametrize(("title", "story"), [
+    ("Japanese actor wins Golden Horse award",
+     "A Japanese actor won best supporting actor at Taiwan's Golden Horse awards in Taipei on Saturday for a "
+     "role in a Taiwanese thriller. He thanked the Taiwanese crew in Japanese and Mandarin."),
+    ("Taiwanese guard stars in B.League win",
+     "Taiwanese guard Lin scored 24 points as Shimane beat Okinawa in Japan's B.League on Sunday. Lin, who joined "
+     "from Taiwan's P. League+ last year, is the league's top scorer among Taiwanese players in Japan."),
+])
+def test_a_film_award_and_a_basketball_league_naming_both_countries_do_not_match(title: str, story: str):
+    assert match_topic(default_topic(), title=title, text=story) is None
