@@ -161,11 +161,12 @@ _EXCHANGE = f"{_AID} OR rescue* OR {_COOPERATION}"
 # plant's name or an artist's birthplace and stage, with no exchange, trade or policy in them; one that
 # speaks of exchange or of trade (exports of fruit to the other's restaurants, a friendship concert)
 # counts. A film award (the Golden Horse) is such a feature; a city's gardens in a route or tourism story
-# are not a gardening column, so only the singular counts. Exhibitions are not in the gate: a museum's loan to the other side's museum is an exchange
-# between institutions whether or not the story says so. Words with an everyday sense beside the
-# cultural one are left out (novel "new", film "coating", ライブ "live stream", 遊戲 "game" in politics).
-# A consumer chain's store opening on the other side (a burger chain's 300th store, an izakaya's
-# franchisee) is the same kind of story; 加盟 alone is not in it, since it also means joining a pact (TPP).
+# are not a gardening column, so only the singular counts. Exhibitions are not in the gate: a museum's
+# loan to the other side's museum is an exchange between institutions whether or not the story says so.
+# Words with an everyday sense beside the cultural one are left out (novel "new", film "coating", ライブ
+# "live stream", 遊戲 "game" in politics). A consumer chain's store opening on the other side (a burger
+# chain's 300th store, an izakaya's franchisee) is the same kind of story; 加盟 alone is not in it, since
+# it also means joining a pact (TPP).
 _LIFESTYLE_FEATURE = (
     "restaurant* OR cuisine OR chef OR chefs OR Michelin OR \"Bib Gourmand\" OR bakery OR bakeries OR dessert*"
     " OR 餐廳 OR 餐館 OR 美食 OR 米其林 OR 必比登 OR 主廚 OR 料理店 OR 小吃 OR 甜點"
