@@ -39,6 +39,7 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 SCRAPYD_DEPLOY = Path(sys.executable).parent / "scrapyd-deploy"
 SOURCES = 6
 ARTICLES_PER_SITE = 3
+LAST_PAGE_DELAYS = 5
 
 
 class Node:
@@ -110,8 +111,10 @@ def cluster(tmp_path: Path) -> Iterator[tuple[FixtureWeb, Path, list[Node]]]:
 
 
 def add_site(overlay: Path, number: int | str, *, delay: float = 1.5) -> str:
-    """A site with a feed and ARTICLES_PER_SITE article pages answering after `delay` seconds; its
-    `[[sources]]` entry."""
+    """A site with a feed and ARTICLES_PER_SITE article pages answering after `delay` seconds, the last
+    after LAST_PAGE_DELAYS times that, so that a crawl which has stored its first articles still has a
+    page in flight for seconds (its pages are fetched at once: on a busy machine the first store was seen
+    just as the crawl ended); its `[[sources]]` entry."""
     host = f"site-{number}.test"
     now = datetime.now(timezone.utc)
     items = []
@@ -125,7 +128,9 @@ def add_site(overlay: Path, number: int | str, *, delay: float = 1.5) -> str:
                         f"<meta property=\"article:published_time\" content=\"{now.isoformat()}\"></head><body>"
                         f"<article><h1>Story {article} of {host}</h1>{paragraphs}</article></body></html>",
                         encoding="utf-8")
-        page.with_name(page.name + ".headers.json").write_text(json.dumps({"delay": delay}), encoding="utf-8")
+        last = article == ARTICLES_PER_SITE - 1
+        page.with_name(page.name + ".headers.json").write_text(
+            json.dumps({"delay": delay * LAST_PAGE_DELAYS if last else delay}), encoding="utf-8")
         items.append(f"<item><title>Story {article}</title><link>http://{host}/news/{article}.html</link>"
                      f"<pubDate>{now:%a, %d %b %Y %H:%M:%S} +0000</pubDate></item>")
     (overlay / host / "feed.xml").write_text(
