@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Literal, overload
@@ -322,6 +322,15 @@ def judge_topics(topics: Sequence[Topic], *, title: str, text: str) -> list[Topi
     """For each topic in order, its match or why there is none: the same judgement as `match_topics`."""
     folded_title, folded_text = FoldedText.of(title), FoldedText.of(text)
     return [_judge(topic, folded_title, folded_text, explain=True) for topic in topics]
+
+
+def judge_unmatched(topics: Sequence[Topic], matched: Collection[str], *, title: str,
+                    text: str) -> list[TopicMatch | Refusal]:
+    """`judge_topics` for the topics not named in `matched` (the topics an article is known to match):
+    why each refused it, or the match it makes now, when the known matches are older than the topic's
+    definition (a stored article before `kuroshio topics rematch`)."""
+    unmatched = [topic for topic in topics if topic.name not in matched]
+    return judge_topics(unmatched, title=title, text=text) if unmatched else []
 
 
 @overload

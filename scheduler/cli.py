@@ -45,6 +45,8 @@ from kuroshio.storage.text import one_line
 
 if TYPE_CHECKING:
     from kuroshio.crawler.run import OnInterrupt, SourceRun
+    from kuroshio.crawler.topics import Refusal
+    from kuroshio.storage.records import TopicMatch
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -260,19 +262,40 @@ def articles_show(ctx: click.Context, ref: str, output_format: str) -> None:
     if record is None:
         click.echo(f"kuroshio: no article with id or URL {ref!r}", err=True)
         ctx.exit(1)
+    refused, matching_now = _other_topics(config, record)
     if output_format == "json":
+        record = {**record, "topics_not_matched": [
+            {"name": topic.topic, "reason": topic.reason, "score": topic.score, "terms": list(topic.terms)}
+            for topic in refused
+        ], "topics_matching_now": [
+            {"name": topic.topic, "score": topic.score, "terms": list(topic.terms)} for topic in matching_now
+        ]}
         click.echo(json.dumps(record, ensure_ascii=False, indent=2))
         return
     topics = ", ".join(f"{t['name']} ({t['score']:g}: {', '.join(t['terms'])})" for t in record["topics"]) or "none"
+    others = "".join(f"not matched: {topic.topic}: {topic.reason}\n" for topic in refused)
+    others += "".join(f"matches now: {topic.topic} ({topic.score:g}: {', '.join(topic.terms)}), not in the stored "
+                      "matches, which predate its definition: kuroshio topics rematch\n" for topic in matching_now)
     head = (
         f"{record['title']}\n"
         f"source:    {record['source']}\nurl:       {record['url']}\ncanonical: {record['canonical_url']}\n"
         f"published: {record['published'] or 'unknown'}\nauthors:   {', '.join(record['authors']) or 'unknown'}\n"
-        f"language:  {record['language'] or 'unknown'}\ntopics:    {topics}\n"
+        f"language:  {record['language'] or 'unknown'}\ntopics:    {topics}\n{others}"
         f"partial:   {PARTIAL_LINE if record['partial'] else 'no'}"
     )
     # Stored text is web input: no escape sequence in it reaches the terminal (line breaks stay).
     click.echo(TERMINAL_CONTROLS.sub(" ", f"{head}\n\n{record['text']}"))
+
+
+def _other_topics(config: Config, record: dict[str, Any]) -> tuple[list[Refusal], list[TopicMatch]]:
+    """For each configured topic the stored article does not match, why it refuses the article, or the
+    match it makes now when the stored matches are older than the topic's definition."""
+    from kuroshio.crawler.topics import Refusal, judge_unmatched
+
+    judged = judge_unmatched(config.topics, {topic["name"] for topic in record["topics"]}, title=record["title"],
+                             text=record["text"])
+    return ([topic for topic in judged if isinstance(topic, Refusal)],
+            [topic for topic in judged if not isinstance(topic, Refusal)])
 
 
 # The largest id an article can have: the column is an INTEGER, 32 bits on PostgreSQL (a larger number

@@ -87,15 +87,14 @@ def extract_command(ctx: click.Context, target: str, file_url: str | None, sourc
 def _refusals(reading: PageReading, config: Config) -> list[Refusal]:
     """Why each configured topic the article did not match refused it: what a reader asks of a story they
     expected to see in their digest."""
-    from kuroshio.crawler.topics import Refusal, judge_topics
+    from kuroshio.crawler.topics import Refusal, judge_unmatched
 
     article = reading.article
-    matched = {match.topic for match in reading.matches}
-    unmatched = [topic for topic in config.topics if topic.name not in matched]
-    if article is None or not unmatched:
+    if article is None:
         return []
-    return [judged for judged in judge_topics(unmatched, title=article.title, text=article.text)
-            if isinstance(judged, Refusal)]
+    judged = judge_unmatched(config.topics, {match.topic for match in reading.matches}, title=article.title,
+                             text=article.text)
+    return [refused for refused in judged if isinstance(refused, Refusal)]
 
 
 def _target(target: str, file_url: str | None, *, max_bytes: int) -> tuple[str, bytes | str | None]:

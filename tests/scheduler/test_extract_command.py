@@ -173,3 +173,22 @@ def test_bad_arguments_are_one_line_and_exit_2(config: Path, args: list[str], sa
     assert result.returncode == 2
     assert said in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_articles_show_says_why_each_other_topic_refuses_a_stored_article_or_that_it_matches_now(config: Path) -> None:
+    crawl = kuroshio(config, "crawl", "--source", "kyodo")
+    assert crawl.returncode == 0, crawl.stderr
+    shown = kuroshio(config, "articles", "show", ARTICLE)
+    assert shown.returncode == 0, shown.stderr
+    assert "\nnot matched: taiwan-japan: nothing names (@Taiwan OR 台日 OR 日台" in shown.stdout
+    # A topic configured after the crawl: the stored matches are older than its definition.
+    config.write_text(config.read_text(encoding="utf-8") + '\n[[topics]]\nname = "diet"\nquery = "Diet"\nmin_score = 1\n',
+                      encoding="utf-8")
+
+    shown = kuroshio(config, "articles", "show", ARTICLE)
+    record = json.loads(kuroshio(config, "articles", "show", ARTICLE, "--format", "json").stdout)
+
+    assert shown.returncode == 0, shown.stderr
+    assert "\nmatches now: diet (" in shown.stdout and "kuroshio topics rematch" in shown.stdout
+    assert [topic["name"] for topic in record["topics_matching_now"]] == ["diet"]
+    assert record["topics"] == [] and record["topics_not_matched"] == []
