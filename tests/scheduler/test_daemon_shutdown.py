@@ -89,7 +89,11 @@ def test_ctrl_c_on_the_daemons_terminal_stops_its_crawl_after_the_pages_in_fligh
     assert daemon.process.wait(timeout=60) == 0, daemon.output()[-2000:]
     [run] = site.runs()
     assert run.status == "interrupted"
-    assert run.message == "interrupted (SIGINT): stopped after the pages in flight", "recorded by the crawl itself"
+    # Recorded by the crawl itself, gracefully: the daemon's SIGTERM after the group's SIGINT is the same
+    # request, not a second signal that stops it at once. Which of the two the crawl handled first is the
+    # machine's business (once, under a doubly loaded CI run, it was SIGTERM).
+    assert run.message in {f"interrupted ({name}): stopped after the pages in flight" for name in ("SIGINT", "SIGTERM")}, \
+        run.message
     assert "kuroshio: interrupted: stopping after the pages in flight" in daemon.output()
     assert lease_names(site) == []
     again = start_daemon(config)
