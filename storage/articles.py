@@ -152,13 +152,17 @@ class _KnownArticles:
 
     @classmethod
     def look_up(cls, session: Session, batch: Sequence[ArticleToStore]) -> _KnownArticles:
-        forms = _unique(form for item in batch for form in _url_forms(item.urls))
+        return cls.read(session, _unique(form for item in batch for form in _url_forms(item.urls)),
+                        _unique(item.article.content_sha256 for item in batch))
+
+    @classmethod
+    def read(cls, session: Session, forms: Sequence[str], fingerprints: Sequence[str]) -> _KnownArticles:
+        """The stored articles these URL forms and body fingerprints name, as the database has them now."""
         article_by_url: dict[str, int] = {}
         for start in range(0, len(forms), KNOWN_LINKS_PER_QUERY):
             chunk = forms[start:start + KNOWN_LINKS_PER_QUERY]
             rows = session.execute(select(ArticleURL.url, ArticleURL.article_id).where(ArticleURL.url.in_(chunk)))
             article_by_url.update({url: article_id for url, article_id in rows})
-        fingerprints = _unique(item.article.content_sha256 for item in batch)
         first_with_body = (select(Article.content_sha256, func.min(Article.id))
                            .where(Article.content_sha256.in_(fingerprints)).group_by(Article.content_sha256))
         article_by_body = {fingerprint: article_id for fingerprint, article_id in session.execute(first_with_body)}
@@ -216,16 +220,7 @@ def _store_one(
 
 def _find_duplicate(session: Session, urls: Sequence[str], article: ExtractedArticle) -> int | None:
     """`_KnownArticles.duplicate` asked of the database as it is now."""
-    candidates = _url_forms(urls)
-    rows = session.execute(select(ArticleURL.url, ArticleURL.article_id).where(ArticleURL.url.in_(candidates)))
-    article_id_by_url = {url: article_id for url, article_id in rows}
-    for url in candidates:
-        if url in article_id_by_url:
-            return article_id_by_url[url]
-    if not article.text.strip():
-        return None
-    same_body = select(Article.id).where(Article.content_sha256 == article.content_sha256)
-    return session.scalar(same_body.order_by(Article.id).limit(1))
+    return _KnownArticles.read(session, _url_forms(urls), [article.content_sha256]).duplicate(urls, article)
 
 
 def _insert_article(
