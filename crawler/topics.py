@@ -344,13 +344,13 @@ def _judge(topic: Topic, title: FoldedText, text: FoldedText, *, explain: bool) 
     score = evaluated or 0.0
     if not holds:
         return _refused(explain, topic, leaf_score, 0.0, lambda: _not_held(topic.query, leaf_score))
-    below = f"score {score:g} < min {topic.min_score:g}"
     if score < min(topic.min_score, 1.0):
-        return _refused(explain, topic, leaf_score, score, lambda: below)
+        return _refused(explain, topic, leaf_score, score, lambda: f"score {score:g} < min {topic.min_score:g}")
     # Only a score between 1 and min_score asks whether the text is a brief: most articles never count words.
     if score < topic.min_score and not _is_brief(text):
-        return _refused(explain, topic, leaf_score, score, lambda: f"{below}, and it is no brief")
-    apart = _sides_apart(topic.query, leaf_score, title, text)
+        return _refused(explain, topic, leaf_score, score,
+                        lambda: f"score {score:g} < min {topic.min_score:g}, and it is no brief")
+    apart = _sides_apart(topic, leaf_score, title, text)
     if apart and not _is_brief(text):
         return _refused(explain, topic, leaf_score, score, lambda: apart)
     return TopicMatch(topic=topic.name, score=score, terms=_matched_terms(topic.query, leaf_score))
@@ -374,12 +374,12 @@ def _not_held(query: Query, leaf_score: Occurrences) -> str:
     return "the query does not hold"
 
 
-def _sides_apart(query: Query, leaf_score: Occurrences, title: FoldedText, text: FoldedText) -> str | None:
+def _sides_apart(topic: Topic, leaf_score: Occurrences, title: FoldedText, text: FoldedText) -> str | None:
     """Why the query's required sides are not named together, or None when they are: each in the head
     (the title or the first paragraph), or all of them in one sentence, `MEETING_SENTENCES` times; and,
     in a story naming `ROUNDUP_COUNTRIES` countries the query does not name, in one sentence naming none
     of those. None for a query without two sides."""
-    sides = _required_sides(query)
+    sides = _required_sides(topic.query)
     if len(sides) < 2:
         return None
     lede_end = text.text.find("\n\n")
@@ -394,7 +394,7 @@ def _sides_apart(query: Query, leaf_score: Occurrences, title: FoldedText, text:
         if shared < MEETING_SENTENCES:
             return (f"its sides are named apart: not each in the title or first paragraph, and together in "
                     f"{shared} sentence{'' if shared == 1 else 's'} (fewer than {MEETING_SENTENCES})")
-    others = _other_countries(_countries_named(query)).named(title, text)
+    others = _other_countries_of(topic.query_text).named(title, text)
     if len(others) < ROUNDUP_COUNTRIES:
         return None
     sentence_at = sentence_at or sentence_starts(text.text)
@@ -442,6 +442,12 @@ class _OtherCountries:
                 if starts or title.count(term.pattern):
                     found.setdefault(country, []).extend(starts)
         return found
+
+
+@cache
+def _other_countries_of(query_text: str) -> _OtherCountries:
+    """The countries a query does not name, found once a process for each query, not for each story."""
+    return _other_countries(_countries_named(_parsed_query(query_text)))
 
 
 @cache
