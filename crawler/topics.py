@@ -384,8 +384,8 @@ def _sides_apart(topic: Topic, leaf_score: Occurrences, title: FoldedText, text:
         return None
     lede_end = text.text.find("\n\n")
     lede_end = len(text.text) if lede_end < 0 else lede_end
-    starts = [occurrence_starts(side, leaf_score, text) for side in sides]
-    in_head = all(occurrence_starts(side, leaf_score, title) or (found and found[0] < lede_end)
+    starts = [occurrence_starts(side, leaf_score) for side in sides]
+    in_head = all(occurrence_starts(side, leaf_score, in_title=True) or (found and found[0] < lede_end)
                   for side, found in zip(sides, starts, strict=True))
     sentence_at: list[int] = []
     if not in_head:

@@ -344,24 +344,35 @@ def occurrences(query: Query, title: FoldedText, text: FoldedText, *, title_weig
 
 class Occurrences:
     """A leaf score (`LeafScore`) that knows which needles the article holds, so that a country's
-    thousands of names are looked at only where one of them occurs (`present_children`)."""
+    thousands of names are looked at only where one of them occurs (`present_children`), and where each
+    term it scored was found (`starts`), so that asking where a side is named matches nothing again."""
 
-    __slots__ = ("_counted", "_present", "_text", "_title", "_title_weight")
+    __slots__ = ("_found", "_present", "_text", "_title", "_title_weight")
 
     def __init__(self, present: set[str], title: FoldedText, text: FoldedText, title_weight: float) -> None:
         self._present = present
         self._title, self._text, self._title_weight = title, text, title_weight
-        self._counted: dict[TermPattern, float] = {}
+        self._found: dict[TermPattern, tuple[list[int], list[int]]] = {}
 
     def __call__(self, leaf: Leaf) -> float:
-        pattern = leaf.pattern
         # Most of a thousand place names are in neither: a term whose first word is absent scores 0
         # with one set lookup, before any hashing or matching.
-        if pattern.needle not in self._present:
+        if leaf.pattern.needle not in self._present:
             return 0.0
-        if pattern not in self._counted:
-            self._counted[pattern] = float(self._text.count(pattern) + self._title_weight * self._title.count(pattern))
-        return self._counted[pattern]
+        in_text, in_title = self._where(leaf.pattern)
+        return float(len(in_text) + self._title_weight * len(in_title))
+
+    def starts(self, leaf: Leaf, *, in_title: bool = False) -> list[int]:
+        """Where `leaf` begins each time it occurs in the text, or in the title."""
+        if leaf.pattern.needle not in self._present:
+            return []
+        return self._where(leaf.pattern)[1 if in_title else 0]
+
+    def _where(self, pattern: TermPattern) -> tuple[list[int], list[int]]:
+        if pattern not in self._found:
+            self._found[pattern] = ([match.start() for match in self._text.finditer(pattern)],
+                                    [match.start() for match in self._title.finditer(pattern)])
+        return self._found[pattern]
 
     def present_children(self, place: Place) -> tuple[Term, ...]:
         """The terms of `place` whose needle occurs, in the place's order: the only ones that can score."""
@@ -470,10 +481,11 @@ def occurring_leaves(query: Query, leaf_score: LeafScore) -> Iterator[Leaf]:
             yield from positive_leaves(query)
 
 
-def occurrence_starts(query: Query, leaf_score: Occurrences, text: FoldedText) -> list[int]:
-    """Where each occurrence in `text` of `query`'s positive terms begins, ascending: where a side of a
-    topic is named, for asking whether two sides are named together."""
-    return sorted({match.start() for leaf in occurring_leaves(query, leaf_score) for match in text.finditer(leaf.pattern)})
+def occurrence_starts(query: Query, leaf_score: Occurrences, *, in_title: bool = False) -> list[int]:
+    """Where each occurrence in the text (or the title) of `query`'s positive terms begins, ascending:
+    where a side of a topic is named, for asking whether two sides are named together."""
+    return sorted({start for leaf in occurring_leaves(query, leaf_score)
+                   for start in leaf_score.starts(leaf, in_title=in_title)})
 
 
 def positive_leaves(query: Query) -> Iterator[Leaf]:

@@ -196,7 +196,7 @@ def test_occurrence_starts_are_where_the_positive_terms_of_a_query_begin() -> No
     query = parse_query("(Taiwan OR TSMC) AND NOT typhoon")
     text = FoldedText.of("TSMC said Taiwan's typhoon season spared Taiwan.")
 
-    starts = occurrence_starts(query, occurrences(query, FoldedText.of(""), text), text)
+    starts = occurrence_starts(query, occurrences(query, FoldedText.of(""), text))
 
     assert starts == [0, 10, 41]
 
