@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kuroshio.scheduler.check_command import check_command
-from kuroshio.scheduler.cli_context import config_from, open_store, parse_since, store_errors_reported
+from kuroshio.scheduler.cli_context import OneLineError, config_from, open_store, parse_since, store_errors_reported
 from kuroshio.scheduler.config import Config, ConfigError, SourceConfig, load_config
 from kuroshio.scheduler.dead_runs import mark_dead_runs_reported
 from kuroshio.scheduler.digest_command import digest_command
@@ -324,13 +324,10 @@ def _article_lookup(ref: str) -> str | None:
         raise BadArgument(f"article {ref!r}: neither an id nor a usable URL ({error})") from None
 
 
-class BadArgument(click.ClickException):
+class BadArgument(OneLineError):
     """An argument that cannot mean anything: one line naming it and why, exit 2."""
 
     exit_code = EXIT_BAD_CONFIG
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"kuroshio: {self.message}", err=True)
 
 
 # What `articles show` says of an article stored from a page that showed only part of it.

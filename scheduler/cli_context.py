@@ -29,6 +29,7 @@ from kuroshio.storage.engine import (
     unwritable_reason,
     upgrade_schema,
 )
+from kuroshio.storage.text import one_line
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +52,17 @@ def open_store(config: Config) -> sessionmaker[Session]:
     return session_factory(engine)
 
 
-class StoreError(click.ClickException):
-    """The store cannot be used: one line on stderr, and the exit code of its subclass saying why."""
+class OneLineError(click.ClickException):
+    """An error the user can cause or mend (a bad argument, a file not written, the store down): one line
+    on stderr, without control characters (`one_line`: a message may quote a name or a page), never a
+    traceback, and the exit code its subclass sets (1 unless it says otherwise)."""
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"kuroshio: {self.message}", err=True)
+        click.echo(f"kuroshio: {one_line(self.message)}", err=True)
+
+
+class StoreError(OneLineError):
+    """The store cannot be used: the exit code of its subclass says why."""
 
 
 class StoreUnavailable(StoreError):

@@ -24,12 +24,12 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from io import BytesIO
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from kuroshio.digest.options import DigestConfig
-from kuroshio.scheduler.cli_context import config_from, open_store, parse_since
+from kuroshio.scheduler.cli_context import OneLineError, config_from, open_store, parse_since
 from kuroshio.scheduler.config import Config
 from kuroshio.scheduler.exits import EXIT_BAD_CONFIG, EXIT_BUSY, EXIT_FAILED
 
@@ -118,20 +118,13 @@ def _preview(config: Config, digest: DigestConfig, sessions: sessionmaker[Sessio
                err=True)
 
 
-class AlertPreviewError(click.ClickException):
-    """An instant digest's preview cannot be written: one line on stderr, the exit code of its subclass."""
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"kuroshio: {self.message}", err=True)
-
-
-class AlertTargetsUnknown(AlertPreviewError):
+class AlertTargetsUnknown(OneLineError):
     """Its `notify_env` cannot be read here, so neither can what each target lacks: exit 1, as `--send`'s."""
 
     exit_code = EXIT_FAILED
 
 
-class NoHtmlForAlerts(AlertPreviewError):
+class NoHtmlForAlerts(OneLineError):
     """`--out FILE.html`: an HTML file holds one message, an instant digest sends several. Exit 2."""
 
     exit_code = EXIT_BAD_CONFIG

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import click
 
 from kuroshio.scheduler.check_command import spider_warnings_held
-from kuroshio.scheduler.cli_context import config_from
+from kuroshio.scheduler.cli_context import OneLineError, config_from
 from kuroshio.scheduler.config import Config, ConfigError
 from kuroshio.scheduler.exits import EXIT_BAD_CONFIG, EXIT_FAILED
 from kuroshio.storage.text import one_line
@@ -43,13 +43,10 @@ if TYPE_CHECKING:
 NO_SOURCE = "(no source)"
 
 
-class BadTarget(click.ClickException):
+class BadTarget(OneLineError):
     """An argument that names no page to read: one line, exit 2."""
 
     exit_code = EXIT_BAD_CONFIG
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"kuroshio: {one_line(self.message)}", err=True)
 
 
 @click.command("extract")

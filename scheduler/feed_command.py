@@ -15,24 +15,20 @@ import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import click
 
-from kuroshio.scheduler.cli_context import config_from, open_store
+from kuroshio.scheduler.cli_context import OneLineError, config_from, open_store
 from kuroshio.scheduler.exits import EXIT_FAILED
 from kuroshio.scheduler.listing import ALL, LIMIT, known_topics, limit_count, require_known
 
 FEED_LIMIT = 50  # entries when --limit is not given: a reader keeps what it has seen, the feed only what is new
 
 
-class FeedNotWritten(click.ClickException):
+class FeedNotWritten(OneLineError):
     """`--out` could not be written: one line naming the file and why, exit 1."""
 
     exit_code = EXIT_FAILED
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"kuroshio: {self.message}", err=True)
 
 
 @click.command("feed")

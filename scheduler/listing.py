@@ -17,6 +17,7 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
+from kuroshio.scheduler.cli_context import OneLineError
 from kuroshio.scheduler.config import Config
 from kuroshio.scheduler.exits import EXIT_BAD_CONFIG
 
@@ -57,13 +58,10 @@ def report_cut(shown: int, *, total: int | None, what: str) -> None:
     click.echo(f"kuroshio: showing {shown:,}{of} {what}{more}; --limit all for every one", err=True)
 
 
-class UnknownName(click.ClickException):
+class UnknownName(OneLineError):
     """A `--source` or `--topic` naming nothing known: one line naming it and the known ones, exit 2."""
 
     exit_code = EXIT_BAD_CONFIG
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"kuroshio: {self.message}", err=True)
 
 
 def require_known(kind: str, name: str | None, known: Iterable[str]) -> None:

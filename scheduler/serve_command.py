@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from typing import Any
 
 import click
 
-from kuroshio.scheduler.cli_context import StoreUnavailable, config_from, store_errors_reported
+from kuroshio.scheduler.cli_context import OneLineError, StoreUnavailable, config_from, store_errors_reported
 from kuroshio.scheduler.exits import EXIT_FAILED
 from kuroshio.storage.engine import masked_url
 
@@ -92,10 +91,7 @@ def _listen(host: str, port: int) -> socket.socket:
     return listener
 
 
-class CannotListen(click.ClickException):
+class CannotListen(OneLineError):
     """The address is taken, not this machine's, or not allowed: one line on stderr, exit 1."""
 
     exit_code = EXIT_FAILED
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"kuroshio: {self.message}", err=True)

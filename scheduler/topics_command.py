@@ -15,24 +15,21 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
 import click
 
 from kuroshio.crawler.topics import Topic
-from kuroshio.scheduler.cli_context import config_from, open_store, store_errors_reported
+from kuroshio.scheduler.cli_context import OneLineError, config_from, open_store, store_errors_reported
 from kuroshio.scheduler.exits import EXIT_BAD_CONFIG, EXIT_BUSY, EXIT_INTERRUPTED
 from kuroshio.scheduler.render import render_table
 from kuroshio.storage.models import TopicDefinition
 
 
-class UnknownTopic(click.ClickException):
+class UnknownTopic(OneLineError):
     """A `--topic` that is not configured: one line naming it and the configured ones, exit 2."""
 
     exit_code = EXIT_BAD_CONFIG
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"kuroshio: {self.message}", err=True)
 
 
 @click.group("topics")
