@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from kuroshio.crawler.publishers import PUBLISHERS
+from kuroshio.crawler.scorer import ScorerError
 from kuroshio.crawler.topics import DEFAULT_MIN_SCORE, Topic
 from kuroshio.storage.query import QuerySyntaxError
 
@@ -145,14 +146,23 @@ class TopicConfig:
     query: str = field(metadata={"help": "Boolean query: AND, OR, NOT, parentheses, \"phrases\", prefix*, @Country."})
     min_score: float = field(default=DEFAULT_MIN_SCORE, metadata={
         "help": "Minimum score for a match, so a passing mention does not count.", "above": 0})
+    scorer: str = field(default="", metadata={
+        "help": "A learned second stage trained for this very query: a shipped one by name, or the .json "
+                "file benchmarks/train_scorer.py wrote. It vetoes matches it reads as off topic and admits "
+                "refused articles naming every side that it reads as on topic. Default: none."})
 
     def problems(self) -> Iterator[tuple[str, str]]:
-        """A query that does not parse, with the position of the error."""
+        """A query that does not parse, with the position of the error; a scorer that cannot serve it."""
         try:
-            self.topic()  # its parse is kept for the crawl
+            Topic.from_config(self.name, self.query, float(self.min_score))  # its parse is kept for the crawl
         except QuerySyntaxError as error:
             yield "query", str(error)
+            return
+        try:
+            self.topic()
+        except ScorerError as error:
+            yield "scorer", str(error)
 
     def topic(self) -> Topic:
         """The parsed topic the crawler matches articles against."""
-        return Topic.from_config(self.name, self.query, float(self.min_score))
+        return Topic.from_config(self.name, self.query, float(self.min_score), scorer=self.scorer or None)

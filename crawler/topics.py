@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal, overload
 
+from kuroshio.crawler.scorer import Evidence, Scorer, features, scorer_for
 from kuroshio.storage.gazetteer import known_countries, resolve_country
 from kuroshio.storage.query import (
     And,
@@ -63,6 +64,8 @@ DEFAULT_MIN_SCORE = 2.0
 one in the title. A single passing mention ("... as Japan did last year") is not enough."""
 
 DEFAULT_TOPIC_NAME = "taiwan-japan"
+DEFAULT_SCORER = "taiwan-japan"
+"""The learned second stage shipped for the default query (`kuroshio.crawler.scorer`)."""
 
 MATCHER_VERSION = 5
 """Raised whenever how an article is matched changes for the same query (how terms are found, scored or
@@ -71,7 +74,9 @@ older matcher. 2: CJK terms as words, every Han variant folded, the brief rule. 
 begins inside one whole word and ends inside the next is not a word (天文台日环食's 台日). 4: a query's
 required sides must meet, in the head or in two sentences (`MEETING_SENTENCES`). 5: a roundup's sides
 must meet away from the other countries (`ROUNDUP_COUNTRIES`); a sentence also ends at … and at a stop
-inside closing brackets (`kuroshio.storage.text.SENTENCE_STOP`, shared with the extraction's evidence)."""
+inside closing brackets (`kuroshio.storage.text.SENTENCE_STOP`, shared with the extraction's evidence).
+A topic's learned second stage (`Topic.scorer`) needs no new version: the digest of its weights is part
+of the topic's fingerprint (`kuroshio.scheduler.rematch.topic_fingerprint`)."""
 
 # Each side is a country by all its names (`@Taiwan`, `@Japan`: names, people, capital, divisions and
 # major cities from the shipped gazetteer, so a story about Kumamoto's governor in Kaohsiung counts),
@@ -263,6 +268,8 @@ class Topic:
     name: str
     query_text: str
     min_score: float = DEFAULT_MIN_SCORE
+    scorer: str | None = None
+    """A learned second stage by its name or its file (`kuroshio.crawler.scorer`), trained for this query."""
 
     def __deepcopy__(self, memo: dict[int, object]) -> Topic:
         """The topic itself: it is immutable all the way down (frozen dataclasses, compiled patterns), and
@@ -275,12 +282,21 @@ class Topic:
         """The parsed query."""
         return _parsed_query(self.query_text)
 
+    @property
+    def second_stage(self) -> Scorer | None:
+        """The loaded scorer, when the topic names one."""
+        return scorer_for(self.scorer, self.query_text) if self.scorer else None
+
     @classmethod
-    def from_config(cls, name: str, query: str, min_score: float = DEFAULT_MIN_SCORE) -> Topic:
-        """Build a topic from its configured query text; raises QuerySyntaxError on a bad query, so the
-        configuration's error is reported when it loads (the parse is kept for the topic's first use)."""
+    def from_config(cls, name: str, query: str, min_score: float = DEFAULT_MIN_SCORE,
+                    scorer: str | None = None) -> Topic:
+        """Build a topic from its configured query text; raises QuerySyntaxError on a bad query and
+        ScorerError on a scorer that cannot serve it, so the configuration's error is reported when it
+        loads (the parse is kept for the topic's first use)."""
         _parsed_query(query)
-        return cls(name=name, query_text=query, min_score=min_score)
+        if scorer:
+            scorer_for(scorer, query)
+        return cls(name=name, query_text=query, min_score=min_score, scorer=scorer or None)
 
 
 @cache
@@ -292,7 +308,7 @@ def _parsed_query(text: str) -> Query:
 def default_topics() -> list[Topic]:
     """The built-in topics, used when the configuration names none: Taiwan–Japan. Their queries are
     parsed on first use only (a test parses them)."""
-    return [Topic(DEFAULT_TOPIC_NAME, DEFAULT_TOPIC_QUERY)]
+    return [Topic(DEFAULT_TOPIC_NAME, DEFAULT_TOPIC_QUERY, scorer=DEFAULT_SCORER)]
 
 
 def match_topic(topic: Topic, *, title: str, text: str) -> TopicMatch | None:
@@ -338,22 +354,75 @@ def _judge(topic: Topic, title: FoldedText, text: FoldedText, *, explain: Litera
 @overload
 def _judge(topic: Topic, title: FoldedText, text: FoldedText, *, explain: Literal[False]) -> TopicMatch | None: ...
 def _judge(topic: Topic, title: FoldedText, text: FoldedText, *, explain: bool) -> TopicMatch | Refusal | None:
-    """The match, or else a Refusal when `explain` (its reason is worded only then) and None otherwise."""
+    """The match, or else a Refusal when `explain` (its reason is worded only then) and None otherwise:
+    the rules' judgement, then the topic's second stage where it is confident."""
     leaf_score = occurrences(topic.query, title, text, title_weight=TITLE_WEIGHT)
+    score, refusal = _by_rules(topic, leaf_score, title, text)
+    scorer = topic.second_stage
+    evidence = _evidence(topic, leaf_score, title, text) if scorer is not None else None
+    if scorer is not None and evidence is not None:
+        named = features(evidence, title=title.text, text=text.text)
+        probability = scorer.probability(named)
+        if refusal is None and probability < scorer.veto_below:
+            def refusal() -> str:
+                return (f"the scorer reads it as off topic ({probability:.2f} < {scorer.veto_below:g}); "
+                        f"most against: {scorer.explain(named, against=True)}")
+        elif refusal is not None and probability >= scorer.rescue_from:
+            refusal, score = None, max(score, min(evidence.side_scores))
+    if refusal is not None:
+        return _refused(explain, topic, leaf_score, score, refusal)
+    return TopicMatch(topic=topic.name, score=score, terms=_matched_terms(topic.query, leaf_score))
+
+
+def _by_rules(topic: Topic, leaf_score: Occurrences, title: FoldedText,
+              text: FoldedText) -> tuple[float, Callable[[], str] | None]:
+    """The article's score, and why the rules refuse it (None when they match it), worded when called."""
     holds, evaluated = evaluate(topic.query, leaf_score)
     score = evaluated or 0.0
     if not holds:
-        return _refused(explain, topic, leaf_score, 0.0, lambda: _not_held(topic.query, leaf_score))
+        return 0.0, lambda: _not_held(topic.query, leaf_score)
     if score < min(topic.min_score, 1.0):
-        return _refused(explain, topic, leaf_score, score, lambda: f"score {score:g} < min {topic.min_score:g}")
+        return score, lambda: f"score {score:g} < min {topic.min_score:g}"
     # Only a score between 1 and min_score asks whether the text is a brief: most articles never count words.
     if score < topic.min_score and not _is_brief(text):
-        return _refused(explain, topic, leaf_score, score,
-                        lambda: f"score {score:g} < min {topic.min_score:g}, and it is no brief")
+        return score, lambda: f"score {score:g} < min {topic.min_score:g}, and it is no brief"
     apart = _sides_apart(topic, leaf_score, title, text)
     if apart and not _is_brief(text):
-        return _refused(explain, topic, leaf_score, score, lambda: apart)
-    return TopicMatch(topic=topic.name, score=score, terms=_matched_terms(topic.query, leaf_score))
+        return score, lambda: apart
+    return score, None
+
+
+def scorer_features(topic: Topic, *, title: str, text: str) -> dict[str, float] | None:
+    """The second stage's features of an article (`kuroshio.crawler.scorer.features`), or None when it
+    does not name every required side of the topic's query, where no scorer ever judges: what
+    `benchmarks/train_scorer.py` learns from."""
+    folded_title, folded_text = FoldedText.of(title), FoldedText.of(text)
+    leaf_score = occurrences(topic.query, folded_title, folded_text, title_weight=TITLE_WEIGHT)
+    evidence = _evidence(topic, leaf_score, folded_title, folded_text)
+    return None if evidence is None else features(evidence, title=folded_title.text, text=folded_text.text)
+
+
+def _evidence(topic: Topic, leaf_score: Occurrences, title: FoldedText, text: FoldedText) -> Evidence | None:
+    """What the rules found, for the second stage; None unless every required side is named."""
+    sides = _required_sides(topic.query)
+    scores = [evaluate(side, leaf_score)[1] or 0.0 for side in sides]
+    if not sides or not all(scores):
+        return None
+    sentence_at = sentence_starts(text.text)
+    return Evidence(
+        side_scores=tuple(scores),
+        sides_in_title=tuple(bool(occurrence_starts(side, leaf_score, in_title=True)) for side in sides),
+        shared_sentences=len(_shared_sentences([occurrence_starts(side, leaf_score) for side in sides],
+                                               sentence_at)),
+        sentences=len(sentence_at),
+        other_countries=len(_other_countries_of(topic.query_text).named(title, text)),
+        gates=tuple(evaluate(gate.child, leaf_score)[0] for gate in _gates(topic.query)),
+    )
+
+
+def _gates(query: Query) -> list[Not]:
+    """The NOT children of a top-level AND: what holds a story back whatever its sides score."""
+    return [child for child in query.children if isinstance(child, Not)] if isinstance(query, And) else []
 
 
 def _refused(explain: bool, topic: Topic, leaf_score: Occurrences, score: float,

@@ -51,8 +51,11 @@ def topic_fingerprint(topic: Topic) -> str:
     """The fingerprint of what decides a topic's matches: its parsed query with every term an `@Country`
     expands to (so spacing, redundant parentheses and an implicit AND make no new definition, while a
     new gazetteer does), its min score, and the matcher's version (`MATCHER_VERSION`), so an archive
-    scored by an older way of finding terms is re-scored too."""
-    return definition_fingerprint(f"{MATCHER_VERSION}\n{topic.query!r}", topic.min_score)
+    scored by an older way of finding terms is re-scored too; and its scorer's weights, by their digest,
+    so a retrained scorer re-scores it as well. A topic without a scorer keeps the fingerprint it had."""
+    scorer = topic.second_stage
+    learned = f"\nscorer {scorer.digest}" if scorer is not None else ""
+    return definition_fingerprint(f"{MATCHER_VERSION}\n{topic.query!r}{learned}", topic.min_score)
 
 
 def states_of(session: Session, topics: Sequence[Topic]) -> list[TopicState]:

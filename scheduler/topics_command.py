@@ -48,9 +48,9 @@ def topics_list(ctx: click.Context) -> None:
     with open_store(config)() as session:
         states = states_of(session, config.topics)
         stale = stale_topics(session, config.topic_names)
-    rows = [(topic.name, str(topic.query), f"{topic.min_score:g}", _state_cell(state.state, state.stored),
-             state.matched) for topic, state in zip(config.topics, states)]
-    click.echo(render_table(["topic", "query", "min score", "definition", "articles"], rows))
+    rows = [(topic.name, str(topic.query), f"{topic.min_score:g}", topic.scorer or "-",
+             _state_cell(state.state, state.stored), state.matched) for topic, state in zip(config.topics, states)]
+    click.echo(render_table(["topic", "query", "min score", "scorer", "definition", "articles"], rows))
     for name, count in stale.items():
         click.echo(f"not configured: {name}: {count} matching articles kept (`kuroshio topics rematch --prune` "
                    f"removes them)")
