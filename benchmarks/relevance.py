@@ -3,9 +3,11 @@
 Why: the digest is only as good as the topic filter in front of it. A miss is a story an analyst never
 sees. A false alarm is noise that teaches them to skim. There are two sets, both in
 `benchmarks/relevance/` (its README gives the labelling rule and the kinds of traps). The development
-set, `articles.jsonl`, is the one the default topic was tuned on. The held-out set, `heldout.jsonl`, was
-written afterwards on other events by someone who had not seen the matcher, and is never used for
-tuning, so its figures say whether the tuning carries over. Each holds en, zh-Hant, zh-Hans and ja articles, half on topic. Each article was labelled
+set, `articles.jsonl`, is the one the default topic's rules were tuned on and its scorer was trained on
+(`benchmarks/train_scorer.py`), so its figures here are training figures; that script's cross-validated
+ones are the development set's honest figures. The held-out set, `heldout.jsonl`, was written
+afterwards on other events by someone who had not seen the matcher, and is never used for tuning or
+training, so its figures say whether both carry over. Each holds en, zh-Hant, zh-Hans and ja articles, half on topic. Each article was labelled
 by whether an analyst following Taiwan–Japan relations wants to read it, never by what a matcher finds.
 
 Each article's title and text go through the package's public API,
@@ -267,7 +269,8 @@ def section(results: Sequence[tuple[ArticleSet, Sequence[Verdict]]], *, commit: 
         "**Setup.** Two labelled sets in `benchmarks/relevance/`. Each article was labelled before any run, by "
         "whether an analyst following Taiwan–Japan relations wants to read it (see "
         "`benchmarks/relevance/README.md`). The development set, `articles.jsonl`, is the one the default "
-        "topic was tuned on. The held-out set, `heldout.jsonl`, was written afterwards on other events and is "
+        "topic's rules were tuned on and its learned scorer was trained on, so its figures below are training "
+        "figures (the section \"Relevance scorer, cross-validated\" has honest ones). The held-out set, `heldout.jsonl`, was written afterwards on other events and is "
         "never used for tuning: it says whether the tuning carries over (earlier held-out sets, once their errors "
         "had been read, moved into the development set: see the set's README). The topic is "
         f"{names}, from `default_topics()` and `judge_topics()`. Targets, on each set: recall ≥ "

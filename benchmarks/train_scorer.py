@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -42,6 +43,8 @@ RESCUE_FROM = 0.85
 """The thresholds, chosen by the same cross-validation: a veto only where the model is fairly sure a match
 is off topic, a rescue only where it is very sure a refusal was wrong."""
 FOLDS = 10
+COMMON_SHARE = 0.2
+"""A word held by this share of the fitted articles is listed as common: explanations leave it out."""
 SMALLEST_WEIGHT = 1e-3
 """Weights nearer zero than this are dropped, in cross-validation as in the file (a seventh of them): a
 thousand of them together move a probability by less than the thresholds' spacing."""
@@ -130,18 +133,25 @@ def _labelled(judged: Sequence[Judged], ids: Sequence[str]) -> list[tuple[str, b
     return [(article, labels[article]) for article in ids]
 
 
-def write_scorer(path: Path, topic: Topic, intercept: float, weights: dict[str, float], trained_on: Path,
-                 articles: int, fitted: int) -> None:
+def common_words(rows: Sequence[dict[str, float]]) -> list[str]:
+    """The word features at least `COMMON_SHARE` of `rows` hold, sorted."""
+    held = Counter(name for row in rows for name in row if name.startswith(("t:", "b:")))
+    return sorted(name for name, count in held.items() if count >= COMMON_SHARE * len(rows))
+
+
+def write_scorer(path: Path, topic: Topic, intercept: float, weights: dict[str, float], common: list[str],
+                 trained_on: Path, articles: int, fitted: int) -> None:
     """The weights file the topic reads, its keys sorted (`fit` rounded the numbers) so retraining diffs well."""
     document = {
         "format": SCORER_FORMAT,
         "name": path.stem,
         "query_sha256": query_digest(topic.query_text),
-        "trained": {"set": shown(trained_on), "articles": articles, "fitted_on": fitted, "commit": short_commit(),
+        "trained": {"set": shown(trained_on), "articles": articles, "fitted_on": fitted,
                     "matcher_version": MATCHER_VERSION, "regularisation": REGULARISATION},
         "veto_below": VETO_BELOW,
         "rescue_from": RESCUE_FROM,
         "intercept": round(intercept, 6),
+        "common": common,
         "weights": dict(sorted(weights.items())),
     }
     path.write_text(json.dumps(document, ensure_ascii=False, indent=0, sort_keys=False) + "\n", encoding="utf-8")
@@ -154,20 +164,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=shipped_scorer_path(DEFAULT_SCORER),
                         help="where to write the weights (default: the default topic's shipped scorer)")
     parser.add_argument("--folds", type=int, default=FOLDS, help="blocks of the cross-validation")
+    parser.add_argument("--query", help="the topic query to train for, as the configuration writes it "
+                                        "(default: the default topic's); its scorer serves that query only")
     parser.add_argument("--write-results", action="store_true",
                         help=f"replace the '{SECTION}' section of {shown(RESULTS)} with this run's figures")
     args = parser.parse_args(argv)
     default = default_topics()[0]
-    rules_only = Topic(default.name, default.query_text, default.min_score)
+    rules_only = Topic.from_config(default.name, args.query or default.query_text, default.min_score)
     articles = load_articles(args.path)
     rows = [scorer_features(rules_only, title=article.title, text=article.text) for article in articles]
     rules = [match_topic(rules_only, title=article.title, text=article.text) is not None for article in articles]
-    lines = report(cross_validate(articles, rows, rules, default.query_text, args.folds), args.folds, args.path)
+    lines = report(cross_validate(articles, rows, rules, rules_only.query_text, args.folds), args.folds, args.path)
     print("\n".join(lines))
     fitted = [index for index, row in enumerate(rows) if row is not None]
     intercept, weights = fit([rows[index] or {} for index in fitted], [articles[index].on_topic for index in fitted],
                              REGULARISATION)
-    write_scorer(args.out, default, intercept, weights, args.path, len(articles), len(fitted))
+    write_scorer(args.out, rules_only, intercept, weights, common_words([rows[index] or {} for index in fitted]),
+                 args.path, len(articles), len(fitted))
     print(f"\nwrote {shown(args.out)}: fitted on the {len(fitted)} of {len(articles)} articles that name every side")
     if args.write_results:
         setup = (f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on commit `{short_commit()}` with "

@@ -44,7 +44,8 @@ SCORER_FORMAT = 1
 """The layout of a scorer's file; raised when a change would misread an older file."""
 
 EXPLAINED_FEATURES = 3
-"""How many features an explanation names: enough to see why, short enough for one line."""
+"""How many of the rules' counts, and how many words, an explanation names: enough to see why, short
+enough for one line."""
 
 MAX_TOKEN_CHARS = 40
 """A longer Latin run (a pasted hash, a URL's tail) is cut to this: it is never a word the model knows."""
@@ -57,6 +58,7 @@ would mark down every story from the source it saw most often off topic."""
 
 _TOKEN = re.compile(f"[{CJK_CHARS}]+|[^\\W_{CJK_CHARS}]+")
 _CJK_RUN = re.compile(f"[{CJK_CHARS}]")
+_WORD_PREFIXES = ("t:", "b:")
 
 
 class ScorerError(ValueError):
@@ -137,6 +139,9 @@ class Scorer:
     weights: Mapping[str, float]
     veto_below: float
     rescue_from: float
+    common: frozenset[str] = frozenset()
+    """Words most training articles hold ("the", "in", 日本): weighed like any other, never named in an
+    explanation, since they say nothing about what one story is about."""
 
     def probability(self, named: Mapping[str, float]) -> float:
         """How likely the model finds the article on topic, from its features."""
@@ -144,11 +149,17 @@ class Scorer:
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, logit))))
 
     def explain(self, named: Mapping[str, float], *, against: bool) -> str:
-        """The features that weighed most against the article (or for it), each with its weight."""
+        """The evidence and then the words that weighed most against the article (or for it), each with
+        its weight: the counts alone (a long text, other countries) would not say what the story is about."""
         weighed = [(self.weights.get(name, 0.0) * value, name) for name, value in named.items()]
         chosen = sorted((item for item in weighed if (item[0] < 0) == against and item[0]),
-                        key=lambda item: abs(item[0]), reverse=True)[:EXPLAINED_FEATURES]
-        return ", ".join(f"{describe_feature(name)} {weight:+.2f}" for weight, name in chosen) or "nothing"
+                        key=lambda item: abs(item[0]), reverse=True)
+        counted = [item for item in chosen if not item[1].startswith(_WORD_PREFIXES)][:EXPLAINED_FEATURES]
+        words = [item for item in chosen
+                 if item[1].startswith(_WORD_PREFIXES) and item[1] not in self.common][:EXPLAINED_FEATURES]
+        parts = [", ".join(f"{describe_feature(name)} {weight:+.2f}" for weight, name in group)
+                 for group in (counted, words) if group]
+        return "; words: ".join(parts) if counted and words else (parts[0] if parts else "nothing")
 
 
 def shipped_scorer_path(name: str) -> Path:
@@ -177,6 +188,7 @@ def load_scorer(reference: str) -> Scorer:
             weights={str(name): float(weight) for name, weight in document["weights"].items()},
             veto_below=float(document["veto_below"]),
             rescue_from=float(document["rescue_from"]),
+            common=frozenset(str(name) for name in document.get("common", ())),
         )
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         if isinstance(error, ScorerError):

@@ -291,12 +291,13 @@ def test_write_results_replaces_only_its_own_section() -> None:
 
 # --- the default topic on the sets -------------------------------------------------------------------------
 
-# Floors under the figures in benchmarks/RESULTS.md (development 0.987 / 0.980 on 1,222 articles after the
-# ninth round; held-out 0.967 / 0.921 on 240 articles in two sets nobody tuning had read, written to look
-# like ordinary weeks of these outlets), so that a change to the matcher, the gazetteer or the default
-# topic that loses relevance fails here; the targets (TARGET_RECALL, TARGET_PRECISION) are what
-# the benchmark reports against.
-RELEVANCE_FLOORS = {"dev": (0.98, 0.975), "heldout": (0.96, 0.92)}
+# Floors under the figures in benchmarks/RESULTS.md, so that a change to the matcher, the gazetteer, the
+# default topic or its scorer that loses relevance fails here. Development: 0.996 / 1.000 on 1,462 articles,
+# training figures since the scorer learned from them. Held-out: 0.983 / 0.983 on 240 articles in two sets
+# nobody tuning or training had read, written to look like ordinary weeks of these outlets; the floors are
+# the targets (TARGET_RECALL, TARGET_PRECISION). The development set's honest, cross-validated
+# figures are pinned by tests/crawler/test_scorer_training.py.
+RELEVANCE_FLOORS = {"dev": (0.99, 0.99), "heldout": (0.98, 0.95)}
 
 
 @pytest.mark.parametrize("name", sorted(RELEVANCE_FLOORS))

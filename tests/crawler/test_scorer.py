@@ -44,10 +44,10 @@ APART_TEXT = "\n\n".join([
 
 
 def write_scorer(path: Path, weights: dict[str, float], *, query: str = QUERY, intercept: float = 0.0,
-                 veto_below: float = 0.25, rescue_from: float = 0.85) -> Path:
+                 veto_below: float = 0.25, rescue_from: float = 0.85, common: tuple[str, ...] = ()) -> Path:
     path.write_text(json.dumps({"format": SCORER_FORMAT, "name": path.stem, "query_sha256": query_digest(query),
                                 "intercept": intercept, "weights": weights, "veto_below": veto_below,
-                                "rescue_from": rescue_from}), encoding="utf-8")
+                                "rescue_from": rescue_from, "common": list(common)}), encoding="utf-8")
     return path
 
 
@@ -89,6 +89,18 @@ def test_the_scorer_vetoes_a_match_of_the_rules_it_reads_as_off_topic_and_says_w
     assert refusal.reason.startswith("the scorer reads it as off topic (0.01 < 0.25); most against: ")
     assert refusal.reason.endswith('"semifinal" -5.00, "the" -0.10')
     assert match_topic(topic, title=MEETING_TITLE, text=text) is None
+
+
+def test_a_veto_names_the_counts_then_the_words_that_weighed_most_leaving_out_common_words(tmp_path):
+    weights = {"sentences": -1.0, "b:the": -3.0, "b:semifinal": -2.0, "b:officials": -1.5, "t:meet": -1.0,
+               "b:whole": -0.5, "b:talks": 0.5}
+    topic = topic_with(write_scorer(tmp_path / "s.json", weights, common=("b:the",)))
+
+    (refusal,) = judge_topics([topic], title=MEETING_TITLE, text=MEETING_TEXT + " The semifinal was close.")
+
+    assert isinstance(refusal, Refusal)
+    assert refusal.reason.endswith('most against: the text\'s length in sentences -2.08; '
+                                   'words: "semifinal" -2.00, "officials" -1.50, title "meet" -1.00')
 
 
 def test_where_the_scorer_is_unsure_the_rules_decide(tmp_path):
