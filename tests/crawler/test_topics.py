@@ -54,8 +54,10 @@ def test_three_seeds_are_found():
 
 
 @pytest.mark.parametrize("seed", SEEDS, ids=lambda path: path.stem)
-def test_every_seed_article_matches_the_default_topic_on_taiwan_and_japan(seed: Path):
-    match = match_topic(default_topic(), title="", text=seed.read_text(encoding="utf-8"))
+@pytest.mark.parametrize("learned", [False, True], ids=["rules", "with-scorer"])
+def test_every_seed_article_matches_the_default_topic_on_taiwan_and_japan(seed: Path, learned: bool):
+    topic = default_topics()[0] if learned else default_topic()
+    match = match_topic(topic, title="", text=seed.read_text(encoding="utf-8"))
 
     assert match is not None
     assert match.topic == DEFAULT_TOPIC_NAME == "taiwan-japan"
