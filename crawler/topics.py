@@ -23,6 +23,10 @@ sides is not asked. A story that names `ROUNDUP_COUNTRIES` countries besides tho
 `@` is a roundup (hotel rates across Asia, an airline's routes, a senators' tour of three capitals), and
 its sides must also meet in a sentence naming none of those others. The matched terms are unchanged:
 they say what was found, the rule where.
+
+A topic may name a learned second stage (`Topic.scorer`, `kuroshio.crawler.scorer`), as the default topic
+does: for an article that names every required side, it may veto the rules' match or admit what they
+refused, where its probability is past one of its two thresholds; elsewhere the rules' judgement stands.
 """
 
 from __future__ import annotations
