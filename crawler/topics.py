@@ -362,11 +362,9 @@ def _judge(topic: Topic, title: FoldedText, text: FoldedText, *, explain: bool) 
     the rules' judgement, then the topic's second stage where it is confident."""
     leaf_score = occurrences(topic.query, title, text, title_weight=TITLE_WEIGHT)
     score, refusal = _by_rules(topic, leaf_score, title, text)
-    scorer = topic.second_stage
-    evidence = _evidence(topic, leaf_score, title, text) if scorer is not None else None
-    if scorer is not None and evidence is not None:
-        named = features(evidence, title=title.text, text=text.text)
-        probability = scorer.probability(named)
+    learned = _second_stage(topic, leaf_score, title, text)
+    if learned is not None:
+        scorer, evidence, named, probability = learned
         if refusal is None and probability < scorer.veto_below:
             def refusal() -> str:
                 return (f"the scorer reads it as off topic ({probability:.2f} < {scorer.veto_below:g}); "
@@ -376,6 +374,37 @@ def _judge(topic: Topic, title: FoldedText, text: FoldedText, *, explain: bool) 
     if refusal is not None:
         return _refused(explain, topic, leaf_score, score, refusal)
     return TopicMatch(topic=topic.name, score=score, terms=_matched_terms(topic.query, leaf_score))
+
+
+def admissions(topics: Sequence[Topic], matched: Collection[str], *, title: str, text: str) -> dict[str, str]:
+    """For each topic named in `matched` whose rules refuse the article and whose scorer admitted it, why,
+    in one line: a match the rules did not make is explained as a refusal is (`kuroshio extract`,
+    `kuroshio articles show`)."""
+    folded_title, folded_text = FoldedText.of(title), FoldedText.of(text)
+    admitted: dict[str, str] = {}
+    for topic in topics:
+        if topic.name not in matched or topic.scorer is None:
+            continue
+        leaf_score = occurrences(topic.query, folded_title, folded_text, title_weight=TITLE_WEIGHT)
+        refusal = _by_rules(topic, leaf_score, folded_title, folded_text)[1]
+        learned = _second_stage(topic, leaf_score, folded_title, folded_text)
+        if refusal is not None and learned is not None and learned[3] >= learned[0].rescue_from:
+            scorer, _, named, probability = learned
+            admitted[topic.name] = (f"admitted by the scorer ({probability:.2f} >= {scorer.rescue_from:g}), though "
+                                    f"by its rules {refusal()}; most for: {scorer.explain(named, against=False)}")
+    return admitted
+
+
+def _second_stage(topic: Topic, leaf_score: Occurrences, title: FoldedText,
+                  text: FoldedText) -> tuple[Scorer, Evidence, dict[str, float], float] | None:
+    """The topic's scorer, the article's evidence and features, and the probability it gives them; None
+    without a scorer, or for an article that does not name every side (no scorer judges it)."""
+    scorer = topic.second_stage
+    evidence = _evidence(topic, leaf_score, title, text) if scorer is not None else None
+    if scorer is None or evidence is None:
+        return None
+    named = features(evidence, title=title.text, text=text.text)
+    return scorer, evidence, named, scorer.probability(named)
 
 
 def _by_rules(topic: Topic, leaf_score: Occurrences, title: FoldedText,

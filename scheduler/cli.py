@@ -263,17 +263,19 @@ def articles_show(ctx: click.Context, ref: str, output_format: str) -> None:
         click.echo(f"kuroshio: no article with id or URL {ref!r}", err=True)
         ctx.exit(1)
     refused, matching_now = _other_topics(config, record)
+    admitted = _admitted(config, record)
     if output_format == "json":
         record = {**record, "topics_not_matched": [
             {"name": topic.topic, "reason": topic.reason, "score": topic.score, "terms": list(topic.terms)}
             for topic in refused
         ], "topics_matching_now": [
             {"name": topic.topic, "score": topic.score, "terms": list(topic.terms)} for topic in matching_now
-        ]}
+        ], "topics_admitted_by_scorer": [{"name": name, "reason": reason} for name, reason in admitted.items()]}
         click.echo(json.dumps(record, ensure_ascii=False, indent=2))
         return
     topics = ", ".join(f"{t['name']} ({t['score']:g}: {', '.join(t['terms'])})" for t in record["topics"]) or "none"
-    others = "".join(f"not matched: {topic.topic}: {topic.reason}\n" for topic in refused)
+    others = "".join(f"matched: {name}: {reason}\n" for name, reason in admitted.items())
+    others += "".join(f"not matched: {topic.topic}: {topic.reason}\n" for topic in refused)
     others += "".join(f"matches now: {topic.topic} ({topic.score:g}: {', '.join(topic.terms)}), not in the stored "
                       "matches, which predate its definition: kuroshio topics rematch\n" for topic in matching_now)
     head = (
@@ -285,6 +287,14 @@ def articles_show(ctx: click.Context, ref: str, output_format: str) -> None:
     )
     # Stored text is web input: no escape sequence in it reaches the terminal (line breaks stay).
     click.echo(TERMINAL_CONTROLS.sub(" ", f"{head}\n\n{record['text']}"))
+
+
+def _admitted(config: Config, record: dict[str, Any]) -> dict[str, str]:
+    """For each stored match a topic's scorer made where the topic's rules refuse the article, why."""
+    from kuroshio.crawler.topics import admissions
+
+    return admissions(config.topics, {topic["name"] for topic in record["topics"]}, title=record["title"],
+                      text=record["text"])
 
 
 def _other_topics(config: Config, record: dict[str, Any]) -> tuple[list[Refusal], list[TopicMatch]]:

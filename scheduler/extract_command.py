@@ -20,6 +20,7 @@ for a bad config or bad arguments (no such file, not an http(s) URL, an unknown 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -72,26 +73,34 @@ def extract_command(ctx: click.Context, target: str, file_url: str | None, sourc
             reading = read_page(url, source=source, crawl=config.crawl, topics=tuple(config.topics),
                                 reach=reach, body=body, log_level=ctx.obj["log_level"])
     rules = _rules(reading, source)
-    refusals = _refusals(reading, config)
+    reasons = _reasons(reading, config)
     if output_format == "json":
-        click.echo(json.dumps(_record(reading, source, how, rules, refusals), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(_record(reading, source, how, rules, reasons), ensure_ascii=False, indent=2))
     else:
-        click.echo("\n".join(_lines(reading, source, how, rules, refusals)))
+        click.echo("\n".join(_lines(reading, source, how, rules, reasons)))
     if reading.article is None:
         ctx.exit(EXIT_FAILED)
 
 
-def _refusals(reading: PageReading, config: Config) -> list[Refusal]:
-    """Why each configured topic the article did not match refused it: what a reader asks of a story they
-    expected to see in their digest."""
-    from kuroshio.crawler.topics import Refusal, judge_unmatched
+@dataclass(frozen=True)
+class _Reasons:
+    """Why each configured topic the article did not match refused it (what a reader asks of a story they
+    expected to see in their digest), and why a topic's scorer admitted it where the topic's rules did not."""
+
+    refusals: list[Refusal] = field(default_factory=list)
+    admitted: dict[str, str] = field(default_factory=dict)
+
+
+def _reasons(reading: PageReading, config: Config) -> _Reasons:
+    from kuroshio.crawler.topics import Refusal, admissions, judge_unmatched
 
     article = reading.article
     if article is None:
-        return []
-    judged = judge_unmatched(config.topics, {match.topic for match in reading.matches}, title=article.title,
-                             text=article.text)
-    return [refused for refused in judged if isinstance(refused, Refusal)]
+        return _Reasons()
+    matched = {match.topic for match in reading.matches}
+    judged = judge_unmatched(config.topics, matched, title=article.title, text=article.text)
+    return _Reasons([refused for refused in judged if isinstance(refused, Refusal)],
+                    admissions(config.topics, matched, title=article.title, text=article.text))
 
 
 def _target(target: str, file_url: str | None, *, max_bytes: int) -> tuple[str, bytes | str | None]:
@@ -181,7 +190,7 @@ def _source_line(source: SourceConfig, how: str) -> str:
 
 
 def _lines(reading: PageReading, source: SourceConfig, how: str, rules: list[RuleMatch],
-           refusals: list[Refusal]) -> list[str]:
+           reasons: _Reasons) -> list[str]:
     answer = [f"HTTP {reading.status}"] if reading.status is not None else []
     answer += [reading.content_type] if reading.content_type else []
     fields = [("page", reading.url + (f" ({', '.join(answer)})" if answer else ""))]
@@ -193,8 +202,10 @@ def _lines(reading: PageReading, source: SourceConfig, how: str, rules: list[Rul
         fields.append(("result", f"no article: {reading.reason}"))
     else:
         topics = "; ".join([*(f"{match.topic} (score {match.score:g}: {', '.join(match.terms)})"
+                              + (f", {reasons.admitted[match.topic]}" if match.topic in reasons.admitted else "")
                               for match in reading.matches),
-                            *(f"{refused.topic} not matched: {refused.reason}" for refused in refusals)]) or "none"
+                            *(f"{refused.topic} not matched: {refused.reason}" for refused in reasons.refusals)]) \
+            or "none"
         fields += [
             ("result", "article"),
             ("title", article.title),
@@ -220,7 +231,7 @@ def _lines(reading: PageReading, source: SourceConfig, how: str, rules: list[Rul
 
 
 def _record(reading: PageReading, source: SourceConfig, how: str, rules: list[RuleMatch],
-            refusals: list[Refusal]) -> dict[str, Any]:
+            reasons: _Reasons) -> dict[str, Any]:
     article = reading.article
     return {
         "url": reading.url,
@@ -240,10 +251,10 @@ def _record(reading: PageReading, source: SourceConfig, how: str, rules: list[Ru
             "partial": article.partial,
             "text": article.text,
         },
-        "topics": [{"name": match.topic, "score": match.score, "terms": list(match.terms)}
-                   for match in reading.matches],
+        "topics": [{"name": match.topic, "score": match.score, "terms": list(match.terms),
+                    "admitted_by_scorer": reasons.admitted.get(match.topic)} for match in reading.matches],
         "topics_not_matched": [{"name": refused.topic, "reason": refused.reason, "score": refused.score,
-                                "terms": list(refused.terms)} for refused in refusals],
+                                "terms": list(refused.terms)} for refused in reasons.refusals],
         "reason": reading.reason,
         "rules": [{"kind": rule.kind, "rule": rule.rule, "matches": rule.matches, "example": rule.example}
                   for rule in rules],

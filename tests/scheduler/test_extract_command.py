@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from fixture_web import WEB, kuroshio, write_config
 
+from kuroshio.crawler.scorer import query_digest
 from kuroshio.fixtures.server import FixtureWeb
 
 ARTICLE = "http://english.kyodonews.test/articles/-/38544"
@@ -27,6 +28,14 @@ HOSTILE_PAGE = (
     f"{ESCAPES}The agreement covers semiconductors and farm goods, and Japan will expand its cooperation with "
     "Taiwan over the next five years.</p>"
     "<p>Officials from both sides met in Tokyo last week to finish the text, signed by the two ministers.</p>"
+    "</article></body></html>"
+)
+# Taiwan and Japan named twice each, never together and never in the head: a topic's rules refuse it.
+APART_PAGE = (
+    "<html><head><title>Port council reviews its plans</title></head><body><article><h1>Port council reviews its plans</h1>"
+    + "<p>" + "The council reviewed the port's plans for the coming season at length on Monday. " * 4 + "</p>"
+    "<p>Taiwan sent a delegation. The memorandum was signed later. Taiwan will host the next round.</p>"
+    "<p>Japan welcomed it. Officials praised the memorandum. Japan said more visits would follow.</p>"
     "</article></body></html>"
 )
 NO_ARTICLE_PAGE = "<html><head><title>Section</title></head><body><p>Log in.</p></body></html>"
@@ -43,6 +52,7 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FixtureWeb]:
     news.mkdir(parents=True)
     (news / "99001.html").write_text(HOSTILE_PAGE, encoding="utf-8")
     (news / "99002.html").write_text(NO_ARTICLE_PAGE, encoding="utf-8")
+    (news / "99003.html").write_text(APART_PAGE, encoding="utf-8")
     intranet = root / "intranet.test" / "news"
     intranet.mkdir(parents=True)
     (intranet / "memo.html").write_bytes((WEB / "english.kyodonews.test" / "articles" / "-" / "38544.html").read_bytes())
@@ -173,6 +183,28 @@ def test_bad_arguments_are_one_line_and_exit_2(config: Path, args: list[str], sa
     assert result.returncode == 2
     assert said in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_extract_says_why_a_topics_scorer_admitted_what_its_rules_refused(config: Path, tmp_path: Path) -> None:
+    query = "Taiwan AND Japan"
+    scorer = tmp_path / "memo.json"
+    scorer.write_text(json.dumps({"format": 1, "name": "memo", "query_sha256": query_digest(query), "intercept": 0.0,
+                                  "weights": {"b:memorandum": 6.0}, "veto_below": 0.25, "rescue_from": 0.85}),
+                      encoding="utf-8")
+    config.write_text(config.read_text(encoding="utf-8") + f'\n[[topics]]\nname = "memo"\nquery = "{query}"\n'
+                      f'scorer = "{scorer}"\n[[topics]]\nname = "rules"\nquery = "{query}"\n', encoding="utf-8")
+    url = "http://english.kyodonews.test/articles/-/99003"
+
+    result = kuroshio(config, "extract", url)
+    record = json.loads(kuroshio(config, "extract", url, "--format", "json").stdout)
+
+    assert result.returncode == 0, result.stderr
+    topics = next(line for line in result.stdout.splitlines() if line.startswith("topics:"))
+    assert topics.startswith("topics:    memo (score 2: Japan, Taiwan), admitted by the scorer (1.00 >= 0.85), "
+                             "though by its rules its sides are named apart: ")
+    assert '; most for: "memorandum" +6.00; rules not matched: its sides are named apart' in topics
+    assert [(topic["name"], topic["admitted_by_scorer"][:22]) for topic in record["topics"]] == [
+        ("memo", "admitted by the scorer")]
 
 
 def test_articles_show_says_why_each_other_topic_refuses_a_stored_article_or_that_it_matches_now(config: Path) -> None:
