@@ -71,7 +71,7 @@ DEFAULT_TOPIC_NAME = "taiwan-japan"
 DEFAULT_SCORER = "taiwan-japan"
 """The learned second stage shipped for the default query (`kuroshio.crawler.scorer`)."""
 
-MATCHER_VERSION = 5
+MATCHER_VERSION = 6
 """Raised whenever how an article is matched changes for the same query (how terms are found, scored or
 thresholded): each topic's fingerprint includes it, so the daemon re-scores the archive scored by the
 older matcher. 2: CJK terms as words, every Han variant folded, the brief rule. 3: a Chinese term that
@@ -79,6 +79,7 @@ begins inside one whole word and ends inside the next is not a word (天文台�
 required sides must meet, in the head or in two sentences (`MEETING_SENTENCES`). 5: a roundup's sides
 must meet away from the other countries (`ROUNDUP_COUNTRIES`); a sentence also ends at … and at a stop
 inside closing brackets (`kuroshio.storage.text.SENTENCE_STOP`, shared with the extraction's evidence).
+6: 日 right after a day of the month (3日台州) begins no word (`kuroshio.storage.segment`).
 A topic's learned second stage (`Topic.scorer`) needs no new version: the digest of its weights is part
 of the topic's fingerprint (`kuroshio.scheduler.rematch.topic_fingerprint`)."""
 
@@ -105,7 +106,11 @@ of the topic's fingerprint (`kuroshio.scheduler.rematch.topic_fingerprint`)."""
 # English: 台海 for the Taiwan Strait, 台電 for Taiwan Power (Taipower), 台商 and 日商 for Taiwanese and
 # Japanese business; the English spelling names the country, so the shorthand must too. The parties
 # count on their side in English as in Chinese and Japanese (自民党 and the Liberal Democratic Party; the
-# Kuomintang, KMT, and the Democratic Progressive Party, as 國民黨 and 民進黨). Japan's
+# Kuomintang, KMT, and the Democratic Progressive Party, as 國民黨 and 民進黨), and so do the other parties
+# of each parliament whose names no other country's party shares: the Taiwan People's Party (民眾黨) and the
+# New Power Party; Japan's Constitutional Democrats, the DPFP (国民民主党, not the KMT's 國民黨), Ishin,
+# Komeito and Sanseito. A Japanese brief on a party's delegation to Taipei names Japan through its party
+# alone, being written in Japanese. Not the communist parties, which every country has. Japan's
 # regions are no first-level divisions, yet a utility, a university or an airport is named for one
 # (Kyushu Electric, Tohoku University, Kansai Airport). Not 四国 ("four countries" in Chinese), 東北 (China's
 # northeast) or 関西 (a Hsinchu township): only the forms no other place shares. Three prefectures the
@@ -125,10 +130,13 @@ _TAIWAN_SIDE = (
     ' OR 陸委會 OR 大陸委員會 OR "Mainland Affairs Council" OR 海巡署 OR 海巡署長 OR "Coast Guard Administration"'
     ' OR 國發會 OR 國科會 OR 金管會 OR 觀光署 OR 觀光署長 OR 駐台 OR 台方 OR 台海 OR 台電 OR Taipower OR 台商'
     ' OR Kuomintang OR KMT OR 國民黨 OR "Democratic Progressive Party" OR 民進黨 OR TASA OR 國家太空中心'
+    ' OR "Taiwan People\'s Party" OR 台灣民眾黨 OR 民眾黨 OR 民衆党 OR "New Power Party" OR 時代力量'
     ' OR "Ocean Affairs Council" OR 海委會 OR 海洋委員會 OR "Academia Sinica" OR 中研院 OR 中央研究院'
 )
 _JAPAN_SIDE = (
     f'@Japan OR 台日 OR 日台 OR {_DE_FACTO_EMBASSIES} OR 外務省 OR 経済産業省 OR 防衛省 OR 自民党 OR "Liberal Democratic Party" OR 駐日 OR 日方'
+    ' OR 立憲民主党 OR "Constitutional Democratic Party" OR 国民民主党 OR "Democratic Party for the People"'
+    ' OR 日本維新の会 OR 維新の会 OR "Japan Innovation Party" OR "Nippon Ishin" OR 公明党 OR Komeito OR 参政党'
     ' OR 自衛隊 OR "Self-Defense Force" OR "Self-Defense Forces" OR 海上保安庁 OR 海上保安本部 OR 日商'
     ' OR JAXA OR 宇宙航空研究開発機構 OR 国立天文台 OR NAOJ'
     ' OR Kyushu OR Shikoku OR Honshu OR Tohoku OR Hokuriku OR Kanto OR Kansai OR Chubu OR Kinki'

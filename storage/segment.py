@@ -15,6 +15,11 @@ offset a word boundary? — and this module answers it with a maintained segment
   whole words (jieba's default mode) are kept too, and a match that begins inside one whole word and
   ends inside another is refused (`Boundaries.splits_words`).
 
+A run that begins with 日 right after a day of the month written in digits (3日, 12日) begins with the
+date's own character, not a word: 3日台州 is "on the 3rd, Taizhou" and 1日本稼働 "on the 1st, full
+operation", so neither 日台 nor 日本 begins there (`_DAY`). A run's first offset is otherwise always a
+boundary, so no segmenter is asked.
+
 Settings: none. The boundaries of a text are computed once, and only when a CJK term occurs in it.
 """
 
@@ -39,6 +44,10 @@ _KANA = re.compile("[\u3040-\u309f\u30a1-\u30fa\u31f0-\u31ff]")  # hiragana and 
 # A document is Japanese when at least this share of its CJK characters is kana. Japanese prose runs at
 # 30–40 %; a Chinese text quoting a brand in katakana stays far below.
 _JAPANESE_KANA_SHARE = 0.1
+
+# One or two digits that are no part of a longer number or a Latin word (G7, 2025), followed by 日: a day of
+# the month, in Chinese and Japanese alike.
+_DAY = re.compile("(?<![0-9a-z])[0-9]{1,2}(?=日)")
 
 # SudachiPy refuses inputs over 49,149 bytes; a run longer than this is cut (a boundary where it is cut).
 _MAX_RUN_CHARS = 4000
@@ -89,7 +98,8 @@ def word_boundaries(cased: str, folded: str) -> Boundaries:
             else:
                 whole.update(_chinese_boundaries(folded[start:end], start, mode="default"))
                 boundaries.update(_chinese_boundaries(folded[start:end], start, mode="search"))
-    return Boundaries(boundaries | whole, whole)
+    dates = {day.end() for day in _DAY.finditer(cased)}
+    return Boundaries((boundaries | whole) - dates, whole - dates)
 
 
 def _japanese_boundaries(run: str, offset: int) -> set[int]:

@@ -63,6 +63,16 @@ def test_words_are_folded_latin_words_and_cjk_character_pairs_without_the_agenci
     assert tokens(FoldedText.of("熊本工场").text) <= tokens(folded)
 
 
+@pytest.mark.parametrize("dateline", ["（中央社記者王小明台北5日電）", "【台北共同】", "Taipei, Feb. 5 (CNA) -- ",
+                                      "TOKYO (Kyodo) - "])
+def test_a_datelines_words_are_not_read(dateline: str):
+    # Who filed a story, and for which agency, is the labelled set's house style, not what it is about.
+    named = scorer_features(Topic("test", QUERY), title="", text=dateline + "Taiwan and Japan signed a pact.")
+    assert named is not None
+    assert {name for name in named if name.startswith("b:")} == {"b:taiwan", "b:and", "b:japan", "b:signed", "b:a",
+                                                                 "b:pact"}
+
+
 def test_features_are_the_rules_evidence_and_the_words_of_title_and_text_apart():
     named = scorer_features(Topic("test", QUERY), title="Taiwan, Japan sign pact", text="Taiwan and Japan signed it.")
     assert named is not None

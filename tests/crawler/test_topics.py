@@ -180,6 +180,25 @@ def test_an_agency_and_its_head_written_as_one_word_both_name_taiwan():
     assert "衛福部長" in match.terms
 
 
+@pytest.mark.parametrize(("brief", "party"), [
+    ("立憲民主党の訪問団が台北で頼清徳総統と会談し、エネルギー安全保障を協議した。", "立憲民主党"),
+    ("中国の国務院台湾事務弁公室は国民民主党議員団の訪台を批判し、頼清徳政権を非難した。", "国民民主党"),
+    ("A Democratic Party for the People delegation met President Lai Ching-te in Taipei.",
+     '"Democratic Party for the People"'),
+])
+def test_a_brief_naming_japan_only_through_one_of_its_parties_matches(brief: str, party: str):
+    # Written in Japanese, a brief on a party's delegation to Taipei need not name Japan at all.
+    match = match_topic(default_topic(), title="", text=brief)
+
+    assert match is not None and party in match.terms
+
+
+def test_the_dpfp_is_not_the_kmt_and_the_taiwan_peoples_party_names_taiwan():
+    match = match_topic(default_topic(), title="", text="台灣民眾黨主席率團訪問東京，與國民民主黨代表會談。")
+
+    assert match is not None and {"台灣民眾黨", "国民民主党"} <= set(match.terms) and "國民黨" not in match.terms
+
+
 def test_taiwans_envoy_stationed_in_japan_names_japan_without_the_word():
     brief = "台北駐日經濟文化代表處代表李逸洋昨天拜會北海道知事，盼增加直航班次。"
 

@@ -31,3 +31,18 @@ def test_a_chinese_term_that_is_a_word_or_begins_on_a_whole_words_edge_is_found(
 
 def test_japanese_text_is_not_affected() -> None:
     assert count("日台", "日台交流の拡大で合意した") == 1
+
+
+@pytest.mark.parametrize(("term", "text"), [
+    ("日台", "台州市水务局通知，3日台州城区停水，4日台州恢复供水。"),
+    ("日本", "新工場は1日本格稼働し、12日本社で記念式典を開いた。"),
+])
+def test_a_day_of_the_month_in_digits_begins_no_word_with_its_own_character(term: str, text: str) -> None:
+    # 3日|台州 "on the 3rd, Taizhou" and 1日|本格稼働 "on the 1st, full operation": the segmenter is never
+    # asked where a CJK run begins, so the date rule says that 日 after a day of the month is the date's.
+    assert count(term, text) == 0
+
+
+@pytest.mark.parametrize("text", ["G7日本開催に向けて", "日本台湾交流協会は2日日本側の窓口として発表した"])
+def test_a_number_that_is_no_day_of_the_month_leaves_the_word_after_it(text: str) -> None:
+    assert count("日本", text) >= 1
