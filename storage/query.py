@@ -347,12 +347,13 @@ class Occurrences:
     thousands of names are looked at only where one of them occurs (`present_children`), and where each
     term it scored was found (`starts`), so that asking where a side is named matches nothing again."""
 
-    __slots__ = ("_found", "_present", "_text", "_title", "_title_weight")
+    __slots__ = ("_found", "_present", "_query_starts", "_text", "_title", "_title_weight")
 
     def __init__(self, present: set[str], title: FoldedText, text: FoldedText, title_weight: float) -> None:
         self._present = present
         self._title, self._text, self._title_weight = title, text, title_weight
         self._found: dict[TermPattern, tuple[list[int], list[int]]] = {}
+        self._query_starts: dict[tuple[int, bool], tuple[Query, list[int]]] = {}
 
     def __call__(self, leaf: Leaf) -> float:
         # Most of a thousand place names are in neither: a term whose first word is absent scores 0
@@ -367,6 +368,15 @@ class Occurrences:
         if leaf.pattern.needle not in self._present:
             return []
         return self._where(leaf.pattern)[1 if in_title else 0]
+
+    def query_starts(self, query: Query, *, in_title: bool) -> list[int]:
+        """`occurrence_starts`, found once for each query object (kept beside it, so its id is not reused)."""
+        kept = self._query_starts.get((id(query), in_title))
+        if kept is not None and kept[0] is query:
+            return kept[1]
+        starts = sorted({start for leaf in occurring_leaves(query, self) for start in self.starts(leaf, in_title=in_title)})
+        self._query_starts[(id(query), in_title)] = (query, starts)
+        return starts
 
     def _where(self, pattern: TermPattern) -> tuple[list[int], list[int]]:
         if pattern not in self._found:
@@ -483,9 +493,9 @@ def occurring_leaves(query: Query, leaf_score: LeafScore) -> Iterator[Leaf]:
 
 def occurrence_starts(query: Query, leaf_score: Occurrences, *, in_title: bool = False) -> list[int]:
     """Where each occurrence in the text (or the title) of `query`'s positive terms begins, ascending:
-    where a side of a topic is named, for asking whether two sides are named together."""
-    return sorted({start for leaf in occurring_leaves(query, leaf_score)
-                   for start in leaf_score.starts(leaf, in_title=in_title)})
+    where a side of a topic is named, for asking whether two sides are named together. Kept by the
+    article's `Occurrences` for each query object: the topic's rules and its second stage both ask."""
+    return leaf_score.query_starts(query, in_title=in_title)
 
 
 def positive_leaves(query: Query) -> Iterator[Leaf]:
