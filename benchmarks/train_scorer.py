@@ -31,8 +31,8 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from benchmarks.common import replace_section, short_commit
-from benchmarks.relevance import ARTICLES, GROUPS, RESULTS, Article, load_articles, rate, shown
-from kuroshio.crawler.scorer import SCORER_FORMAT, Scorer, query_digest, shipped_scorer_path
+from benchmarks.relevance import ARTICLES, GROUPS, RESULTS, Article, Tally, Verdict, load_articles, rate, shown, tally
+from kuroshio.crawler.scorer import SCORER_FORMAT, WORD_PREFIXES, Scorer, query_digest, shipped_scorer_path
 from kuroshio.crawler.topics import DEFAULT_SCORER, MATCHER_VERSION, Topic, default_topics, match_topic, scorer_features
 
 SECTION = "## Relevance scorer, cross-validated (issue #11)"
@@ -52,17 +52,11 @@ thousand of them together move a probability by less than the thresholds' spacin
 
 @dataclass(frozen=True)
 class Judged:
-    """One article as the rules judged it, with the scorer's probability (None when it does not judge)."""
+    """One article as the rules judged it, and as the topic with the scorer as its second stage did."""
 
     article: Article
     by_rules: bool
-    probability: float | None
-
-    def matched(self, veto_below: float, rescue_from: float) -> bool:
-        """The topic's verdict with the scorer as the second stage."""
-        if self.probability is None:
-            return self.by_rules
-        return self.probability >= rescue_from or (self.by_rules and self.probability >= veto_below)
+    with_scorer: bool
 
 
 def fit(rows: Sequence[dict[str, float]], labels: Sequence[bool], regularisation: float) -> tuple[float, dict[str, float]]:
@@ -92,21 +86,16 @@ def cross_validate(articles: Sequence[Article], rows: Sequence[dict[str, float] 
         intercept, weights = fit([rows[index] or {} for index in train], [articles[index].on_topic for index in train],
                                  REGULARISATION)
         scorer = scorer_of(intercept, weights, query_text)
-        judged += [Judged(articles[index], rules[index],
-                          None if (row := rows[index]) is None else scorer.probability(row)) for index in held]
+        judged += [Judged(articles[index], rules[index], rules[index] if (row := rows[index]) is None
+                          else scorer.decides(rules[index], scorer.probability(row))) for index in held]
     return judged
 
 
-def figures(judged: Sequence[Judged], group: str, *, with_scorer: bool) -> tuple[float | None, float | None, int, int]:
-    """Recall, precision, misses and false alarms of one language group ("all" for every article)."""
-    chosen = [item for item in judged if group in ("all", item.article.group)]
-    verdicts = [(item.article.on_topic, item.matched(VETO_BELOW, RESCUE_FROM) if with_scorer else item.by_rules)
-                for item in chosen]
-    found = sum(on and matched for on, matched in verdicts)
-    on_topic = sum(on for on, _ in verdicts)
-    matched = sum(matched for _, matched in verdicts)
-    return (found / on_topic if on_topic else None, found / matched if matched else None,
-            on_topic - found, matched - found)
+def figures(judged: Sequence[Judged], group: str, *, with_scorer: bool) -> Tally:
+    """The counts and rates of one language group ("all" for every article), as the relevance benchmark
+    tallies them."""
+    return tally([Verdict(item.article, matched=item.with_scorer if with_scorer else item.by_rules, score=0.0,
+                          terms=()) for item in judged], group)
 
 
 def report(judged: Sequence[Judged], folds: int, path: Path) -> list[str]:
@@ -115,27 +104,20 @@ def report(judged: Sequence[Judged], folds: int, path: Path) -> list[str]:
              "| language | rules: recall | rules: precision | with the scorer: recall | with the scorer: precision "
              "| misses | false alarms |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for group in (*GROUPS, "all"):
-        recall, precision, _, _ = figures(judged, group, with_scorer=False)
-        scored_recall, scored_precision, misses, false_alarms = figures(judged, group, with_scorer=True)
-        lines.append(f"| {group} | {rate(recall)} | {rate(precision)} | {rate(scored_recall)} | "
-                     f"{rate(scored_precision)} | {misses} | {false_alarms} |")
-    vetoed = [item.article.id for item in judged if item.by_rules and not item.matched(VETO_BELOW, RESCUE_FROM)]
-    rescued = [item.article.id for item in judged if not item.by_rules and item.matched(VETO_BELOW, RESCUE_FROM)]
-    lines += ["", f"Vetoed ({len(vetoed)}): " + (", ".join(
-        f"{article} ({'on' if on else 'off'})" for article, on in _labelled(judged, vetoed)) or "none"),
-        "", f"Rescued ({len(rescued)}): " + (", ".join(
-        f"{article} ({'on' if on else 'off'})" for article, on in _labelled(judged, rescued)) or "none")]
+        rules, scored = figures(judged, group, with_scorer=False), figures(judged, group, with_scorer=True)
+        lines.append(f"| {group} | {rate(rules.recall)} | {rate(rules.precision)} | {rate(scored.recall)} | "
+                     f"{rate(scored.precision)} | {scored.misses} | {scored.false_alarms} |")
+    vetoed = [item.article for item in judged if item.by_rules and not item.with_scorer]
+    rescued = [item.article for item in judged if not item.by_rules and item.with_scorer]
+    for heading, changed in (("Vetoed", vetoed), ("Rescued", rescued)):
+        lines += ["", f"{heading} ({len(changed)}): "
+                  + (", ".join(f"{article.id} ({article.label})" for article in changed) or "none")]
     return lines
-
-
-def _labelled(judged: Sequence[Judged], ids: Sequence[str]) -> list[tuple[str, bool]]:
-    labels = {item.article.id: item.article.on_topic for item in judged}
-    return [(article, labels[article]) for article in ids]
 
 
 def common_words(rows: Sequence[dict[str, float]]) -> list[str]:
     """The word features at least `COMMON_SHARE` of `rows` hold, sorted."""
-    held = Counter(name for row in rows for name in row if name.startswith(("t:", "b:")))
+    held = Counter(name for row in rows for name in row if name.startswith(WORD_PREFIXES))
     return sorted(name for name, count in held.items() if count >= COMMON_SHARE * len(rows))
 
 

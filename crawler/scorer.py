@@ -67,7 +67,8 @@ name, not the story: the labelled set learned that a Chinese story whose datelin
 
 _TOKEN = re.compile(f"[{CJK_CHARS}]+|[^\\W_{CJK_CHARS}]+")
 _CJK_RUN = re.compile(f"[{CJK_CHARS}]")
-_WORD_PREFIXES = ("t:", "b:")
+WORD_PREFIXES = ("t:", "b:")
+"""How the features that are words begin: a word of the title, a word of the text."""
 
 
 class ScorerError(ValueError):
@@ -157,15 +158,28 @@ class Scorer:
         logit = self.intercept + sum(self.weights.get(name, 0.0) * value for name, value in named.items())
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, logit))))
 
+    def vetoes(self, probability: float) -> bool:
+        """Whether the scorer refuses a match of the rules it gives `probability`."""
+        return probability < self.veto_below
+
+    def admits(self, probability: float) -> bool:
+        """Whether the scorer matches an article the rules refused that it gives `probability`."""
+        return probability >= self.rescue_from
+
+    def decides(self, by_rules: bool, probability: float) -> bool:
+        """The topic's verdict on an article the scorer judges: the rules' (`by_rules`, whether they match
+        it), unless the scorer is confident of the contrary."""
+        return not self.vetoes(probability) if by_rules else self.admits(probability)
+
     def explain(self, named: Mapping[str, float], *, against: bool) -> str:
         """The evidence and then the words that weighed most against the article (or for it), each with
         its weight: the counts alone (a long text, other countries) would not say what the story is about."""
         weighed = [(self.weights.get(name, 0.0) * value, name) for name, value in named.items()]
         chosen = sorted((item for item in weighed if (item[0] < 0) == against and item[0]),
                         key=lambda item: abs(item[0]), reverse=True)
-        counted = [item for item in chosen if not item[1].startswith(_WORD_PREFIXES)][:EXPLAINED_FEATURES]
+        counted = [item for item in chosen if not item[1].startswith(WORD_PREFIXES)][:EXPLAINED_FEATURES]
         words = [item for item in chosen
-                 if item[1].startswith(_WORD_PREFIXES) and item[1] not in self.common][:EXPLAINED_FEATURES]
+                 if item[1].startswith(WORD_PREFIXES) and item[1] not in self.common][:EXPLAINED_FEATURES]
         parts = [", ".join(f"{describe_feature(name)} {weight:+.2f}" for weight, name in group)
                  for group in (counted, words) if group]
         return "; words: ".join(parts) if counted and words else (parts[0] if parts else "nothing")
@@ -199,9 +213,9 @@ def load_scorer(reference: str) -> Scorer:
             rescue_from=float(document["rescue_from"]),
             common=frozenset(str(name) for name in document.get("common", ())),
         )
+    except ScorerError:
+        raise
     except (ValueError, KeyError, TypeError, AttributeError) as error:
-        if isinstance(error, ScorerError):
-            raise
         raise ScorerError(f"scorer {reference!r}: {path} is not a scorer file ({error})") from None
 
 

@@ -34,8 +34,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import dataclass, field
+from functools import cache, cached_property
 from typing import Literal, overload
 
 from kuroshio.crawler.scorer import Evidence, Scorer, features, scorer_for
@@ -325,13 +325,13 @@ def default_topics() -> list[Topic]:
 
 def match_topic(topic: Topic, *, title: str, text: str) -> TopicMatch | None:
     """Score an article's title and text against one topic; None unless it holds and reaches min_score."""
-    return _judge(topic, FoldedText.of(title), FoldedText.of(text), explain=False)
+    return _judge(_Reading(topic, FoldedText.of(title), FoldedText.of(text)), explain=False)
 
 
 def match_topics(topics: Sequence[Topic], *, title: str, text: str) -> list[TopicMatch]:
     """Every topic the article matches, in the order the topics are given."""
     folded_title, folded_text = FoldedText.of(title), FoldedText.of(text)
-    return [match for topic in topics if (match := _judge(topic, folded_title, folded_text, explain=False))]
+    return [match for topic in topics if (match := _judge(_Reading(topic, folded_title, folded_text), explain=False))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,75 +349,133 @@ class Refusal:
 def judge_topics(topics: Sequence[Topic], *, title: str, text: str) -> list[TopicMatch | Refusal]:
     """For each topic in order, its match or why there is none: the same judgement as `match_topics`."""
     folded_title, folded_text = FoldedText.of(title), FoldedText.of(text)
-    return [_judge(topic, folded_title, folded_text, explain=True) for topic in topics]
+    return [_judge(_Reading(topic, folded_title, folded_text), explain=True) for topic in topics]
 
 
-def judge_unmatched(topics: Sequence[Topic], matched: Collection[str], *, title: str,
-                    text: str) -> list[TopicMatch | Refusal]:
-    """`judge_topics` for the topics not named in `matched` (the topics an article is known to match):
-    why each refused it, or the match it makes now, when the known matches are older than the topic's
-    definition (a stored article before `kuroshio topics rematch`)."""
-    unmatched = [topic for topic in topics if topic.name not in matched]
-    return judge_topics(unmatched, title=title, text=text) if unmatched else []
+@dataclass(frozen=True)
+class Explanation:
+    """What a reader asks of an article's topics beyond the matches it is known to have (`kuroshio
+    extract`, `kuroshio articles show`): why each other topic refuses it, the match a topic makes now
+    where the known matches are older than its definition (a stored article before `kuroshio topics
+    rematch`), and, by topic, why a known match is one the topic's rules refuse and its scorer admitted."""
+
+    refusals: list[Refusal] = field(default_factory=list)
+    matching_now: list[TopicMatch] = field(default_factory=list)
+    admitted: dict[str, str] = field(default_factory=dict)
 
 
-@overload
-def _judge(topic: Topic, title: FoldedText, text: FoldedText, *, explain: Literal[True]) -> TopicMatch | Refusal: ...
-@overload
-def _judge(topic: Topic, title: FoldedText, text: FoldedText, *, explain: Literal[False]) -> TopicMatch | None: ...
-def _judge(topic: Topic, title: FoldedText, text: FoldedText, *, explain: bool) -> TopicMatch | Refusal | None:
-    """The match, or else a Refusal when `explain` (its reason is worded only then) and None otherwise:
-    the rules' judgement, then the topic's second stage where it is confident."""
-    leaf_score = occurrences(topic.query, title, text, title_weight=TITLE_WEIGHT)
-    score, refusal = _by_rules(topic, leaf_score, title, text)
-    learned = _second_stage(topic, leaf_score, title, text)
-    if learned is not None:
-        scorer, evidence, named, probability = learned
-        if refusal is None and probability < scorer.veto_below:
-            def refusal() -> str:
-                return (f"the scorer reads it as off topic ({probability:.2f} < {scorer.veto_below:g}); "
-                        f"most against: {scorer.explain(named, against=True)}")
-        elif refusal is not None and probability >= scorer.rescue_from:
-            refusal, score = None, max(score, min(evidence.side_scores))
-    if refusal is not None:
-        return _refused(explain, topic, leaf_score, score, refusal)
-    return TopicMatch(topic=topic.name, score=score, terms=_matched_terms(topic.query, leaf_score))
-
-
-def admissions(topics: Sequence[Topic], matched: Collection[str], *, title: str, text: str) -> dict[str, str]:
-    """For each topic named in `matched` whose rules refuse the article and whose scorer admitted it, why,
-    in one line: a match the rules did not make is explained as a refusal is (`kuroshio extract`,
-    `kuroshio articles show`)."""
+def explain_topics(topics: Sequence[Topic], matched: Collection[str], *, title: str, text: str) -> Explanation:
+    """The `Explanation` of an article whose known matches are the topics named in `matched`."""
     folded_title, folded_text = FoldedText.of(title), FoldedText.of(text)
-    admitted: dict[str, str] = {}
+    explanation = Explanation()
     for topic in topics:
-        if topic.name not in matched or topic.scorer is None:
-            continue
-        leaf_score = occurrences(topic.query, folded_title, folded_text, title_weight=TITLE_WEIGHT)
-        refusal = _by_rules(topic, leaf_score, folded_title, folded_text)[1]
-        learned = _second_stage(topic, leaf_score, folded_title, folded_text)
-        if refusal is not None and learned is not None and learned[3] >= learned[0].rescue_from:
-            scorer, _, named, probability = learned
-            admitted[topic.name] = (f"admitted by the scorer ({probability:.2f} >= {scorer.rescue_from:g}), though "
-                                    f"by its rules {refusal()}; most for: {scorer.explain(named, against=False)}")
-    return admitted
+        reading = _Reading(topic, folded_title, folded_text)
+        verdict = _verdict(reading)
+        if topic.name in matched:
+            if verdict.admitted is not None:
+                explanation.admitted[topic.name] = verdict.admitted()
+        elif verdict.refused is not None:
+            explanation.refusals.append(_refusal(reading, verdict.score, verdict.refused))
+        else:
+            explanation.matching_now.append(_match(reading, verdict.score))
+    return explanation
 
 
-def _second_stage(topic: Topic, leaf_score: Occurrences, title: FoldedText,
-                  text: FoldedText) -> tuple[Scorer, Evidence, dict[str, float], float] | None:
+def scorer_features(topic: Topic, *, title: str, text: str) -> dict[str, float] | None:
+    """The second stage's features of an article (`kuroshio.crawler.scorer.features`), or None when it
+    does not name every required side of the topic's query, where no scorer ever judges: what
+    `benchmarks/train_scorer.py` learns from."""
+    reading = _Reading(topic, FoldedText.of(title), FoldedText.of(text))
+    evidence = _evidence(reading)
+    return None if evidence is None else features(evidence, title=reading.title.text, text=reading.text.text)
+
+
+class _Reading:
+    """One article as one topic reads it: where the query's terms occur, and what the rules and the second
+    stage both ask of the text (its sentences, the other countries it names), found once when first asked."""
+
+    def __init__(self, topic: Topic, title: FoldedText, text: FoldedText) -> None:
+        self.topic, self.title, self.text = topic, title, text
+        self.leaf_score = occurrences(topic.query, title, text, title_weight=TITLE_WEIGHT)
+
+    @cached_property
+    def sentence_at(self) -> list[int]:
+        """Where each sentence of the text begins (`kuroshio.storage.text.sentence_starts`)."""
+        return sentence_starts(self.text.text)
+
+    @cached_property
+    def others(self) -> dict[str, list[int]]:
+        """The countries the query does not name that the story names, each with where the text does."""
+        return _other_countries_of(self.topic.query_text).named(self.title, self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """The score, and why the article is refused (None for a match) or, for a match the rules refused, why
+    the scorer admitted it; both worded only when called, since the crawl never asks."""
+
+    score: float
+    refused: Callable[[], str] | None
+    admitted: Callable[[], str] | None = None
+
+
+@overload
+def _judge(reading: _Reading, *, explain: Literal[True]) -> TopicMatch | Refusal: ...
+@overload
+def _judge(reading: _Reading, *, explain: Literal[False]) -> TopicMatch | None: ...
+def _judge(reading: _Reading, *, explain: bool) -> TopicMatch | Refusal | None:
+    """The match, or else a Refusal when `explain` (its reason is worded only then) and None otherwise."""
+    verdict = _verdict(reading)
+    if verdict.refused is None:
+        return _match(reading, verdict.score)
+    return _refusal(reading, verdict.score, verdict.refused) if explain else None
+
+
+def _match(reading: _Reading, score: float) -> TopicMatch:
+    return TopicMatch(topic=reading.topic.name, score=score, terms=_matched_terms(reading.topic.query, reading.leaf_score))
+
+
+def _refusal(reading: _Reading, score: float, reason: Callable[[], str]) -> Refusal:
+    return Refusal(reading.topic.name, reason(), score, _matched_terms(reading.topic.query, reading.leaf_score))
+
+
+def _verdict(reading: _Reading) -> _Verdict:
+    """The rules' judgement, then the topic's second stage where it is confident (`Scorer.vetoes`,
+    `Scorer.admits`)."""
+    score, refused = _by_rules(reading)
+    learned = _second_stage(reading)
+    if learned is None:
+        return _Verdict(score, refused)
+    scorer, evidence, named, probability = learned
+    if refused is None and scorer.vetoes(probability):
+        def vetoed() -> str:
+            return (f"the scorer reads it as off topic ({probability:.2f} < {scorer.veto_below:g}); "
+                    f"most against: {scorer.explain(named, against=True)}")
+        return _Verdict(score, vetoed)
+    if refused is not None and scorer.admits(probability):
+        by_rules = refused
+
+        def admitted() -> str:
+            return (f"admitted by the scorer ({probability:.2f} >= {scorer.rescue_from:g}), though by its rules "
+                    f"{by_rules()}; most for: {scorer.explain(named, against=False)}")
+        return _Verdict(max(score, min(evidence.side_scores)), None, admitted)
+    return _Verdict(score, refused)
+
+
+def _second_stage(reading: _Reading) -> tuple[Scorer, Evidence, dict[str, float], float] | None:
     """The topic's scorer, the article's evidence and features, and the probability it gives them; None
     without a scorer, or for an article that does not name every side (no scorer judges it)."""
-    scorer = topic.second_stage
-    evidence = _evidence(topic, leaf_score, title, text) if scorer is not None else None
+    scorer = reading.topic.second_stage
+    evidence = _evidence(reading) if scorer is not None else None
     if scorer is None or evidence is None:
         return None
-    named = features(evidence, title=title.text, text=text.text)
+    named = features(evidence, title=reading.title.text, text=reading.text.text)
     return scorer, evidence, named, scorer.probability(named)
 
 
-def _by_rules(topic: Topic, leaf_score: Occurrences, title: FoldedText,
-              text: FoldedText) -> tuple[float, Callable[[], str] | None]:
+def _by_rules(reading: _Reading) -> tuple[float, Callable[[], str] | None]:
     """The article's score, and why the rules refuse it (None when they match it), worded when called."""
+    topic, leaf_score, text = reading.topic, reading.leaf_score, reading.text
     holds, evaluated = evaluate(topic.query, leaf_score)
     score = evaluated or 0.0
     if not holds:
@@ -427,50 +485,33 @@ def _by_rules(topic: Topic, leaf_score: Occurrences, title: FoldedText,
     # Only a score between 1 and min_score asks whether the text is a brief: most articles never count words.
     if score < topic.min_score and not _is_brief(text):
         return score, lambda: f"score {score:g} < min {topic.min_score:g}, and it is no brief"
-    apart = _sides_apart(topic, leaf_score, title, text)
+    apart = _sides_apart(reading)
     if apart and not _is_brief(text):
         return score, lambda: apart
     return score, None
 
 
-def scorer_features(topic: Topic, *, title: str, text: str) -> dict[str, float] | None:
-    """The second stage's features of an article (`kuroshio.crawler.scorer.features`), or None when it
-    does not name every required side of the topic's query, where no scorer ever judges: what
-    `benchmarks/train_scorer.py` learns from."""
-    folded_title, folded_text = FoldedText.of(title), FoldedText.of(text)
-    leaf_score = occurrences(topic.query, folded_title, folded_text, title_weight=TITLE_WEIGHT)
-    evidence = _evidence(topic, leaf_score, folded_title, folded_text)
-    return None if evidence is None else features(evidence, title=folded_title.text, text=folded_text.text)
-
-
-def _evidence(topic: Topic, leaf_score: Occurrences, title: FoldedText, text: FoldedText) -> Evidence | None:
+def _evidence(reading: _Reading) -> Evidence | None:
     """What the rules found, for the second stage; None unless every required side is named."""
-    sides = _required_sides(topic.query)
+    sides = _required_sides(reading.topic.query)
+    leaf_score = reading.leaf_score
     scores = [evaluate(side, leaf_score)[1] or 0.0 for side in sides]
     if not sides or not all(scores):
         return None
-    sentence_at = sentence_starts(text.text)
     return Evidence(
         side_scores=tuple(scores),
         sides_in_title=tuple(bool(occurrence_starts(side, leaf_score, in_title=True)) for side in sides),
         shared_sentences=len(_shared_sentences([occurrence_starts(side, leaf_score) for side in sides],
-                                               sentence_at)),
-        sentences=len(sentence_at),
-        other_countries=len(_other_countries_of(topic.query_text).named(title, text)),
-        gates=tuple(evaluate(gate.child, leaf_score)[0] for gate in _gates(topic.query)),
+                                               reading.sentence_at)),
+        sentences=len(reading.sentence_at),
+        other_countries=len(reading.others),
+        gates=tuple(evaluate(gate.child, leaf_score)[0] for gate in _gates(reading.topic.query)),
     )
 
 
 def _gates(query: Query) -> list[Not]:
     """The NOT children of a top-level AND: what holds a story back whatever its sides score."""
     return [child for child in query.children if isinstance(child, Not)] if isinstance(query, And) else []
-
-
-def _refused(explain: bool, topic: Topic, leaf_score: Occurrences, score: float,
-             reason: Callable[[], str]) -> Refusal | None:
-    if not explain:
-        return None
-    return Refusal(topic.name, reason(), score, _matched_terms(topic.query, leaf_score))
 
 
 def _not_held(query: Query, leaf_score: Occurrences) -> str:
@@ -484,32 +525,30 @@ def _not_held(query: Query, leaf_score: Occurrences) -> str:
     return "the query does not hold"
 
 
-def _sides_apart(topic: Topic, leaf_score: Occurrences, title: FoldedText, text: FoldedText) -> str | None:
+def _sides_apart(reading: _Reading) -> str | None:
     """Why the query's required sides are not named together, or None when they are: each in the head
     (the title or the first paragraph), or all of them in one sentence, `MEETING_SENTENCES` times; and,
     in a story naming `ROUNDUP_COUNTRIES` countries the query does not name, in one sentence naming none
     of those. None for a query without two sides."""
-    sides = _required_sides(topic.query)
+    sides = _required_sides(reading.topic.query)
     if len(sides) < 2:
         return None
-    lede_end = text.text.find("\n\n")
-    lede_end = len(text.text) if lede_end < 0 else lede_end
+    leaf_score, text = reading.leaf_score, reading.text.text
+    lede_end = text.find("\n\n")
+    lede_end = len(text) if lede_end < 0 else lede_end
     starts = [occurrence_starts(side, leaf_score) for side in sides]
     in_head = all(occurrence_starts(side, leaf_score, in_title=True) or (found and found[0] < lede_end)
                   for side, found in zip(sides, starts, strict=True))
-    sentence_at: list[int] = []
     if not in_head:
-        sentence_at = sentence_starts(text.text)
-        shared = len(_shared_sentences(starts, sentence_at))
+        shared = len(_shared_sentences(starts, reading.sentence_at))
         if shared < MEETING_SENTENCES:
             return (f"its sides are named apart: not each in the title or first paragraph, and together in "
                     f"{shared} sentence{'' if shared == 1 else 's'} (fewer than {MEETING_SENTENCES})")
-    others = _other_countries_of(topic.query_text).named(title, text)
+    others = reading.others
     if len(others) < ROUNDUP_COUNTRIES:
         return None
-    sentence_at = sentence_at or sentence_starts(text.text)
-    crowded = _shared_sentences([[start for found in others.values() for start in found]], sentence_at)
-    if _shared_sentences(starts, sentence_at) - crowded:
+    crowded = _shared_sentences([[start for found in others.values() for start in found]], reading.sentence_at)
+    if _shared_sentences(starts, reading.sentence_at) - crowded:
         return None
     return (f"a roundup: it names {len(others)} other countries ({', '.join(sorted(others))}) and its sides "
             f"meet only beside them")

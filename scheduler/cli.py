@@ -45,8 +45,7 @@ from kuroshio.storage.text import one_line
 
 if TYPE_CHECKING:
     from kuroshio.crawler.run import OnInterrupt, SourceRun
-    from kuroshio.crawler.topics import Refusal
-    from kuroshio.storage.records import TopicMatch
+    from kuroshio.crawler.topics import Explanation
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -262,22 +261,23 @@ def articles_show(ctx: click.Context, ref: str, output_format: str) -> None:
     if record is None:
         click.echo(f"kuroshio: no article with id or URL {ref!r}", err=True)
         ctx.exit(1)
-    refused, matching_now = _other_topics(config, record)
-    admitted = _admitted(config, record)
+    explained = _explained(config, record)
     if output_format == "json":
         record = {**record, "topics_not_matched": [
             {"name": topic.topic, "reason": topic.reason, "score": topic.score, "terms": list(topic.terms)}
-            for topic in refused
+            for topic in explained.refusals
         ], "topics_matching_now": [
-            {"name": topic.topic, "score": topic.score, "terms": list(topic.terms)} for topic in matching_now
-        ], "topics_admitted_by_scorer": [{"name": name, "reason": reason} for name, reason in admitted.items()]}
+            {"name": topic.topic, "score": topic.score, "terms": list(topic.terms)} for topic in explained.matching_now
+        ], "topics_admitted_by_scorer": [{"name": name, "reason": reason}
+                                         for name, reason in explained.admitted.items()]}
         click.echo(json.dumps(record, ensure_ascii=False, indent=2))
         return
     topics = ", ".join(f"{t['name']} ({t['score']:g}: {', '.join(t['terms'])})" for t in record["topics"]) or "none"
-    others = "".join(f"matched: {name}: {reason}\n" for name, reason in admitted.items())
-    others += "".join(f"not matched: {topic.topic}: {topic.reason}\n" for topic in refused)
+    others = "".join(f"matched: {name}: {reason}\n" for name, reason in explained.admitted.items())
+    others += "".join(f"not matched: {topic.topic}: {topic.reason}\n" for topic in explained.refusals)
     others += "".join(f"matches now: {topic.topic} ({topic.score:g}: {', '.join(topic.terms)}), not in the stored "
-                      "matches, which predate its definition: kuroshio topics rematch\n" for topic in matching_now)
+                      "matches, which predate its definition: kuroshio topics rematch\n"
+                      for topic in explained.matching_now)
     head = (
         f"{record['title']}\n"
         f"source:    {record['source']}\nurl:       {record['url']}\ncanonical: {record['canonical_url']}\n"
@@ -289,23 +289,14 @@ def articles_show(ctx: click.Context, ref: str, output_format: str) -> None:
     click.echo(TERMINAL_CONTROLS.sub(" ", f"{head}\n\n{record['text']}"))
 
 
-def _admitted(config: Config, record: dict[str, Any]) -> dict[str, str]:
-    """For each stored match a topic's scorer made where the topic's rules refuse the article, why."""
-    from kuroshio.crawler.topics import admissions
-
-    return admissions(config.topics, {topic["name"] for topic in record["topics"]}, title=record["title"],
-                      text=record["text"])
-
-
-def _other_topics(config: Config, record: dict[str, Any]) -> tuple[list[Refusal], list[TopicMatch]]:
+def _explained(config: Config, record: dict[str, Any]) -> Explanation:
     """For each configured topic the stored article does not match, why it refuses the article, or the
-    match it makes now when the stored matches are older than the topic's definition."""
-    from kuroshio.crawler.topics import Refusal, judge_unmatched
+    match it makes now when the stored matches are older than the topic's definition; for each stored
+    match a topic's scorer made where the topic's rules refuse the article, why."""
+    from kuroshio.crawler.topics import explain_topics
 
-    judged = judge_unmatched(config.topics, {topic["name"] for topic in record["topics"]}, title=record["title"],
-                             text=record["text"])
-    return ([topic for topic in judged if isinstance(topic, Refusal)],
-            [topic for topic in judged if not isinstance(topic, Refusal)])
+    return explain_topics(config.topics, {topic["name"] for topic in record["topics"]}, title=record["title"],
+                          text=record["text"])
 
 
 # The largest id an article can have: the column is an INTEGER, 32 bits on PostgreSQL (a larger number

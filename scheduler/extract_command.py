@@ -20,7 +20,6 @@ for a bad config or bad arguments (no such file, not an http(s) URL, an unknown 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -38,7 +37,7 @@ if TYPE_CHECKING:
     from kuroshio.crawler.options import SourceConfig
     from kuroshio.crawler.publishers.applied import RuleMatch
     from kuroshio.crawler.spiders.page import PageReading
-    from kuroshio.crawler.topics import Refusal
+    from kuroshio.crawler.topics import Explanation
 
 # The name the page is read under when no configured source holds it (shown in the log's lines).
 NO_SOURCE = "(no source)"
@@ -73,7 +72,7 @@ def extract_command(ctx: click.Context, target: str, file_url: str | None, sourc
             reading = read_page(url, source=source, crawl=config.crawl, topics=tuple(config.topics),
                                 reach=reach, body=body, log_level=ctx.obj["log_level"])
     rules = _rules(reading, source)
-    reasons = _reasons(reading, config)
+    reasons = _explained(reading, config)
     if output_format == "json":
         click.echo(json.dumps(_record(reading, source, how, rules, reasons), ensure_ascii=False, indent=2))
     else:
@@ -82,25 +81,16 @@ def extract_command(ctx: click.Context, target: str, file_url: str | None, sourc
         ctx.exit(EXIT_FAILED)
 
 
-@dataclass(frozen=True)
-class _Reasons:
+def _explained(reading: PageReading, config: Config) -> Explanation:
     """Why each configured topic the article did not match refused it (what a reader asks of a story they
     expected to see in their digest), and why a topic's scorer admitted it where the topic's rules did not."""
-
-    refusals: list[Refusal] = field(default_factory=list)
-    admitted: dict[str, str] = field(default_factory=dict)
-
-
-def _reasons(reading: PageReading, config: Config) -> _Reasons:
-    from kuroshio.crawler.topics import Refusal, admissions, judge_unmatched
+    from kuroshio.crawler.topics import Explanation, explain_topics
 
     article = reading.article
     if article is None:
-        return _Reasons()
-    matched = {match.topic for match in reading.matches}
-    judged = judge_unmatched(config.topics, matched, title=article.title, text=article.text)
-    return _Reasons([refused for refused in judged if isinstance(refused, Refusal)],
-                    admissions(config.topics, matched, title=article.title, text=article.text))
+        return Explanation()
+    return explain_topics(config.topics, {match.topic for match in reading.matches}, title=article.title,
+                          text=article.text)
 
 
 def _target(target: str, file_url: str | None, *, max_bytes: int) -> tuple[str, bytes | str | None]:
@@ -190,7 +180,7 @@ def _source_line(source: SourceConfig, how: str) -> str:
 
 
 def _lines(reading: PageReading, source: SourceConfig, how: str, rules: list[RuleMatch],
-           reasons: _Reasons) -> list[str]:
+           reasons: Explanation) -> list[str]:
     answer = [f"HTTP {reading.status}"] if reading.status is not None else []
     answer += [reading.content_type] if reading.content_type else []
     fields = [("page", reading.url + (f" ({', '.join(answer)})" if answer else ""))]
@@ -231,7 +221,7 @@ def _lines(reading: PageReading, source: SourceConfig, how: str, rules: list[Rul
 
 
 def _record(reading: PageReading, source: SourceConfig, how: str, rules: list[RuleMatch],
-            reasons: _Reasons) -> dict[str, Any]:
+            reasons: Explanation) -> dict[str, Any]:
     article = reading.article
     return {
         "url": reading.url,

@@ -22,8 +22,8 @@ from kuroshio.crawler.topics import (
     DEFAULT_SCORER,
     Refusal,
     Topic,
-    admissions,
     default_topics,
+    explain_topics,
     judge_topics,
     match_topic,
     scorer_features,
@@ -133,14 +133,14 @@ def test_an_admission_is_explained_with_the_rules_refusal_and_what_weighed_for_i
     topic = topic_with(write_scorer(tmp_path / "s.json", {"b:memorandum": 5.0, "b:port": -0.5, "shared": 0.2}))
     rules_only = Topic("rules", QUERY)
 
-    admitted = admissions([topic, rules_only], {"test", "rules"}, title="Port council", text=APART_TEXT)
+    admitted = explain_topics([topic, rules_only], {"test", "rules"}, title="Port council", text=APART_TEXT).admitted
 
     assert list(admitted) == ["test"]
     assert admitted["test"].startswith("admitted by the scorer (0.99 >= 0.85), though by its rules its sides are "
                                        "named apart: ")
     assert admitted["test"].endswith('; most for: "memorandum" +5.00')
-    assert admissions([topic], {"test"}, title=MEETING_TITLE, text=MEETING_TEXT) == {}  # the rules match it
-    assert admissions([topic], set(), title="Port council", text=APART_TEXT) == {}  # not a stored match
+    assert explain_topics([topic], {"test"}, title=MEETING_TITLE, text=MEETING_TEXT).admitted == {}  # the rules match it
+    assert explain_topics([topic], set(), title="Port council", text=APART_TEXT).admitted == {}  # not a stored match
 
 
 def test_the_scorer_can_admit_what_a_gate_held_back(tmp_path):

@@ -52,11 +52,11 @@ def test_scorers_that_never_saw_an_article_judge_the_development_set_within_the_
     # The honest figure on the development set: each block judged by a scorer trained on the others.
     articles, rows, rules = development
     judged = training.cross_validate(articles, rows, rules, default_topics()[0].query_text, training.FOLDS)
-    recall, precision, _, _ = training.figures(judged, "all", with_scorer=True)
-    rules_recall, rules_precision, _, _ = training.figures(judged, "all", with_scorer=False)
+    scored = training.figures(judged, "all", with_scorer=True)
+    rules = training.figures(judged, "all", with_scorer=False)
 
-    assert recall >= relevance.TARGET_RECALL and precision >= relevance.TARGET_PRECISION
-    assert recall >= rules_recall and precision >= rules_precision
+    assert scored.recall >= relevance.TARGET_RECALL and scored.precision >= relevance.TARGET_PRECISION
+    assert scored.recall >= rules.recall and scored.precision >= rules.precision
 
 
 def test_training_writes_a_scorer_the_default_query_accepts_and_reports_each_language(tmp_path, capsys, development):
