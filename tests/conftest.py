@@ -22,6 +22,7 @@ from databases import (  # noqa: E402
     ensure_postgres_database,
     reset_postgres_schema,
 )
+from webhook import webhook  # noqa: E402, F401  (the alert tests' HTTP endpoint, a fixture for every test file)
 
 # The test files that take longest (real daemons and many crawls, waiting on schedules and time limits),
 # longest first. They are handed to the xdist workers before the rest (`--no-loadscope-reorder` keeps

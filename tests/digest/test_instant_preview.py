@@ -8,7 +8,6 @@ Each test runs the real command against the real SMTP server and a real Apprise 
 from __future__ import annotations
 
 import mailbox
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -19,13 +18,6 @@ from webhook import Webhook
 
 from kuroshio.digest.notify import apprise_target
 from kuroshio.storage.digests import delivered_article_ids, list_digest_attempts, partial_deliveries
-
-
-@pytest.fixture
-def webhook() -> Iterator[Webhook]:
-    endpoint = Webhook().start()
-    yield endpoint
-    endpoint.stop()
 
 
 def attempts(sessions) -> list[str]:

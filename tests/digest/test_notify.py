@@ -22,13 +22,6 @@ from kuroshio.storage.digests import delivered_article_ids, partial_deliveries
 SECRET = "Pa55-SECRET-w0rd"
 
 
-@pytest.fixture
-def webhook() -> Iterator[Webhook]:
-    endpoint = Webhook().start()
-    yield endpoint
-    endpoint.stop()
-
-
 def delivered(sessions, digest: str = "morning") -> set[int]:
     with sessions() as session:
         return delivered_article_ids(session, digest)

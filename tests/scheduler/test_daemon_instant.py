@@ -4,29 +4,14 @@ restart in between sends nothing twice (the daemon looks again at start, and fin
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 import test_daemon
 from fixture_web import kuroshio
 from test_daemon import KYODO_SOURCE, wait_for
 
 from kuroshio.storage.digests import list_digest_attempts
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "digest"))
-from webhook import Webhook  # noqa: E402
-
 site = test_daemon.site  # the daemon tests' fixtures: a fixture web with an overlay, a database, daemons
 start_daemon = test_daemon.start_daemon
-
-
-@pytest.fixture
-def webhook() -> Iterator[Webhook]:
-    endpoint = Webhook().start()
-    yield endpoint
-    endpoint.stop()
 
 
 def attempts(site) -> list[str]:

@@ -1,15 +1,19 @@
 """A real HTTP endpoint on 127.0.0.1 recording the POSTs it gets: the target of Apprise's `json://` URLs in
 the alert tests. It answers 200, or `fail_with` (a status) while that is set; a failing answer echoes
 what the request carried (its path and Authorization header), as a careless server might, so a test can
-prove the echo never reaches a log or an error unmasked."""
+prove the echo never reaches a log or an error unmasked. The `webhook` fixture (registered for every test
+by tests/conftest.py) starts one for a test and stops it after."""
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import pytest
 
 
 @dataclass
@@ -73,3 +77,11 @@ class Webhook:
         """The POSTs answered 200."""
         with self._lock:
             return [post for post in self.posts if post.answered == 200]
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    """A started endpoint, stopped when the test ends."""
+    endpoint = Webhook().start()
+    yield endpoint
+    endpoint.stop()
