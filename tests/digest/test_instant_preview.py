@@ -2,7 +2,7 @@
 first, as its title and text (the email of each with `--eml`), and before the watch has started none.
 
 Each test runs the real command against the real SMTP server and a real Apprise JSON endpoint on
-127.0.0.1 (tests/digest/webhook.py), then sends, and holds the preview against what was sent.
+127.0.0.1 (tests/webhook.py), then sends, and holds the preview against what was sent.
 """
 
 from __future__ import annotations

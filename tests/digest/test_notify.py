@@ -1,4 +1,4 @@
-"""Digests and instant alerts through Apprise: a real HTTP endpoint on 127.0.0.1 (tests/digest/webhook.py)
+"""Digests and instant alerts through Apprise: a real HTTP endpoint on 127.0.0.1 (tests/webhook.py)
 targeted by Apprise's json:// URL, beside the real SMTP server of the other digest tests.
 
 Exactly once per target: what a target accepted is never sent to it again, what it refused stays owed
